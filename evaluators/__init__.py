@@ -1,0 +1,27 @@
+"""Evaluators, one module per task family.
+
+Each keeps mergeable state in the manner of torchmetrics' ``Metric``:
+``update(gt, pred)`` per sample, ``merge(other)`` to combine shards,
+``compute()`` for the metrics. The same objects serve the CLI, a process
+pool (``psalm_bench.parallel``) and a validation loop inside training.
+Imported lazily: each evaluator pulls in only its own dependencies.
+"""
+
+from importlib import import_module
+from typing import Any
+
+from psalm_bench.evaluators.base import Evaluator
+
+_LAZY = {
+    "InstanceEvaluator": "psalm_bench.evaluators.instance",
+    "PanopticEvaluator": "psalm_bench.evaluators.panoptic",
+    "SemanticEvaluator": "psalm_bench.evaluators.semantic",
+}
+
+__all__ = ["Evaluator", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(name)

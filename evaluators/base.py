@@ -1,0 +1,42 @@
+"""The evaluator pattern: update per sample, merge shards, compute once."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Generic, TypeVar
+
+from psalm_bench.results import EvalResult
+
+Self = TypeVar("Self", bound="Evaluator")
+GT = TypeVar("GT")
+Pred = TypeVar("Pred")
+
+
+class Evaluator(ABC, Generic[GT, Pred]):
+    """Accumulates sums or per-sample records; never holds decoded images.
+
+    Subclasses must stay picklable: a process pool ships shards back to the
+    parent, which merges them.
+    """
+
+    task: str
+
+    @abstractmethod
+    def update(self, gt: GT, pred: Pred) -> None:
+        """Add one sample (an image, a sentence, an object-frame)."""
+
+    @abstractmethod
+    def merge(self: Self, other: Self) -> Self:
+        """Fold another shard's state into this one; returns self."""
+
+    @abstractmethod
+    def compute(self) -> EvalResult:
+        """Metrics over everything seen so far."""
+
+    def fresh(self: Self) -> Self:
+        """An empty evaluator with the same configuration (for a worker)."""
+        return self.__class__(**self.config())
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments, so a worker can build an empty twin."""

@@ -1,0 +1,196 @@
+"""Semantic segmentation: mIoU, fwIoU, mACC, pACC from a confusion matrix.
+
+The state is one dataset-level confusion matrix (IoU per class over the whole
+set, then the mean over classes, as detectron2 and mmsegmentation do; not a
+mean of per-image IoUs), so shards merge by addition and memory never grows
+with the dataset.
+
+Protocols (FORMATS.md): ``detectron2`` (default) averages mIoU over the
+classes present in the ground truth; a class that is only predicted lowers
+the IoU of the classes it covers but does not enter the mean. ``mmseg``
+(also detectron2 <= 0.6 and hotcoco) counts such classes with IoU 0.
+
+A predicted pixel equal to the ignore label is "no prediction": it counts
+against the ground-truth class's accuracy and IoU and towards no class.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psalm_bench.errors import InputError
+from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.formats.semantic import LabelMap, SemanticSample, load_class_names, load_sample, samples_from_folders, samples_from_panoptic
+from psalm_bench.results import EvalResult
+
+METRICS = ["mIoU", "fwIoU", "mACC", "pACC"]
+PROTOCOLS = ("detectron2", "mmseg")
+
+
+class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray]):
+    """Confusion matrix over (GT class, predicted class or 'none')."""
+
+    task = "semantic"
+
+    def __init__(self, class_names: list[str], ignore_label: int = 255, protocol: str = "detectron2"):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if 0 <= ignore_label < len(class_names):
+            raise ValueError(f"ignore label {ignore_label} collides with class index {ignore_label}")
+        self.class_names = list(class_names)
+        self.ignore_label = ignore_label
+        self.protocol = protocol
+        n = len(self.class_names)
+        # rows: GT class; columns: predicted class, then 'no prediction'
+        self.confusion = np.zeros((n, n + 1), dtype=np.int64)
+        self.n_images = 0
+
+    def config(self) -> dict[str, Any]:
+        return {"class_names": self.class_names, "ignore_label": self.ignore_label, "protocol": self.protocol}
+
+    def update(self, gt: LabelMap | np.ndarray, pred: LabelMap | np.ndarray) -> None:
+        gt_map = gt if isinstance(gt, LabelMap) else LabelMap(np.asarray(gt), "ground truth")
+        pred_map = pred if isinstance(pred, LabelMap) else LabelMap(np.asarray(pred), "prediction")
+        if gt_map.labels.shape != pred_map.labels.shape:
+            raise InputError(f"prediction shape {pred_map.labels.shape} differs from ground truth {gt_map.labels.shape}", file=pred_map.source)
+        self.confusion += self._confusion_of(gt_map, pred_map)
+        self.n_images += 1
+
+    def _confusion_of(self, gt: LabelMap, pred: LabelMap) -> np.ndarray:
+        n = len(self.class_names)
+        gt_labels, pred_labels = gt.labels, pred.labels
+        if gt_labels.dtype == np.uint8 and pred_labels.dtype == np.uint8:
+            # One bincount over all 256x256 (gt, pred) value pairs: no
+            # per-class masks, and the range checks come free from the table.
+            pairs = gt_labels.astype(np.uint16) << 8
+            pairs |= pred_labels
+            table = np.bincount(pairs.ravel(), minlength=65536).reshape(256, 256)
+        else:
+            top = int(max(gt_labels.max(initial=0), pred_labels.max(initial=0), self.ignore_label)) + 1
+            pairs = gt_labels.astype(np.int64) * top + pred_labels.astype(np.int64)
+            table = np.bincount(pairs.ravel(), minlength=top * top).reshape(top, top)
+        size = table.shape[0]
+        ignore = self.ignore_label if self.ignore_label < size else None
+        self._check_range(table.sum(axis=1), n, ignore, gt.source)
+        gt_rows = table[:n]
+        self._check_range(gt_rows.sum(axis=0), n, ignore, pred.source)
+        confusion = np.zeros((n, n + 1), dtype=np.int64)
+        confusion[:, :n] = gt_rows[:, :n]
+        if ignore is not None:
+            confusion[:, n] = gt_rows[:, ignore]
+        return confusion
+
+    @staticmethod
+    def _check_range(value_counts: np.ndarray, n: int, ignore: int | None, source: str) -> None:
+        counts = value_counts.copy()
+        if ignore is not None:
+            counts[ignore] = 0
+        over = np.flatnonzero(counts[n:])
+        if over.size:
+            label = int(over[0]) + n
+            raise InputError(f"label {label} is not a class index (0..{n - 1}) nor the ignore label", file=source)
+
+    def merge(self, other: "SemanticEvaluator") -> "SemanticEvaluator":
+        self.confusion += other.confusion
+        self.n_images += other.n_images
+        return self
+
+    def compute(self) -> EvalResult:
+        n = len(self.class_names)
+        confusion = self.confusion.astype(np.float64)
+        tp = np.diagonal(confusion[:, :n]).copy()
+        pos_gt = confusion.sum(axis=1)
+        pos_pred = confusion[:, :n].sum(axis=0)
+        union = pos_gt + pos_pred - tp
+        present = pos_gt > 0
+        iou_valid = (present & (union > 0)) if self.protocol == "detectron2" else union > 0
+        acc = np.full(n, np.nan)
+        iou = np.full(n, np.nan)
+        acc[present] = tp[present] / pos_gt[present]
+        iou[iou_valid] = tp[iou_valid] / union[iou_valid]
+        total_gt = pos_gt.sum()
+        weights = pos_gt / total_gt if total_gt > 0 else np.zeros(n)
+        metrics = {
+            "mIoU": _percent(iou[iou_valid].sum() / iou_valid.sum()) if iou_valid.any() else None,
+            "fwIoU": _percent((iou[iou_valid] * weights[iou_valid]).sum()) if iou_valid.any() else None,
+            "mACC": _percent(acc[present].sum() / present.sum()) if present.any() else None,
+            "pACC": _percent(tp.sum() / total_gt) if total_gt > 0 else None,
+        }
+        per_class = {
+            name: {"IoU": _percent(iou[k]) if not np.isnan(iou[k]) else None, "ACC": _percent(acc[k]) if not np.isnan(acc[k]) else None, "pixels": int(pos_gt[k])}
+            for k, name in enumerate(self.class_names)
+            if union[k] > 0
+        }
+        warnings = []
+        only_predicted = [self.class_names[k] for k in np.flatnonzero(~present & (pos_pred > 0))]
+        if only_predicted:
+            rule = "not in the mean (detectron2 protocol)" if self.protocol == "detectron2" else "counted with IoU 0 (mmseg protocol)"
+            warnings.append(f"{len(only_predicted)} class(es) predicted but absent from the ground truth, {rule}: {', '.join(only_predicted[:10])}{' ...' if len(only_predicted) > 10 else ''}")
+        return EvalResult(
+            task=self.task,
+            metrics=metrics,
+            n_samples=self.n_images,
+            params={"protocol": self.protocol, "ignore_label": self.ignore_label, "num_classes": n},
+            warnings=warnings,
+            breakdown_name="per_class",
+            breakdown=per_class,
+        )
+
+
+def _percent(value: float) -> float:
+    return float(value) * 100.0
+
+
+def evaluate_semantic(
+    gt: str | Path,
+    pred: str | Path,
+    *,
+    classes: str | Path | list[str] | None = None,
+    num_classes: int | None = None,
+    ignore_label: int = 255,
+    protocol: str = "detectron2",
+    gt_dir: str | Path | None = None,
+    ignore_extra: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+) -> EvalResult:
+    """Score a folder of predicted label maps.
+
+    ``gt`` is a folder of PNG label maps (classes from ``classes`` or
+    ``num_classes``), or a COCO panoptic JSON from which label maps are derived
+    (classes = its categories, in order).
+    """
+    from psalm_bench.parallel import run_sharded
+
+    if protocol not in PROTOCOLS:
+        raise InputError(f"--protocol for semantic must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    gt = Path(gt)
+    if gt.suffix.lower() == ".json":
+        if classes is not None or num_classes is not None:
+            raise InputError("classes come from the panoptic ground truth's categories: drop --classes / --num-classes", file=gt)
+        class_names, samples = samples_from_panoptic(gt, pred, gt_dir=gt_dir, ignore_extra=ignore_extra)
+    else:
+        if isinstance(classes, list):
+            class_names = classes
+        elif classes is not None:
+            class_names = load_class_names(classes)
+        elif num_classes is not None:
+            if num_classes <= 0:
+                raise InputError(f"--num-classes must be positive, got {num_classes}")
+            class_names = [str(k) for k in range(num_classes)]
+        else:
+            raise InputError("semantic ground truth needs --classes FILE or --num-classes N", file=gt)
+        samples = samples_from_folders(gt, pred, ignore_extra=ignore_extra)
+    if 0 <= ignore_label < len(class_names):
+        raise InputError(f"--ignore-label {ignore_label} is also a class index (there are {len(class_names)} classes)")
+    evaluator = SemanticEvaluator(class_names, ignore_label, protocol)
+    load = functools.partial(load_sample, ignore_label=ignore_label)
+    run_sharded(evaluator, samples, load, workers=workers, desc="semantic", progress=progress)
+    return evaluator.compute()
+
+
+__all__ = ["SemanticEvaluator", "SemanticSample", "evaluate_semantic", "METRICS", "PROTOCOLS"]

@@ -1,0 +1,1 @@
+"""Results store, regression reports, paper-style tables and the static site."""

@@ -1,0 +1,3 @@
+from psalm_bench.cli import main
+
+main()

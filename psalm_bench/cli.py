@@ -1,0 +1,130 @@
+"""The `psalm-bench` command line: parse, call one library function, print."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from psalm_bench import __version__
+from psalm_bench.errors import InputError
+
+app = typer.Typer(
+    name="psalm-bench",
+    help="Datasets and exact, fast benchmarks for LMM-based segmentation (PSALM and its peers).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class TaskName(str, Enum):
+    panoptic = "panoptic"
+    instance = "instance"
+    semantic = "semantic"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"psalm-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+@app.command("eval")
+def eval_command(
+    task: Annotated[TaskName, typer.Option("--task", "-t", help="What to score (see `psalm-bench tasks`).", case_sensitive=False)],
+    gt: Annotated[Path, typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, or a folder of label PNGs (semantic; a panoptic JSON also works).")],
+    pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), or a folder of label PNGs (semantic).")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="Print the per-class table too.")] = False,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for decoding and scoring images (panoptic, semantic). [default: 1]")] = None,
+    gt_dir: Annotated[Optional[Path], typer.Option("--gt-dir", help="Panoptic GT PNG folder, if not the JSON's path without .json.")] = None,
+    pred_dir: Annotated[Optional[Path], typer.Option("--pred-dir", help="Panoptic prediction PNG folder, if not the JSON's path without .json.")] = None,
+    iou_type: Annotated[Optional[str], typer.Option("--iou-type", help="instance: segm (masks, default) or bbox.")] = None,
+    classes: Annotated[Optional[Path], typer.Option("--classes", help="semantic: JSON list of class names (label value = index).")] = None,
+    num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="semantic: number of classes, when there is no --classes file.")] = None,
+    ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="semantic: label value of void pixels. [default: 255]")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="semantic: detectron2 (default: mIoU over classes present in GT) or mmseg (predicted-only classes count as IoU 0).")] = None,
+    ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Score predictions against ground truth and print the task's table.
+
+    Metrics are in percent and follow the official implementations exactly
+    (panopticapi, pycocotools, detectron2). Bad input stops with one line
+    naming the file, the record and the problem, and exit status 2.
+    """
+    from psalm_bench.tables import render
+    from psalm_bench.tasks import get_task
+
+    spec = get_task(task.value)
+    options = {
+        "gt_dir": gt_dir,
+        "pred_dir": pred_dir,
+        "iou_type": iou_type,
+        "classes": classes,
+        "num_classes": num_classes,
+        "ignore_label": ignore_label,
+        "protocol": protocol,
+        "ignore_extra": ignore_extra,
+        "workers": workers,
+    }
+    if "progress" in spec.options:
+        options["progress"] = not quiet and sys.stderr.isatty()
+    result = spec.run(gt, pred, **options)
+    if json_out is not None:
+        result.write_json(json_out, gt=_inputs(gt, gt_dir, task.value), pred=_inputs(pred, pred_dir, task.value))
+    typer.echo(render(result, spec.table_rows, per_class=per_class))
+
+
+def _inputs(path: Path, png_dir: Optional[Path], task: str) -> list[Path]:
+    """The files a result depends on: a panoptic JSON and its PNG folder."""
+    if task == "panoptic" or (task == "semantic" and path.suffix == ".json"):
+        return [path, png_dir or path.with_suffix("")]
+    return [path]
+
+
+@app.command("tasks")
+def tasks_command() -> None:
+    """List the tasks `eval` can score."""
+    from psalm_bench.tasks import TASKS
+
+    for task in TASKS.values():
+        typer.echo(f"{task.name:10}  {task.summary}")
+
+
+@app.command("demo")
+def demo_command(
+    per_class: Annotated[bool, typer.Option("--per-class", help="Print the per-class tables too.")] = False,
+) -> None:
+    """Score the example predictions that ship with psalm-bench on every task."""
+    from psalm_bench.examples_runner import run_examples
+
+    for text in run_examples(per_class=per_class):
+        typer.echo(text)
+        typer.echo("")
+
+
+def main() -> None:
+    try:
+        app()
+    except InputError as exc:
+        typer.echo(f"psalm-bench: error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("psalm-bench: interrupted", err=True)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""COCO instances JSON (ground truth) and COCO results JSON (detections).
+
+Validation is strict where a wrong record would silently change a number
+(unknown image or category, a mask of the wrong size, a NaN score) and
+otherwise follows pycocotools: polygons and uncompressed RLE are accepted and
+converted to compressed RLE once, here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psalm_bench.errors import InputError
+from psalm_bench.jsonio import load_json
+from psalm_bench.masks import MaskFormatError, to_rle
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: int
+    height: int
+    width: int
+    file_name: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+
+
+@dataclass
+class CocoInstances:
+    """Validated ground truth. ``annotations`` keep their COCO dict form
+    (segmentation normalised to compressed RLE) so they pass to a COCOeval
+    engine unchanged."""
+
+    path: Path | None
+    images: dict[int, ImageInfo]
+    categories: dict[int, Category]
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+
+    def annotations_by_image(self) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {image_id: [] for image_id in self.images}
+        for ann in self.annotations:
+            grouped[ann["image_id"]].append(ann)
+        return grouped
+
+
+def _require_int(value: Any, what: str, file: Path | None, record: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{what} must be an integer, got {value!r}", file=file, record=record)
+    return value
+
+
+def parse_images(raw: Any, file: Path | None) -> dict[int, ImageInfo]:
+    if not isinstance(raw, list):
+        raise InputError("'images' must be a list", file=file)
+    images: dict[int, ImageInfo] = {}
+    for index, img in enumerate(raw):
+        record = f"images[{index}]"
+        if not isinstance(img, dict) or "id" not in img:
+            raise InputError("image record needs an 'id'", file=file, record=record)
+        image_id = _require_int(img["id"], "image id", file, record)
+        record = f"image {image_id}"
+        height = _require_int(img.get("height"), "height", file, record)
+        width = _require_int(img.get("width"), "width", file, record)
+        if height <= 0 or width <= 0:
+            raise InputError(f"image size {height}x{width} is not positive", file=file, record=record)
+        if image_id in images:
+            raise InputError("image id listed twice", file=file, record=record)
+        images[image_id] = ImageInfo(image_id, height, width, str(img.get("file_name", "")))
+    return images
+
+
+def parse_categories(raw: Any, file: Path | None) -> dict[int, Category]:
+    if not isinstance(raw, list) or not raw:
+        raise InputError("'categories' must be a non-empty list", file=file)
+    categories: dict[int, Category] = {}
+    for index, cat in enumerate(raw):
+        record = f"categories[{index}]"
+        if not isinstance(cat, dict) or "id" not in cat:
+            raise InputError("category record needs an 'id'", file=file, record=record)
+        cat_id = _require_int(cat["id"], "category id", file, record)
+        if cat_id in categories:
+            raise InputError(f"category id {cat_id} listed twice", file=file, record=record)
+        categories[cat_id] = Category(cat_id, str(cat.get("name", cat_id)))
+    return categories
+
+
+def load_instances(path: str | Path) -> CocoInstances:
+    """Load and validate a COCO instances JSON."""
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError("expected a COCO instances object with images, annotations, categories", file=path)
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise InputError(f"missing '{key}'", file=path)
+    return instances_from_dict(data, path)
+
+
+def instances_from_dict(data: dict[str, Any], path: Path | None = None) -> CocoInstances:
+    images = parse_images(data["images"], path)
+    categories = parse_categories(data["categories"], path)
+    raw_anns = data["annotations"]
+    if not isinstance(raw_anns, list):
+        raise InputError("'annotations' must be a list", file=path)
+    annotations: list[dict[str, Any]] = []
+    seen_ids: set[int] = set()
+    for index, ann in enumerate(raw_anns):
+        if not isinstance(ann, dict):
+            raise InputError("annotation must be an object", file=path, record=f"annotations[{index}]")
+        ann_id = ann.get("id")
+        record = f"annotation {ann_id}" if ann_id is not None else f"annotations[{index}]"
+        _require_int(ann_id, "annotation id", path, record)
+        if ann_id in seen_ids:
+            raise InputError("annotation id listed twice", file=path, record=record)
+        seen_ids.add(ann_id)
+        image = images.get(ann.get("image_id"))
+        if image is None:
+            raise InputError(f"image_id {ann.get('image_id')!r} is not in 'images'", file=path, record=record)
+        if ann.get("category_id") not in categories:
+            raise InputError(f"category_id {ann.get('category_id')!r} is not in 'categories'", file=path, record=record)
+        iscrowd = ann.get("iscrowd", 0)
+        if iscrowd not in (0, 1):
+            raise InputError(f"iscrowd must be 0 or 1, got {iscrowd!r}", file=path, record=record)
+        area = ann.get("area")
+        if isinstance(area, bool) or not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
+            raise InputError(f"area must be a non-negative number, got {area!r}", file=path, record=record)
+        bbox = ann.get("bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
+            raise InputError("bbox must be [x, y, w, h]", file=path, record=record)
+        if "segmentation" not in ann:
+            raise InputError("missing 'segmentation'", file=path, record=record)
+        try:
+            rle = to_rle(ann["segmentation"], image.height, image.width)
+        except MaskFormatError as exc:
+            raise InputError(str(exc), file=path, record=f"{record} (image {image.id})") from None
+        clean = dict(ann)
+        clean["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]}
+        clean["iscrowd"] = iscrowd
+        annotations.append(clean)
+    return CocoInstances(path, images, categories, annotations)
+
+
+@dataclass
+class Detections:
+    """Validated COCO results: one dict per detection, JSON-ready."""
+
+    path: Path | None
+    detections: list[dict[str, Any]]
+
+    def by_image(self) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for det in self.detections:
+            grouped.setdefault(det["image_id"], []).append(det)
+        return grouped
+
+
+def load_detections(path: str | Path, gt: CocoInstances, iou_type: str = "segm") -> Detections:
+    """Load and validate a COCO results JSON against its ground truth."""
+    path = Path(path)
+    data = load_json(path)
+    if isinstance(data, dict) and "annotations" in data:
+        data = data["annotations"]  # a results file saved as a dataset object
+    if not isinstance(data, list):
+        raise InputError("expected a COCO results list of {image_id, category_id, segmentation, score}", file=path)
+    return Detections(path, validate_detections(data, gt, iou_type, path))
+
+
+def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: Path | None) -> list[dict[str, Any]]:
+    images = gt.images
+    categories = gt.categories
+    isfinite = math.isfinite
+    clean: list[dict[str, Any]] = []
+    for index, det in enumerate(raw):
+        if not isinstance(det, dict):
+            raise InputError("detection must be an object", file=path, record=f"[{index}]")
+        image = images.get(det.get("image_id"))
+        if image is None:
+            raise InputError(f"image_id {det.get('image_id')!r} is not in the ground truth", file=path, record=f"[{index}]")
+        category_id = det.get("category_id")
+        if category_id not in categories:
+            raise InputError(f"category_id {category_id!r} is not in the ground truth", file=path, record=f"[{index}] (image {image.id})")
+        score = det.get("score")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not isfinite(score) or score < 0:
+            raise InputError(f"score must be a finite non-negative number, got {score!r}", file=path, record=f"[{index}] (image {image.id})")
+        segmentation = det.get("segmentation")
+        out = {"image_id": image.id, "category_id": category_id, "score": float(score)}
+        if segmentation is not None:
+            size = segmentation.get("size") if isinstance(segmentation, dict) else None
+            counts = segmentation.get("counts") if isinstance(segmentation, dict) else None
+            if isinstance(counts, str) and isinstance(size, list) and len(size) == 2:
+                # the common case, checked inline: a compressed RLE string
+                if size[0] != image.height or size[1] != image.width:
+                    raise InputError(f"mask size {size[0]}x{size[1]} differs from image size {image.height}x{image.width}", file=path, record=f"[{index}] (image {image.id})")
+                out["segmentation"] = segmentation
+            else:
+                try:
+                    rle = to_rle(segmentation, image.height, image.width)
+                except MaskFormatError as exc:
+                    raise InputError(str(exc), file=path, record=f"[{index}] (image {image.id})") from None
+                out["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+        elif iou_type == "segm":
+            raise InputError("missing 'segmentation' (needed for --iou-type segm)", file=path, record=f"[{index}] (image {image.id})")
+        bbox = det.get("bbox")
+        if bbox is not None or segmentation is None:
+            # Passed through as given: pycocotools' loadRes prefers a given box
+            # (and takes the detection's area from it), so we must too.
+            if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and isfinite(v) for v in bbox)):
+                raise InputError("bbox must be [x, y, w, h] of finite numbers", file=path, record=f"[{index}] (image {image.id})")
+            out["bbox"] = bbox
+        clean.append(out)
+    return clean

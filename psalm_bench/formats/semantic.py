@@ -1,0 +1,138 @@
+"""Semantic segmentation label maps: PNG folders and class lists.
+
+Ground truth is a folder of PNG label maps (class index per pixel, an ignore
+label for void), or is derived from a COCO panoptic ground truth the way
+Mask2Former builds its COCO semantic benchmark: the segments of one category
+merged into that category's contiguous index (its position in the panoptic
+JSON's category list), unlabelled pixels ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from psalm_bench.errors import InputError
+from psalm_bench.jsonio import load_json
+from psalm_bench.pngio import read_label_map, read_panoptic_ids
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """A decoded label map and where it came from (for error messages)."""
+
+    labels: np.ndarray
+    source: str
+
+
+@dataclass(frozen=True)
+class PanopticLabelSource:
+    """How to turn one panoptic PNG into a label map: its segment ids (sorted)
+    and each segment's contiguous class index."""
+
+    png: Path
+    segment_ids: np.ndarray
+    class_index: np.ndarray
+
+
+@dataclass(frozen=True)
+class SemanticSample:
+    name: str
+    gt: Path | PanopticLabelSource
+    pred: Path
+
+
+def load_class_names(path: str | Path) -> list[str]:
+    """A JSON list of class names (index = label value)."""
+    names = load_json(path)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InputError("expected a non-empty JSON list of class names", file=path)
+    return names
+
+
+def list_pngs(folder: str | Path, what: str) -> dict[str, Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{what} folder not found", file=folder)
+    pngs = {p.stem: p for p in folder.iterdir() if p.suffix.lower() == ".png"}
+    if not pngs:
+        raise InputError(f"{what} folder holds no PNG files", file=folder)
+    return pngs
+
+
+def pair_with_predictions(gt_names: list[str], pred_dir: str | Path, *, ignore_extra: bool = False) -> dict[str, Path]:
+    """Each GT stem's prediction PNG; a missing one is an error, an extra one
+    too unless ``ignore_extra``."""
+    preds = list_pngs(pred_dir, "prediction")
+    pred_dir = Path(pred_dir)
+    for name in gt_names:
+        if name not in preds:
+            raise InputError("prediction PNG missing", file=pred_dir / f"{name}.png", record=f"image {name}")
+    if not ignore_extra:
+        extra = sorted(set(preds) - set(gt_names))
+        if extra:
+            raise InputError(f"{len(extra)} prediction PNG(s) have no ground truth (use --ignore-extra to skip them)", file=preds[extra[0]], record=f"image {extra[0]}")
+    return preds
+
+
+def samples_from_folders(gt_dir: str | Path, pred_dir: str | Path, *, ignore_extra: bool = False) -> list[SemanticSample]:
+    gts = list_pngs(gt_dir, "ground-truth")
+    names = sorted(gts)
+    preds = pair_with_predictions(names, pred_dir, ignore_extra=ignore_extra)
+    return [SemanticSample(name, gts[name], preds[name]) for name in names]
+
+
+def samples_from_panoptic(gt_json: str | Path, pred_dir: str | Path, *, gt_dir: str | Path | None = None, ignore_extra: bool = False) -> tuple[list[str], list[SemanticSample]]:
+    """Class names (panoptic category order) and samples whose GT label maps
+    are derived from the panoptic PNGs."""
+    from psalm_bench.formats.panoptic import load_panoptic_gt
+
+    panoptic = load_panoptic_gt(gt_json, gt_dir)
+    categories = list(panoptic.categories.values())
+    if len(categories) > 255:
+        raise InputError(f"{len(categories)} categories do not fit 8-bit label maps with ignore label 255", file=gt_json)
+    contiguous = {cat.id: index for index, cat in enumerate(categories)}
+    samples = []
+    names = []
+    for image in panoptic.images:
+        name = Path(image.file_name).stem
+        names.append(name)
+        ids = np.array([s.id for s in image.segments], dtype=np.uint32)
+        classes = np.array([contiguous[s.category_id] for s in image.segments], dtype=np.uint8)
+        order = np.argsort(ids)
+        source = PanopticLabelSource(panoptic.png_dir / image.file_name, ids[order], classes[order])
+        samples.append(SemanticSample(name, source, Path()))
+    preds = pair_with_predictions(names, pred_dir, ignore_extra=ignore_extra)
+    samples = [SemanticSample(s.name, s.gt, preds[s.name]) for s in samples]
+    return [cat.name for cat in categories], samples
+
+
+def read_panoptic_as_labels(source: PanopticLabelSource, ignore_label: int) -> np.ndarray:
+    ids = read_panoptic_ids(source.png)
+    labels = np.full(ids.shape, ignore_label, dtype=np.uint8)
+    if source.segment_ids.size:
+        position = np.searchsorted(source.segment_ids, ids)
+        position_clipped = np.minimum(position, source.segment_ids.size - 1)
+        known = source.segment_ids[position_clipped] == ids
+        unknown = ~known & (ids != 0)
+        if unknown.any():
+            bad = int(ids[unknown][0])
+            raise InputError(f"PNG holds segment id {bad} that is not in segments_info", file=source.png)
+        labels[known] = source.class_index[position_clipped[known]]
+    elif (ids != 0).any():
+        raise InputError(f"PNG holds segment id {int(ids[ids != 0][0])} that is not in segments_info", file=source.png)
+    return labels
+
+
+def load_sample(sample: SemanticSample, ignore_label: int = 255) -> tuple[LabelMap, LabelMap]:
+    """Decode one sample (module-level so a process pool can call it)."""
+    if isinstance(sample.gt, PanopticLabelSource):
+        gt = LabelMap(read_panoptic_as_labels(sample.gt, ignore_label), str(sample.gt.png))
+    else:
+        gt = LabelMap(read_label_map(sample.gt), str(sample.gt))
+    pred = LabelMap(read_label_map(sample.pred), str(sample.pred))
+    if gt.labels.shape != pred.labels.shape:
+        raise InputError(f"prediction size {pred.labels.shape[0]}x{pred.labels.shape[1]} differs from ground truth {gt.labels.shape[0]}x{gt.labels.shape[1]}", file=pred.source, record=f"image {sample.name}")
+    return gt, pred

@@ -1,0 +1,62 @@
+"""The result of an evaluation, and its JSON form with provenance (FORMATS.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psalm_bench.jsonio import dump_json, sha256_of
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one task in percent, with what produced them.
+
+    ``breakdown`` holds the task's table below the headline numbers, stored in
+    the JSON under ``breakdown_name`` (``per_class``, ``per_prompt`` or
+    ``per_sequence``). ``records`` keeps per-sample records for reports; it
+    stays in memory and is not written to the result JSON.
+    """
+
+    task: str
+    metrics: dict[str, float | None]
+    n_samples: int
+    params: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    breakdown_name: str | None = None
+    breakdown: dict[str, dict[str, Any]] | None = None
+    records: Any = None
+
+    def to_dict(self, gt: str | Path | list[Path] | None = None, pred: str | Path | list[Path] | None = None) -> dict[str, Any]:
+        from psalm_bench import __version__
+
+        out: dict[str, Any] = {"task": self.task, "metrics": dict(self.metrics)}
+        if self.breakdown_name and self.breakdown is not None:
+            out[self.breakdown_name] = self.breakdown
+        out["n_samples"] = self.n_samples
+        out["warnings"] = list(self.warnings)
+        out["provenance"] = {
+            "psalm_bench": __version__,
+            "gt_sha256": _hash_inputs(gt),
+            "pred_sha256": _hash_inputs(pred),
+            "params": dict(self.params),
+        }
+        return out
+
+    def write_json(self, path: str | Path, gt: str | Path | list[Path] | None = None, pred: str | Path | list[Path] | None = None) -> None:
+        dump_json(self.to_dict(gt, pred), path)
+
+
+def _hash_inputs(paths: str | Path | list[Path] | None) -> str:
+    """One digest for an input, which may be a file plus its PNG folder."""
+    if paths is None:
+        return ""
+    if isinstance(paths, (str, Path)):
+        return sha256_of(paths)
+    import hashlib
+
+    parts = [sha256_of(p) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
+    return hashlib.sha256("".join(parts).encode()).hexdigest()

@@ -1,0 +1,67 @@
+"""The task registry: what `psalm-bench eval --task NAME` can score.
+
+Each task names its runner (imported lazily so the CLI starts fast), the
+options it accepts, and the layout of its printed table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from psalm_bench.errors import InputError
+from psalm_bench.results import EvalResult
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    summary: str
+    runner: str  # "module:function"
+    options: frozenset[str]
+    table_rows: list[list[str]] = field(default_factory=list)  # headline metrics, one printed row per list
+
+    def run(self, gt: Any, pred: Any, **options: Any) -> EvalResult:
+        unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
+        if unknown:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+            raise InputError(f"task {self.name} does not take {flags}")
+        module_name, function_name = self.runner.split(":")
+        function: Callable[..., EvalResult] = getattr(importlib.import_module(module_name), function_name)
+        return function(gt, pred, **{k: v for k, v in options.items() if v is not None})
+
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in [
+        Task(
+            "panoptic",
+            "COCO panoptic quality (PQ, SQ, RQ; things and stuff), as panopticapi",
+            "psalm_bench.evaluators.panoptic:evaluate_panoptic",
+            frozenset({"gt_dir", "pred_dir", "workers", "progress"}),
+            [["PQ", "PQ_th", "PQ_st", "SQ", "SQ_th", "SQ_st", "RQ", "RQ_th", "RQ_st"]],
+        ),
+        Task(
+            "instance",
+            "COCO instance segmentation (or box) AP/AR, as pycocotools",
+            "psalm_bench.evaluators.instance:evaluate_instance",
+            frozenset({"iou_type", "progress"}),
+            [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
+        ),
+        Task(
+            "semantic",
+            "semantic segmentation mIoU, fwIoU, mACC, pACC, as detectron2",
+            "psalm_bench.evaluators.semantic:evaluate_semantic",
+            frozenset({"classes", "num_classes", "ignore_label", "protocol", "gt_dir", "ignore_extra", "workers", "progress"}),
+            [["mIoU", "fwIoU", "mACC", "pACC"]],
+        ),
+    ]
+}
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise InputError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
