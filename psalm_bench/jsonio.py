@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,13 @@ def load_json(path: str | Path) -> Any:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from None
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+    except orjson.JSONDecodeError:
+        pass
+    # Python's json module writes NaN and Infinity, which orjson refuses;
+    # read them so the validators can name the record that holds one.
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid JSON ({exc})", file=path) from None
 
 

@@ -1,0 +1,32 @@
+# `make demo`: set up .venv and score the bundled examples on every task.
+# `make test`: set up .venv and run the test suite.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check-fixtures bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/psalm-bench demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+# The evaluators against the official numbers in ../shared/fixtures.
+check-fixtures: $(STAMP)
+	$(VENV)/bin/python ../shared/tools/check-fixtures --exe $(CURDIR)/$(VENV)/bin/psalm-bench
+
+# Side-by-side speed comparison at COCO val2017 scale (see benchmarks/README.md).
+bench: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	$(VENV)/bin/python benchmarks/make_workload.py --out bench-data
+	$(VENV)/bin/python benchmarks/run.py --data bench-data
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
