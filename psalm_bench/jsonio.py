@@ -64,6 +64,7 @@ def _finite_or_null(obj: Any) -> Any:
 def dump_json(obj: Any, path: str | Path) -> None:
     """Write JSON atomically, so a crash never leaves a half-written result."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     tmp.write_bytes(orjson.dumps(_finite_or_null(obj), default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     tmp.replace(path)

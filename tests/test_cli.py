@@ -1,0 +1,71 @@
+import json
+from pathlib import Path
+
+import pytest
+
+import psalm_bench
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
+
+
+def test_help_lists_commands() -> None:
+    run = run_cli("--help")
+    assert run.returncode == 0
+    for command in ("eval", "tasks", "demo"):
+        assert command in run.stdout
+
+
+def test_eval_help_explains_the_options() -> None:
+    run = run_cli("eval", "--help")
+    assert run.returncode == 0
+    for flag in ("--task", "--gt", "--pred", "--json", "--workers", "--per-class", "--iou-type", "--ignore-label", "--classes", "--num-classes", "--protocol"):
+        assert flag in run.stdout
+
+
+def test_version() -> None:
+    run = run_cli("--version")
+    assert run.returncode == 0 and psalm_bench.__version__ in run.stdout
+
+
+def test_tasks_lists_the_three_image_tasks() -> None:
+    run = run_cli("tasks")
+    assert [line.split()[0] for line in run.stdout.strip().splitlines()] == ["panoptic", "instance", "semantic"]
+
+
+def test_unknown_task_is_a_usage_error(tmp_path: Path) -> None:
+    run = run_cli("eval", "--task", "nope", "--gt", tmp_path, "--pred", tmp_path)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+
+
+def test_option_the_task_does_not_take(tmp_path: Path) -> None:
+    run = run_cli("eval", "--task", "instance", "--gt", tmp_path / "gt.json", "--pred", tmp_path / "p.json", "--num-classes", "3")
+    assert_one_line_error(run, "task instance does not take --num-classes")
+
+
+def test_missing_ground_truth_file(tmp_path: Path) -> None:
+    run = run_cli("eval", "--task", "instance", "--gt", tmp_path / "absent.json", "--pred", tmp_path / "p.json")
+    assert_one_line_error(run, "absent.json", "file not found")
+
+
+@needs_fixtures
+def test_json_result_carries_provenance(tmp_path: Path) -> None:
+    case = FIXTURES / "instance" / "basic"
+    out = tmp_path / "nested" / "result.json"
+    run = run_cli("eval", "--task", "instance", "--gt", case / "gt.json", "--pred", case / "pred.json", "--json", out, "--per-class")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert result["task"] == "instance"
+    assert set(result["metrics"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"}
+    provenance = result["provenance"]
+    assert provenance["psalm_bench"] == psalm_bench.__version__
+    assert len(provenance["gt_sha256"]) == 64 and len(provenance["pred_sha256"]) == 64
+    assert provenance["params"]["protocol"] == "pycocotools"
+    assert result["n_samples"] == 6 and isinstance(result["per_class"], dict)
+    assert "AP50" in run.stdout and "class" in run.stdout and "protocol: pycocotools" in run.stdout
+
+
+def test_demo_scores_the_bundled_examples() -> None:
+    run = run_cli("demo")
+    assert run.returncode == 0, run.stderr
+    for fragment in ("--task panoptic", "PQ_th", "--task instance", "AR100", "--task semantic", "mIoU"):
+        assert fragment in run.stdout
