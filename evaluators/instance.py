@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.evaluators.base import Evaluator
-from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances
+from psalm_bench.errors import InputError
+from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances, rle_sizes_match_images
 from psalm_bench.results import EvalResult
 
 METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
@@ -75,71 +78,125 @@ class InstanceEvaluator(Evaluator[ImageGT, list[dict[str, Any]]]):
             "annotations": self.annotations,
         }
         coco_gt = hotcoco.COCO(dataset)
-        coco_dt = coco_gt.load_res(self.detections) if self.detections else coco_gt.load_res([])
-        engine = hotcoco.COCOeval(coco_gt, coco_dt, self.iou_type)
-        engine.evaluate()
-        engine.accumulate()
-        with contextlib.redirect_stdout(io.StringIO()):
-            engine.summarize()
-        stats = [float(v) for v in engine.stats]
-        metrics = {name: (None if value < 0 else value * 100.0) for name, value in zip(METRICS, stats)}
-        warnings = []
-        missing = [name for name, value in metrics.items() if value is None]
-        if missing:
-            warnings.append(f"no ground truth in the area range of {', '.join(missing)}: reported as null (pycocotools prints -1)")
-        return EvalResult(
-            task=self.task,
-            metrics=metrics,
-            n_samples=len(self.images),
-            params={"protocol": "pycocotools", "iou_type": self.iou_type, "max_dets": [1, 10, 100], "engine": f"hotcoco {hotcoco.__version__}"},
-            warnings=warnings,
-            breakdown_name="per_class",
-            breakdown=self._per_class(engine),
-        )
+        coco_dt = coco_gt.load_res(self.detections)
+        return score_with_engine(coco_gt, coco_dt, self.categories, self.iou_type, len(self.images))
 
-    def _per_class(self, engine: Any) -> dict[str, dict[str, Any]]:
-        """AP, AP50, AP75 and AR100 per category, from the accumulated curves
-        (area all, maxDets 100), averaged as COCOeval averages them."""
-        evaluation = engine.eval
-        precision = np.asarray(evaluation["precision"])[:, :, :, 0, -1]  # T x R x K
-        recall = np.asarray(evaluation["recall"])[:, :, 0, -1]  # T x K
-        iou_thresholds = np.asarray(engine.params.iou_thrs)
-        table: dict[str, dict[str, Any]] = {}
 
-        def mean_valid(values: np.ndarray) -> float | None:
-            valid = values[values > -1]
-            return float(valid.mean() * 100.0) if valid.size else None
+def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category], iou_type: str, n_images: int) -> EvalResult:
+    """COCOeval evaluate + accumulate + summarize, as pycocotools runs them."""
+    import hotcoco
 
-        for k, cat_id in enumerate(engine.params.cat_ids):
-            category = self.categories[cat_id]
-            row = {
-                "id": cat_id,
-                "AP": mean_valid(precision[:, :, k]),
-                "AP50": mean_valid(precision[np.isclose(iou_thresholds, 0.5), :, k]),
-                "AP75": mean_valid(precision[np.isclose(iou_thresholds, 0.75), :, k]),
-                "AR100": mean_valid(recall[:, k]),
-            }
-            if row["AP"] is None and row["AR100"] is None:
-                continue  # no ground truth and no detection: not in the average
-            table[category.name if category.name not in table else f"{category.name} ({cat_id})"] = row
-        return table
+    engine = hotcoco.COCOeval(coco_gt, coco_dt, iou_type)
+    engine.evaluate()
+    engine.accumulate()
+    with contextlib.redirect_stdout(io.StringIO()):
+        engine.summarize()
+    stats = [float(v) for v in engine.stats]
+    metrics = {name: (None if value < 0 else value * 100.0) for name, value in zip(METRICS, stats)}
+    warnings = []
+    missing = [name for name, value in metrics.items() if value is None]
+    if missing:
+        warnings.append(f"no ground truth in the area range of {', '.join(missing)}: reported as null (pycocotools prints -1)")
+    return EvalResult(
+        task="instance",
+        metrics=metrics,
+        n_samples=n_images,
+        params={"protocol": "pycocotools", "iou_type": iou_type, "max_dets": [1, 10, 100], "engine": f"hotcoco {hotcoco.__version__}"},
+        warnings=warnings,
+        breakdown_name="per_class",
+        breakdown=_per_class(engine, categories),
+    )
+
+
+def _per_class(engine: Any, categories: dict[int, Category]) -> dict[str, dict[str, Any]]:
+    """AP, AP50, AP75 and AR100 per category, from the accumulated curves
+    (area all, maxDets 100), averaged as COCOeval averages them."""
+    evaluation = engine.eval
+    precision = np.asarray(evaluation["precision"])[:, :, :, 0, -1]  # T x R x K
+    recall = np.asarray(evaluation["recall"])[:, :, 0, -1]  # T x K
+    iou_thresholds = np.asarray(engine.params.iou_thrs)
+    table: dict[str, dict[str, Any]] = {}
+
+    def mean_valid(values: np.ndarray) -> float | None:
+        valid = values[values > -1]
+        return float(valid.mean() * 100.0) if valid.size else None
+
+    for k, cat_id in enumerate(engine.params.cat_ids):
+        category = categories[cat_id]
+        row = {
+            "id": cat_id,
+            "AP": mean_valid(precision[:, :, k]),
+            "AP50": mean_valid(precision[np.isclose(iou_thresholds, 0.5), :, k]),
+            "AP75": mean_valid(precision[np.isclose(iou_thresholds, 0.75), :, k]),
+            "AR100": mean_valid(recall[:, k]),
+        }
+        if row["AP"] is None and row["AR100"] is None:
+            continue  # no ground truth and no detection: not in the average
+        table[category.name if category.name not in table else f"{category.name} ({cat_id})"] = row
+    return table
 
 
 def evaluate_instance(
-    gt: str | Path | CocoInstances,
+    gt: str | Path,
     pred: str | Path,
     *,
     iou_type: str = "segm",
     progress: bool = True,
 ) -> EvalResult:
-    """Score a COCO results JSON against a COCO instances JSON (both validated)."""
-    from psalm_bench.errors import InputError
+    """Score a COCO results JSON against a COCO instances JSON.
+
+    The ground truth is validated in Python (it is small). The results file,
+    often hundreds of MB, is parsed by the engine in Rust and screened
+    cheaply (the engine's own checks for NaN scores and unknown image or
+    category ids, negative scores, mask sizes); only when the screen flags
+    something does the full Python validator run, to name the record.
+    """
+    import hotcoco
 
     if iou_type not in IOU_TYPES:
         raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
-    ground_truth = gt if isinstance(gt, CocoInstances) else load_instances(gt)
-    detections = load_detections(pred, ground_truth, iou_type).by_image()
-    evaluator = InstanceEvaluator(ground_truth.categories, iou_type)
-    for image_id, annotations in ground_truth.annotations_by_image().items():
-        evaluator.update(ImageGT(ground_truth.images[image_id], annotations), detections.get(image_id, []))
-    return evaluator.compute()
+    ground_truth = load_instances(gt)
+    coco_gt = hotcoco.COCO(str(gt))
+    coco_dt = _engine_load_results(coco_gt, Path(pred))
+    if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):
+        detections = load_detections(pred, ground_truth, iou_type)  # raises, naming the record
+        coco_dt = coco_gt.load_res(detections.detections)
+    return score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images))
+
+
+def _engine_load_results(coco_gt: Any, pred: Path) -> Any | None:
+    """The engine's parse of the results file, or None when it refuses it."""
+    if not pred.is_file():
+        raise InputError("file not found", file=pred)
+    try:
+        with _quiet_stderr():  # the engine prints its own warnings; ours name the record
+            coco_dt = coco_gt.load_res(str(pred))
+    except Exception:  # NaN scores, a dict instead of a list, bad JSON: the validator says which
+        return None
+    return coco_dt
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence writes to file descriptor 2, where native code prints."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _screen_passes(coco_gt: Any, coco_dt: Any, pred: Path, ground_truth: CocoInstances, iou_type: str) -> bool:
+    if coco_dt.load_warnings:  # unknown image or category ids
+        return False
+    health = coco_gt.healthcheck(coco_dt)
+    if any(item.get("code", "").startswith("dt_") for item in health.get("errors", []) + health.get("warnings", [])):
+        return False  # e.g. scores outside [0, 1]: negative ones are errors
+    n_detections = len(coco_dt.get_ann_ids())
+    if iou_type == "bbox":
+        return True  # boxes carry no image size to check
+    return rle_sizes_match_images(pred, ground_truth, n_detections)

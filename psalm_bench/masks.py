@@ -20,6 +20,26 @@ class MaskFormatError(ValueError):
     """A segmentation that is not a polygon list or an RLE of the right size."""
 
 
+def check_segmentation(segmentation: Any, height: int, width: int) -> None:
+    """Raise MaskFormatError unless ``segmentation`` is a well-formed polygon
+    list or RLE of an image of this size. Cheaper than converting it."""
+    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
+        size = segmentation.get("size")
+        if not (isinstance(size, list) and len(size) == 2):
+            raise MaskFormatError("RLE 'size' must be [height, width]")
+        if size[0] != height or size[1] != width:
+            raise MaskFormatError(f"mask size {size[0]}x{size[1]} differs from image size {height}x{width}")
+        return
+    if isinstance(segmentation, list):
+        if not segmentation:
+            raise MaskFormatError("empty polygon list")
+        for poly in segmentation:
+            if not isinstance(poly, list) or len(poly) < 6 or len(poly) % 2:
+                raise MaskFormatError("polygon needs an even number (>= 6) of coordinates")
+        return
+    to_rle(segmentation, height, width)  # uncompressed RLE or malformed: full check
+
+
 def to_rle(segmentation: Any, height: int, width: int) -> RLE:
     """Convert a polygon list, uncompressed or compressed RLE to compressed RLE.
 

@@ -9,13 +9,16 @@ converted to compressed RLE once, here.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
-from psalm_bench.masks import MaskFormatError, to_rle
+from psalm_bench.masks import MaskFormatError, check_segmentation, to_rle
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,8 @@ class Category:
 @dataclass
 class CocoInstances:
     """Validated ground truth. ``annotations`` keep their COCO dict form
-    (segmentation normalised to compressed RLE) so they pass to a COCOeval
-    engine unchanged."""
+    (polygons, uncompressed or compressed RLE, checked against the image
+    size) so they pass to a COCOeval engine unchanged."""
 
     path: Path | None
     images: dict[int, ImageInfo]
@@ -137,12 +140,10 @@ def instances_from_dict(data: dict[str, Any], path: Path | None = None) -> CocoI
         if "segmentation" not in ann:
             raise InputError("missing 'segmentation'", file=path, record=record)
         try:
-            rle = to_rle(ann["segmentation"], image.height, image.width)
+            check_segmentation(ann["segmentation"], image.height, image.width)
         except MaskFormatError as exc:
             raise InputError(str(exc), file=path, record=f"{record} (image {image.id})") from None
-        clean = dict(ann)
-        clean["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]}
-        clean["iscrowd"] = iscrowd
+        clean = ann if iscrowd == ann.get("iscrowd") else {**ann, "iscrowd": iscrowd}
         annotations.append(clean)
     return CocoInstances(path, images, categories, annotations)
 
@@ -216,3 +217,39 @@ def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: 
             out["bbox"] = bbox
         clean.append(out)
     return clean
+
+
+_RLE_SIZE = re.compile(rb'"size"\s*:\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]')
+_IMAGE_ID = re.compile(rb'"image_id"\s*:\s*(-?\d+)')
+
+
+def rle_sizes_match_images(path: str | Path, gt: CocoInstances, n_detections: int) -> bool:
+    """Cheap screen of a results file that a COCOeval engine has already parsed:
+    does every detection carry an RLE whose size is its image's?
+
+    The engine parses JSON far faster than Python can, but does not check mask
+    sizes (pycocotools silently scores such masks as misses). Reading the
+    sizes and image ids straight from the bytes costs a fraction of a parse.
+    False means "look closer", not "bad": the caller then runs the full
+    validator, which names the offending record.
+    """
+    data = Path(path).read_bytes()
+    image_sizes = {(info.height, info.width) for info in gt.images.values()}
+    if sum(data.count(b'"size":[%d,%d]' % hw) for hw in image_sizes) == n_detections and len(image_sizes) == 1:
+        return True  # every RLE has the one image size (compact JSON, the common case)
+    sizes = _RLE_SIZE.findall(data)
+    if len(sizes) != n_detections:
+        return False  # polygons, boxes only, or an unusual layout: validate fully
+    image_ids = _IMAGE_ID.findall(data)
+    if len(image_ids) != n_detections:
+        return False
+    heights_found = np.array([h for h, _ in sizes]).astype(np.int64)
+    widths_found = np.array([w for _, w in sizes]).astype(np.int64)
+    ids = np.array(image_ids).astype(np.int64)
+    known_ids = np.array(sorted(gt.images), dtype=np.int64)
+    heights = np.array([gt.images[i].height for i in known_ids.tolist()], dtype=np.int64)
+    widths = np.array([gt.images[i].width for i in known_ids.tolist()], dtype=np.int64)
+    position = np.clip(np.searchsorted(known_ids, ids), 0, known_ids.size - 1)
+    if not (known_ids[position] == ids).all():
+        return False
+    return bool((heights[position] == heights_found).all() and (widths[position] == widths_found).all())

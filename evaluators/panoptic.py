@@ -1,0 +1,478 @@
+"""Panoptic quality (PQ, SQ, RQ; things and stuff), exactly as panopticapi.
+
+Semantics of panopticapi's ``pq_compute`` (PITFALLS 6), per image:
+
+- a GT segment and a predicted segment of the same category match when
+  IoU > 0.5, where the union leaves out the predicted pixels that fall on
+  GT void (id 0): ``union = |P| + |G| - |P & G| - |P & void|``; ``|G|`` is
+  the GT ``area`` from ``segments_info``, ``|P|`` the predicted pixels;
+- crowd GT segments are never matched and never false negatives;
+- an unmatched prediction is a false positive unless more than half of it
+  lies on GT void plus the crowd segment of its own category (the last one
+  listed in ``segments_info``, as panopticapi keeps one per category), in
+  which case it is ignored;
+- PQ = sum IoU / (TP + FP/2 + FN/2), SQ = sum IoU / TP, RQ = TP / (TP +
+  FP/2 + FN/2) per category, averaged over the categories with TP + FP + FN
+  > 0 (all, things, stuff); a group with none is null.
+
+Differences by design (FORMATS.md): an image with no prediction counts its
+GT segments as false negatives with a warning (panopticapi stops); ids in a
+PNG that ``segments_info`` lacks, and ``segments_info`` ids absent from the
+PNG, are input errors for the ground truth as well as the prediction
+(panopticapi checks the prediction only).
+
+Speed: no sort over pixels. Segment ids map to small dense indices through
+a 2^24-entry lookup table (one gather per PNG), and one ``bincount`` over
+``gt_index * (n_pred + 2) + pred_index`` gives every intersection, the void
+overlaps, the predicted areas and the id checks at once; everything after
+that works on arrays of the image's few segments.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psalm_bench.errors import InputError
+from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.formats.panoptic import (
+    MAX_SEGMENT_ID,
+    PanopticAnnotation,
+    PanopticCategory,
+    PanopticFrame,
+    check_pngs_exist,
+    load_panoptic_gt,
+    load_panoptic_pred,
+    read_frame,
+)
+from psalm_bench.parallel import run_sharded
+from psalm_bench.results import EvalResult
+
+METRICS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
+PROTOCOL = "panopticapi"
+
+# outcome codes of the per-segment records
+TP, FP, FN, IGNORED = 0, 1, 2, 3
+OUTCOMES = ("tp", "fp", "fn", "ignored")
+
+# --------------------------------------------------------------------------
+# id -> dense index lookup
+
+_LUT_SIZE = MAX_SEGMENT_ID + 2  # every 24-bit id, plus a guard slot for clipped ids
+_UNKNOWN, _VOID = 0, 1  # dense index 0: id not in segments_info; 1: void; 2..: segments
+_scratch = threading.local()
+
+
+def _lut(dtype: type) -> np.ndarray:
+    """A zeroed 2^24 table per thread and dtype (zero pages cost nothing until written)."""
+    tables = getattr(_scratch, "tables", None)
+    if tables is None:
+        tables = _scratch.tables = {}
+    table = tables.get(dtype)
+    if table is None:
+        table = tables[dtype] = np.zeros(_LUT_SIZE, dtype=dtype)
+        table[0] = _VOID
+    return table
+
+
+def _index_dtype(n_values: int) -> type:
+    if n_values <= 1 << 8:
+        return np.uint8
+    if n_values <= 1 << 16:
+        return np.uint16
+    return np.uint32
+
+
+def _id_map(frame: PanopticFrame) -> np.ndarray:
+    """The frame's id map as uint32 (ids beyond 24 bits clip to the guard slot)."""
+    ids = frame.ids
+    if ids.ndim != 2:
+        raise InputError(f"id map must be 2-D, got shape {ids.shape}", file=frame.source, record=frame.record)
+    if ids.dtype in (np.uint32, np.uint16, np.uint8):
+        return ids
+    if ids.dtype.kind not in "iu":
+        raise InputError(f"id map must hold integers, got {ids.dtype}", file=frame.source, record=frame.record)
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) > MAX_SEGMENT_ID):
+        raise InputError(f"id map values must be in 0..{MAX_SEGMENT_ID}", file=frame.source, record=frame.record)
+    return ids.astype(np.uint32)
+
+
+def _dense(ids: np.ndarray, segment_ids: np.ndarray, dtype: type) -> np.ndarray:
+    """Per pixel: 0 unknown id, 1 void, 2 + k for the k-th segment."""
+    table = _lut(dtype)
+    table[segment_ids] = np.arange(2, len(segment_ids) + 2, dtype=dtype)
+    try:
+        return np.take(table, ids, mode="clip")
+    finally:
+        table[segment_ids] = _UNKNOWN
+
+
+def _id_list(values: Iterable[int], limit: int = 5) -> str:
+    values = [int(v) for v in values]
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _check_segments(frame: PanopticFrame, what: str) -> None:
+    ids = frame.segment_ids
+    n = len(ids)
+    if len(frame.category_ids) != n:
+        raise InputError(f"{what}: {n} segment ids but {len(frame.category_ids)} category ids", file=frame.source, record=frame.record)
+    if n == 0:
+        return
+    if int(ids.min()) < 1 or int(ids.max()) > MAX_SEGMENT_ID:
+        raise InputError(f"{what}: segment ids must be in 1..{MAX_SEGMENT_ID}", file=frame.source, record=frame.record)
+    if n > 1:
+        ordered = np.sort(ids)
+        dup = ordered[1:][ordered[1:] == ordered[:-1]]
+        if dup.size:
+            raise InputError(f"{what}: segment id {_id_list(np.unique(dup))} listed twice in segments_info", file=frame.source, record=frame.record)
+
+
+def _unknown_ids_error(frame: PanopticFrame, ids: np.ndarray, what: str) -> InputError:
+    known = np.concatenate([[0], frame.segment_ids]).astype(np.int64)
+    present = np.unique(ids)  # slow, but only on the error path
+    bad = np.setdiff1d(present.astype(np.int64), known)
+    return InputError(f"{what} PNG holds segment id {_id_list(bad)} not in segments_info", file=frame.source, record=frame.record)
+
+
+def _absent_ids_error(frame: PanopticFrame, absent: np.ndarray, what: str) -> InputError:
+    return InputError(f"{what} segments_info lists segment id {_id_list(frame.segment_ids[absent])} not present in the PNG", file=frame.source, record=frame.record)
+
+
+def _as_category(cat: PanopticCategory | Mapping[str, Any]) -> PanopticCategory:
+    if isinstance(cat, PanopticCategory):
+        return cat
+    return PanopticCategory(int(cat["id"]), str(cat["name"]), cat.get("isthing", 0) == 1)
+
+
+# --------------------------------------------------------------------------
+# the evaluator
+
+
+class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
+    """Per-category TP / FP / FN / IoU sums plus compact per-segment records.
+
+    ``update(gt, pred)`` takes decoded frames (:class:`PanopticFrame`; ``pred``
+    None when the image has no prediction). State is a few arrays of the
+    number of categories and columnar records (``array`` buffers), so shards
+    pickle small and merge by addition.
+    """
+
+    task = "panoptic"
+
+    def __init__(self, categories: Sequence[PanopticCategory | Mapping[str, Any]]):
+        self.categories = [_as_category(c) for c in categories]
+        ids = np.array([c.id for c in self.categories], dtype=np.int64)
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError("category ids must be unique")
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted_ids = ids[self._order]
+        k = len(self.categories)
+        self.tp = np.zeros(k, dtype=np.int64)
+        self.fp = np.zeros(k, dtype=np.int64)
+        self.fn = np.zeros(k, dtype=np.int64)
+        self.iou = np.zeros(k, dtype=np.float64)
+        self.n_images = 0
+        self.missing: list[Any] = []  # image ids with no prediction
+        # per image: id, TP, FP, FN, ignored predictions, has a prediction
+        self._img_id = array("q")
+        self._img_counts = array("q")  # 4 per image
+        self._img_has_pred = array("b")
+        # per segment outcome: image id, category id, outcome code, IoU (NaN unless TP)
+        self._seg_img = array("q")
+        self._seg_cat = array("q")
+        self._seg_outcome = array("b")
+        self._seg_iou = array("d")
+
+    def config(self) -> dict[str, Any]:
+        return {"categories": self.categories}
+
+    # ---- per image
+
+    def _category_index(self, category_ids: np.ndarray, frame: PanopticFrame, what: str) -> np.ndarray:
+        pos = np.searchsorted(self._sorted_ids, category_ids)
+        pos = np.minimum(pos, len(self._sorted_ids) - 1)
+        ok = self._sorted_ids[pos] == category_ids
+        if not ok.all():
+            bad = category_ids[~ok]
+            raise InputError(f"{what} segment category_id {_id_list(np.unique(bad))} not in the ground truth categories", file=frame.source, record=frame.record)
+        return self._order[pos]
+
+    def update(self, gt: PanopticFrame, pred: PanopticFrame | None) -> None:
+        _check_segments(gt, "ground truth")
+        gt_ids = _id_map(gt)
+        n_gt = len(gt.segment_ids)
+        gt_k = self._category_index(gt.category_ids, gt, "ground truth")
+        gt_crowd = gt.iscrowd if gt.iscrowd is not None else np.zeros(n_gt, dtype=bool)
+        image_id = gt.image_id if gt.image_id is not None else self.n_images
+
+        if pred is None:
+            gi = _dense(gt_ids, gt.segment_ids, _index_dtype(n_gt + 2))
+            counts = np.bincount(gi.ravel(), minlength=n_gt + 2)
+            if counts[_UNKNOWN]:
+                raise _unknown_ids_error(gt, gt_ids, "ground truth")
+            if n_gt and not counts[2:].all():
+                raise _absent_ids_error(gt, counts[2:] == 0, "ground truth")
+            fn_mask = ~gt_crowd
+            self._add(image_id, gt_k, gt.category_ids, np.empty(0, dtype=np.int64), np.empty(0), fn_mask,
+                      np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), has_pred=False)
+            self.missing.append(image_id)
+            return
+
+        _check_segments(pred, "prediction")
+        pred_ids = _id_map(pred)
+        if pred_ids.shape != gt_ids.shape:
+            raise InputError(
+                f"PNG size {pred_ids.shape[0]}x{pred_ids.shape[1]} differs from the ground truth's {gt_ids.shape[0]}x{gt_ids.shape[1]}"
+                + (f" ({gt.source})" if gt.source else ""),
+                file=pred.source, record=pred.record or gt.record)
+        n_pred = len(pred.segment_ids)
+        pred_k = self._category_index(pred.category_ids, pred, "prediction")
+
+        cols = n_pred + 2
+        cells = (n_gt + 2) * cols
+        gi = _dense(gt_ids, gt.segment_ids, _index_dtype(n_gt + 2))
+        pi = _dense(pred_ids, pred.segment_ids, _index_dtype(cols))
+        joint_dtype = _index_dtype(cells) if cells <= 1 << 32 else np.int64
+        joint = np.multiply(gi, cols, dtype=joint_dtype)
+        joint += pi
+        table = np.bincount(joint.ravel(), minlength=cells).reshape(n_gt + 2, cols)
+
+        # ids in a PNG that segments_info lacks, and the converse
+        if table[_UNKNOWN].any():
+            raise _unknown_ids_error(gt, gt_ids, "ground truth")
+        if table[:, _UNKNOWN].any():
+            raise _unknown_ids_error(pred, pred_ids, "prediction")
+        gt_pixels = table[2:].sum(axis=1)
+        if n_gt and not gt_pixels.all():
+            raise _absent_ids_error(gt, gt_pixels == 0, "ground truth")
+        pred_area = table[:, 2:].sum(axis=0)
+        if n_pred and not pred_area.all():
+            raise _absent_ids_error(pred, pred_area == 0, "prediction")
+
+        inter = table[2:, 2:]  # n_gt x n_pred intersections
+        void_overlap = table[_VOID, 2:]  # predicted pixels on GT void
+        gt_area = gt.areas if gt.areas is not None else gt_pixels.astype(np.float64)
+
+        # matching: same category, GT not crowd, overlapping; IoU > 0.5
+        candidate = (gt.category_ids[:, None] == pred.category_ids[None, :]) & (inter > 0)
+        candidate &= ~gt_crowd[:, None]
+        g_idx, p_idx = np.nonzero(candidate)
+        i_vals = inter[g_idx, p_idx]
+        union = pred_area[p_idx] + gt_area[g_idx] - i_vals - void_overlap[p_idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = i_vals / union
+        hit = iou > 0.5
+        g_idx, p_idx, iou = g_idx[hit], p_idx[hit], iou[hit]
+        gt_matched = np.zeros(n_gt, dtype=bool)
+        gt_matched[g_idx] = True
+        pred_matched = np.zeros(n_pred, dtype=bool)
+        pred_matched[p_idx] = True
+
+        fn_mask = ~gt_matched & ~gt_crowd
+
+        # unmatched predictions: ignored when > half lies on void + the
+        # category's crowd region (panopticapi keeps the last crowd segment
+        # listed per category)
+        covered = void_overlap.astype(np.int64)
+        if gt_crowd.any():
+            crowd_of: dict[int, int] = {}
+            for g in np.flatnonzero(gt_crowd):
+                crowd_of[int(gt.category_ids[g])] = int(g)
+            for cat, g in crowd_of.items():
+                same = pred.category_ids == cat
+                covered[same] += inter[g, same]
+        unmatched = ~pred_matched
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ignored = unmatched & (covered / pred_area > 0.5)
+        fp_mask = unmatched & ~ignored
+
+        self._add(image_id, gt_k, gt.category_ids, g_idx, iou, fn_mask, pred_k, pred.category_ids, fp_mask, ignored, has_pred=True)
+
+    def _add(self, image_id, gt_k, gt_cats, tp_gt, tp_iou, fn_mask, pred_k, pred_cats, fp_mask, ignored, *, has_pred: bool) -> None:
+        k = len(self.categories)
+        tp_k = gt_k[tp_gt]
+        if tp_k.size:
+            self.tp += np.bincount(tp_k, minlength=k)
+            self.iou += np.bincount(tp_k, weights=tp_iou, minlength=k)
+        fn_k = gt_k[fn_mask]
+        if fn_k.size:
+            self.fn += np.bincount(fn_k, minlength=k)
+        fp_k = pred_k[fp_mask]
+        if fp_k.size:
+            self.fp += np.bincount(fp_k, minlength=k)
+        n_tp, n_fn, n_fp, n_ign = int(tp_k.size), int(fn_k.size), int(fp_k.size), int(np.count_nonzero(ignored))
+        self.n_images += 1
+
+        self._img_id.append(int(image_id) if isinstance(image_id, (int, np.integer)) else self.n_images - 1)
+        self._img_counts.extend((n_tp, n_fp, n_fn, n_ign))
+        self._img_has_pred.append(1 if has_pred else 0)
+        n = n_tp + n_fp + n_fn + n_ign
+        if n:
+            cats = np.concatenate([gt_cats[tp_gt], pred_cats[fp_mask], gt_cats[fn_mask], pred_cats[ignored]]).astype(np.int64)
+            outcome = np.repeat(np.array([TP, FP, FN, IGNORED], dtype=np.int8), [n_tp, n_fp, n_fn, n_ign])
+            ious = np.full(n, np.nan)
+            ious[:n_tp] = tp_iou
+            self._seg_img.frombytes(np.full(n, self._img_id[-1], dtype=np.int64).tobytes())
+            self._seg_cat.frombytes(cats.tobytes())
+            self._seg_outcome.frombytes(outcome.tobytes())
+            self._seg_iou.frombytes(ious.tobytes())
+
+    # ---- shards
+
+    def merge(self, other: PanopticEvaluator) -> PanopticEvaluator:
+        if [c.id for c in other.categories] != [c.id for c in self.categories]:
+            raise ValueError("cannot merge panoptic evaluators over different categories")
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.iou += other.iou
+        self.n_images += other.n_images
+        self.missing.extend(other.missing)
+        self._img_id.extend(other._img_id)
+        self._img_counts.extend(other._img_counts)
+        self._img_has_pred.extend(other._img_has_pred)
+        self._seg_img.extend(other._seg_img)
+        self._seg_cat.extend(other._seg_cat)
+        self._seg_outcome.extend(other._seg_outcome)
+        self._seg_iou.extend(other._seg_iou)
+        return self
+
+    # ---- results
+
+    def records(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per-image counts and per-segment outcomes, as numpy columns.
+
+        ``images``: image_id, tp, fp, fn, ignored, has_prediction.
+        ``segments``: image_id, category_id, outcome (0 TP, 1 FP, 2 FN,
+        3 ignored prediction; see ``OUTCOMES``), iou (NaN unless TP).
+        Enough to recompute PQ on any subset of images (bootstrap).
+        """
+        counts = np.frombuffer(self._img_counts, dtype=np.int64).reshape(-1, 4) if len(self._img_counts) else np.zeros((0, 4), np.int64)
+        return {
+            "images": {
+                "image_id": np.array(self._img_id, dtype=np.int64),
+                "tp": counts[:, 0].copy(),
+                "fp": counts[:, 1].copy(),
+                "fn": counts[:, 2].copy(),
+                "ignored": counts[:, 3].copy(),
+                "has_prediction": np.array(self._img_has_pred, dtype=bool),
+            },
+            "segments": {
+                "image_id": np.array(self._seg_img, dtype=np.int64),
+                "category_id": np.array(self._seg_cat, dtype=np.int64),
+                "outcome": np.array(self._seg_outcome, dtype=np.int8),
+                "iou": np.array(self._seg_iou, dtype=np.float64),
+            },
+        }
+
+    def compute(self) -> EvalResult:
+        per_class: dict[str, dict[str, Any]] = {}
+        groups: dict[str, list[tuple[float, float, float]]] = {"": [], "_th": [], "_st": []}
+        names_seen: dict[str, int] = {}
+        for k, cat in enumerate(self.categories):
+            tp, fp, fn, iou = int(self.tp[k]), int(self.fp[k]), int(self.fn[k]), float(self.iou[k])
+            if tp + fp + fn == 0:
+                continue
+            denom = tp + 0.5 * fp + 0.5 * fn
+            pq = iou / denom
+            sq = iou / tp if tp != 0 else 0.0
+            rq = tp / denom
+            groups[""].append((pq, sq, rq))
+            groups["_th" if cat.isthing else "_st"].append((pq, sq, rq))
+            name = cat.name
+            if name in names_seen:
+                name = f"{cat.name} (id {cat.id})"
+            names_seen[name] = cat.id
+            per_class[name] = {"PQ": 100 * pq, "SQ": 100 * sq, "RQ": 100 * rq, "TP": tp, "FP": fp, "FN": fn, "isthing": cat.isthing}
+        metrics: dict[str, float | None] = {}
+        for suffix, values in groups.items():
+            n = len(values)
+            for j, metric in enumerate(("PQ", "SQ", "RQ")):
+                if n == 0:
+                    metrics[metric + suffix] = None
+                    continue
+                total = 0.0
+                for row in values:  # panopticapi's order of summation
+                    total += row[j]
+                metrics[metric + suffix] = 100 * (total / n)
+        metrics = {name: metrics[name] for name in METRICS}
+        warnings = []
+        if self.missing:
+            n = len(self.missing)
+            head = f"{n} image has" if n == 1 else f"{n} images have"
+            shown = ", ".join(str(i) for i in self.missing[:5]) + (", ..." if n > 5 else "")
+            warnings.append(f"{head} no prediction: counted as all false negatives (image id {shown})")
+        return EvalResult(
+            task=self.task,
+            metrics=metrics,
+            n_samples=self.n_images,
+            params={"protocol": PROTOCOL},
+            warnings=warnings,
+            breakdown_name="per_class",
+            breakdown=per_class,
+            records=self.records(),
+        )
+
+
+# --------------------------------------------------------------------------
+# files -> result
+
+
+@dataclass(frozen=True)
+class PanopticJob:
+    """One image to score: where its PNGs are and its segments (light, picklable)."""
+
+    gt_png: Path
+    gt: PanopticAnnotation
+    pred_png: Path | None
+    pred: PanopticAnnotation | None
+
+
+def load_job(job: PanopticJob) -> tuple[PanopticFrame, PanopticFrame | None]:
+    """Decode one job's PNGs (module-level, so a process pool can call it)."""
+    gt = read_frame(job.gt_png, job.gt, ground_truth=True)
+    if job.pred is None or job.pred_png is None:
+        return gt, None
+    pred = read_frame(job.pred_png, job.pred, ground_truth=False)
+    return gt, pred
+
+
+def evaluate_panoptic(
+    gt: str | Path,
+    pred: str | Path,
+    *,
+    gt_dir: str | Path | None = None,
+    pred_dir: str | Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    ignore_extra: bool = False,
+) -> EvalResult:
+    """PQ/SQ/RQ of a COCO panoptic prediction (JSON + PNG folder), as panopticapi.
+
+    Both JSONs are validated and every PNG is checked to exist before any
+    image is scored; PNG ids are checked against ``segments_info`` as each
+    image is decoded. ``workers`` > 1 scores images in a process pool.
+    """
+    gt_data = load_panoptic_gt(gt, gt_dir)
+    pred_data = load_panoptic_pred(pred, gt_data, pred_dir, ignore_extra=ignore_extra)
+    check_pngs_exist(gt_data)
+    check_pngs_exist(pred_data)
+    jobs = []
+    for ann in gt_data.images:
+        pred_ann = pred_data.by_image.get(ann.image_id)
+        jobs.append(PanopticJob(
+            gt_data.png_path(ann), ann,
+            pred_data.png_path(pred_ann) if pred_ann is not None else None, pred_ann,
+        ))
+    evaluator = PanopticEvaluator(list(gt_data.categories.values()))
+    run_sharded(evaluator, jobs, load_job, workers=workers, desc="panoptic", progress=progress)
+    result = evaluator.compute()
+    return result

@@ -1,0 +1,420 @@
+"""COCO panoptic segmentation: the JSON of segments plus a folder of id PNGs.
+
+A panoptic JSON (ground truth or prediction) lists, per image, the PNG that
+holds its segment ids (``id = R + 256 G + 256^2 B``; 0 is void, i.e.
+unlabelled) and ``segments_info``: each segment's id and category, and for
+the ground truth its ``area`` and ``iscrowd``. The PNG folder is the JSON's
+path without ``.json`` unless it is named explicitly (FORMATS.md).
+
+Loading validates the JSON completely, so evaluators receive records that
+are consistent; what can only be checked against the pixels (ids in a PNG
+that ``segments_info`` lacks, and the converse) is checked when a PNG is
+decoded (:func:`read_frame` and the panoptic evaluator). Every problem is an
+:class:`~psalm_bench.errors.InputError` that names the file, the record and
+what is wrong.
+
+A prediction JSON may carry ``images`` and ``categories`` (as detectron2
+writes it) or only ``annotations``; categories always come from the ground
+truth, as in panopticapi.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psalm_bench.errors import InputError
+from psalm_bench.jsonio import dump_json, load_json
+from psalm_bench.pngio import read_panoptic_ids
+
+#: Segment ids are 24-bit (three 8-bit PNG channels); 0 is void.
+MAX_SEGMENT_ID = (1 << 24) - 1
+VOID = 0
+
+
+@dataclass(frozen=True)
+class PanopticCategory:
+    id: int
+    name: str
+    isthing: bool
+
+
+@dataclass(frozen=True)
+class PanopticSegment:
+    """One entry of ``segments_info``. ``area`` and ``iscrowd`` are read from
+    the ground truth; a prediction's area is counted in its PNG instead."""
+
+    id: int
+    category_id: int
+    area: float | None = None
+    iscrowd: bool = False
+
+
+@dataclass
+class PanopticAnnotation:
+    """One image's record: its PNG and its segments, in file order."""
+
+    image_id: int
+    file_name: str
+    segments: list[PanopticSegment] = field(default_factory=list)
+
+
+@dataclass
+class PanopticDataset:
+    """A validated panoptic JSON. ``images`` holds the per-image annotations
+    in file order; ``categories`` maps id to category in file order (for a
+    prediction: the ground truth's)."""
+
+    path: Path
+    png_dir: Path
+    categories: dict[int, PanopticCategory]
+    images: list[PanopticAnnotation]
+    by_image: dict[int, PanopticAnnotation] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_image:
+            self.by_image = {a.image_id: a for a in self.images}
+
+    @property
+    def annotations(self) -> list[PanopticAnnotation]:
+        return self.images
+
+    def png_path(self, annotation: PanopticAnnotation) -> Path:
+        return self.png_dir / annotation.file_name
+
+
+# --------------------------------------------------------------------------
+# decoded images
+
+
+@dataclass
+class PanopticFrame:
+    """A decoded panoptic image: the HxW id map and its segments as arrays.
+
+    ``segment_ids`` and ``category_ids`` are in ``segments_info`` order.
+    ``areas`` and ``iscrowd`` matter for the ground truth only: ``areas=None``
+    means "count the pixels" (panopticapi takes GT areas from
+    ``segments_info``, which :func:`read_frame` passes on). ``source`` and
+    ``image_id`` only serve error messages.
+    """
+
+    ids: np.ndarray
+    segment_ids: np.ndarray
+    category_ids: np.ndarray
+    areas: np.ndarray | None = None
+    iscrowd: np.ndarray | None = None
+    image_id: Any = None
+    source: str | None = None
+
+    @classmethod
+    def from_segments(
+        cls,
+        ids: np.ndarray,
+        segments: Iterable[PanopticSegment | Mapping[str, Any]],
+        *,
+        image_id: Any = None,
+        source: str | Path | None = None,
+    ) -> PanopticFrame:
+        """Build from an id map and ``segments_info`` (dataclasses or COCO dicts,
+        e.g. a model's output inside a validation loop). Areas are taken from
+        the segments when every one has one, else counted in ``ids``."""
+        seg_ids: list[int] = []
+        cats: list[int] = []
+        areas: list[float] = []
+        crowd: list[bool] = []
+        have_area = True
+        for seg in segments:
+            if isinstance(seg, PanopticSegment):
+                seg_ids.append(seg.id)
+                cats.append(seg.category_id)
+                area = seg.area
+                crowd.append(bool(seg.iscrowd))
+            else:
+                seg_ids.append(int(seg["id"]))
+                cats.append(int(seg["category_id"]))
+                area = seg.get("area")
+                crowd.append(seg.get("iscrowd", 0) == 1)
+            if area is None:
+                have_area = False
+            else:
+                areas.append(float(area))
+        return cls(
+            ids=np.asarray(ids),
+            segment_ids=np.array(seg_ids, dtype=np.int64),
+            category_ids=np.array(cats, dtype=np.int64),
+            areas=np.array(areas, dtype=np.float64) if have_area else None,
+            iscrowd=np.array(crowd, dtype=bool),
+            image_id=image_id,
+            source=str(source) if source is not None else None,
+        )
+
+    @property
+    def record(self) -> str | None:
+        return f"image {self.image_id}" if self.image_id is not None else None
+
+
+def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth: bool) -> PanopticFrame:
+    """Decode one image's PNG (libspng) into a frame with its segments.
+
+    A missing or undecodable PNG is an InputError naming the PNG and the image.
+    """
+    try:
+        ids = read_panoptic_ids(png)
+    except InputError as exc:
+        raise InputError(exc.problem, file=exc.file or png, record=f"image {annotation.image_id}") from None
+    segments = annotation.segments
+    n = len(segments)
+    seg_ids = np.fromiter((s.id for s in segments), dtype=np.int64, count=n)
+    cats = np.fromiter((s.category_id for s in segments), dtype=np.int64, count=n)
+    if ground_truth:
+        areas = np.fromiter((s.area for s in segments), dtype=np.float64, count=n)
+        crowd = np.fromiter((s.iscrowd for s in segments), dtype=bool, count=n)
+    else:
+        areas, crowd = None, np.zeros(n, dtype=bool)
+    return PanopticFrame(ids, seg_ids, cats, areas, crowd, annotation.image_id, str(png))
+
+
+# --------------------------------------------------------------------------
+# loading and validation
+
+
+def default_png_dir(json_path: str | Path) -> Path:
+    """The PNG folder of a panoptic JSON: its path without ``.json``."""
+    json_path = Path(json_path)
+    if json_path.suffix.lower() != ".json":
+        raise InputError("cannot derive the PNG folder from a file name without .json; name the folder explicitly", file=json_path)
+    return json_path.with_suffix("")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require(obj: Any, key: str, what: str, file: Path, record: str) -> Any:
+    if not isinstance(obj, dict):
+        raise InputError(f"{what} must be a JSON object, got {type(obj).__name__}", file=file, record=record)
+    if key not in obj:
+        raise InputError(f"{what} has no '{key}'", file=file, record=record)
+    return obj[key]
+
+
+def _require_int(obj: dict, key: str, what: str, file: Path, record: str) -> int:
+    value = _require(obj, key, what, file, record)
+    if not _is_int(value):
+        raise InputError(f"{what} '{key}' must be an integer, got {value!r}", file=file, record=record)
+    return value
+
+
+def _top_level(path: Path, keys: Sequence[str]) -> dict[str, Any]:
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"expected a COCO panoptic JSON object, got a JSON {type(data).__name__}", file=path)
+    for key in keys:
+        if key not in data:
+            raise InputError(f"missing top-level key '{key}'", file=path)
+        if not isinstance(data[key], list):
+            raise InputError(f"'{key}' must be a list, got {type(data[key]).__name__}", file=path)
+    return data
+
+
+def parse_categories(raw: Any, file: Path) -> dict[int, PanopticCategory]:
+    if not isinstance(raw, list) or not raw:
+        raise InputError("'categories' must be a non-empty list", file=file)
+    categories: dict[int, PanopticCategory] = {}
+    for i, cat in enumerate(raw):
+        record = f"categories[{i}]"
+        cat_id = _require_int(cat, "id", "category", file, record)
+        record = f"category {cat_id}"
+        name = _require(cat, "name", "category", file, record)
+        if not isinstance(name, str):
+            raise InputError(f"category 'name' must be a string, got {name!r}", file=file, record=record)
+        isthing = _require(cat, "isthing", "category", file, record)
+        if isthing not in (0, 1):  # True/False compare equal to 1/0
+            raise InputError(f"category 'isthing' must be 0 or 1, got {isthing!r}", file=file, record=record)
+        if cat_id in categories:
+            raise InputError("category id listed twice", file=file, record=record)
+        categories[cat_id] = PanopticCategory(cat_id, name, isthing == 1)
+    return categories
+
+
+def _check_images_list(raw: Any, file: Path) -> None:
+    """The optional ``images`` list: objects with unique integer ids."""
+    seen: set[int] = set()
+    for i, image in enumerate(raw):
+        image_id = _require_int(image, "id", "image", file, f"images[{i}]")
+        if image_id in seen:
+            raise InputError("image listed twice in 'images'", file=file, record=f"image {image_id}")
+        seen.add(image_id)
+
+
+def _parse_annotations(
+    raw: list[Any],
+    file: Path,
+    categories: Mapping[int, PanopticCategory],
+    *,
+    ground_truth: bool,
+    category_source: str,
+) -> list[PanopticAnnotation]:
+    annotations: list[PanopticAnnotation] = []
+    seen: set[int] = set()
+    for i, ann in enumerate(raw):
+        image_id = _require_int(ann, "image_id", "annotation", file, f"annotations[{i}]")
+        record = f"image {image_id}"
+        if image_id in seen:
+            raise InputError("image listed twice in 'annotations'", file=file, record=record)
+        seen.add(image_id)
+        file_name = _require(ann, "file_name", "annotation", file, record)
+        if not isinstance(file_name, str) or not file_name:
+            raise InputError(f"'file_name' must be a non-empty string, got {file_name!r}", file=file, record=record)
+        segments_info = _require(ann, "segments_info", "annotation", file, record)
+        if not isinstance(segments_info, list):
+            raise InputError(f"'segments_info' must be a list, got {type(segments_info).__name__}", file=file, record=record)
+        segments: list[PanopticSegment] = []
+        ids: set[int] = set()
+        for j, seg in enumerate(segments_info):
+            seg_record = f"{record}, segments_info[{j}]"
+            seg_id = _require_int(seg, "id", "segment", file, seg_record)
+            seg_record = f"{record}, segment {seg_id}"
+            if not 0 < seg_id <= MAX_SEGMENT_ID:
+                raise InputError(f"segment id must be in 1..{MAX_SEGMENT_ID} (0 is void; ids are 24-bit RGB)", file=file, record=seg_record)
+            if seg_id in ids:
+                raise InputError("segment id listed twice in segments_info", file=file, record=seg_record)
+            ids.add(seg_id)
+            cat_id = _require_int(seg, "category_id", "segment", file, seg_record)
+            if cat_id not in categories:
+                raise InputError(f"category_id {cat_id} is not in the {category_source} categories", file=file, record=seg_record)
+            if ground_truth:
+                area = _require(seg, "area", "segment", file, seg_record)
+                if isinstance(area, bool) or not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
+                    raise InputError(f"segment 'area' must be a non-negative number, got {area!r}", file=file, record=seg_record)
+                iscrowd = _require(seg, "iscrowd", "segment", file, seg_record)
+                if iscrowd not in (0, 1):
+                    raise InputError(f"segment 'iscrowd' must be 0 or 1, got {iscrowd!r}", file=file, record=seg_record)
+                segments.append(PanopticSegment(seg_id, cat_id, area, iscrowd == 1))
+            else:
+                segments.append(PanopticSegment(seg_id, cat_id))
+        annotations.append(PanopticAnnotation(image_id, file_name, segments))
+    return annotations
+
+
+def _png_dir(json_path: Path, png_dir: str | Path | None, what: str) -> Path:
+    folder = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
+    if not folder.is_dir():
+        raise InputError(f"{what} PNG folder not found", file=folder)
+    return folder
+
+
+def load_panoptic_gt(path: str | Path, png_dir: str | Path | None = None) -> PanopticDataset:
+    """Load and validate a COCO panoptic ground truth JSON.
+
+    Checks: the JSON parses; ``annotations`` and ``categories`` exist; every
+    category has ``id``, ``name`` and ``isthing``, ids unique; every
+    annotation has ``image_id``, ``file_name`` and ``segments_info``, each
+    image once; every segment has an ``id`` in 1..2^24-1 (unique within its
+    image), a known ``category_id``, an ``area`` and ``iscrowd``; the PNG
+    folder exists.
+    """
+    path = Path(path)
+    data = _top_level(path, ("annotations", "categories"))
+    categories = parse_categories(data["categories"], path)
+    if "images" in data:
+        if not isinstance(data["images"], list):
+            raise InputError("'images' must be a list", file=path)
+        _check_images_list(data["images"], path)
+    images = _parse_annotations(data["annotations"], path, categories, ground_truth=True, category_source="ground truth's")
+    return PanopticDataset(path, _png_dir(path, png_dir, "ground truth"), categories, images)
+
+
+def load_panoptic_pred(
+    path: str | Path,
+    gt: PanopticDataset,
+    png_dir: str | Path | None = None,
+    *,
+    ignore_extra: bool = False,
+) -> PanopticDataset:
+    """Load and validate a panoptic prediction JSON against its ground truth.
+
+    Only ``annotations`` is required (``images`` and ``categories``, as
+    detectron2 writes them, are allowed; the categories used are the ground
+    truth's). A prediction for an image the ground truth lacks is an error,
+    or is dropped with ``ignore_extra``; a segment whose category the ground
+    truth lacks is an error.
+    """
+    path = Path(path)
+    data = _top_level(path, ("annotations",))
+    if "images" in data:
+        if not isinstance(data["images"], list):
+            raise InputError("'images' must be a list", file=path)
+        _check_images_list(data["images"], path)
+    if "categories" in data and not isinstance(data["categories"], list):
+        raise InputError("'categories' must be a list", file=path)
+    images = _parse_annotations(data["annotations"], path, gt.categories, ground_truth=False, category_source="ground truth's")
+    extra = [a for a in images if a.image_id not in gt.by_image]
+    if extra:
+        if not ignore_extra:
+            more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+            raise InputError(f"prediction for an image the ground truth does not have{more}", file=path, record=f"image {extra[0].image_id}")
+        images = [a for a in images if a.image_id in gt.by_image]
+    return PanopticDataset(path, _png_dir(path, png_dir, "prediction"), gt.categories, images)
+
+
+def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnnotation] | None = None) -> None:
+    """Stop before any work if a PNG is missing (one folder listing, no stat per file)."""
+    try:
+        present = {entry.name for entry in os.scandir(dataset.png_dir)}
+    except OSError as exc:
+        raise InputError(f"cannot list PNG folder: {exc.strerror}", file=dataset.png_dir) from None
+    for ann in dataset.images if annotations is None else annotations:
+        name = ann.file_name
+        if name in present:
+            continue
+        if ("/" in name or os.sep in name) and (dataset.png_dir / name).is_file():
+            continue
+        raise InputError("PNG file not found", file=dataset.png_dir / name, record=f"image {ann.image_id}")
+
+
+# --------------------------------------------------------------------------
+# writing
+
+
+def panoptic_json(
+    annotations: Iterable[PanopticAnnotation],
+    categories: Iterable[PanopticCategory] | None = None,
+    images: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The COCO panoptic JSON object for these records (areas and iscrowd
+    are written where known)."""
+    out: dict[str, Any] = {}
+    if images is not None:
+        out["images"] = images
+    anns = []
+    for ann in annotations:
+        segs = []
+        for seg in ann.segments:
+            entry: dict[str, Any] = {"id": seg.id, "category_id": seg.category_id}
+            if seg.area is not None:
+                entry["area"] = seg.area
+                entry["iscrowd"] = int(seg.iscrowd)
+            segs.append(entry)
+        anns.append({"image_id": ann.image_id, "file_name": ann.file_name, "segments_info": segs})
+    out["annotations"] = anns
+    if categories is not None:
+        out["categories"] = [{"id": c.id, "name": c.name, "isthing": int(c.isthing)} for c in categories]
+    return out
+
+
+def write_panoptic_json(
+    path: str | Path,
+    annotations: Iterable[PanopticAnnotation],
+    categories: Iterable[PanopticCategory] | None = None,
+    images: list[dict[str, Any]] | None = None,
+) -> None:
+    """Write a panoptic JSON (atomically); the PNGs go through
+    :func:`psalm_bench.pngio.write_panoptic_ids`."""
+    dump_json(panoptic_json(annotations, categories, images), path)
