@@ -1,0 +1,388 @@
+"""Time psalm-bench against the tools a user would otherwise run, on the same files.
+
+Every tool runs as its own subprocess (a small wrapper in ``benchmarks/tools``,
+or the ``psalm-bench`` console script), so each is measured the same way:
+wall time around the process, CPU time (user + system) and peak RSS from
+``os.wait4``, which include the process's reaped children (pool workers).
+``ru_maxrss`` is the largest single process of the tree; the runner also
+samples the summed RSS of the whole tree from /proc every 20 ms.
+
+    python benchmarks/run.py --data bench-data --workers 1 --json bench-results/results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TOOLS = HERE / "tools"
+TASKS = ("instance", "panoptic", "semantic")
+VERSIONED = ("psalm-bench", "pycocotools", "faster-coco-eval", "hotcoco", "panopticapi-lite",
+             "numpy", "pillow", "opencv-python-headless")
+
+
+@dataclass
+class Tool:
+    """One command to time and how to read its metrics."""
+
+    task: str
+    name: str
+    cmd: list[str]
+    reference: bool = False  # the official / baseline numbers the others are checked against
+    json_out: Path | None = None  # psalm-bench writes its metrics to a file
+    metrics_key: str = "metrics"  # key of the wrapper's JSON that holds the compared metrics
+    compare_with: str = "metrics"  # key of the reference's JSON to compare against
+    note: str = ""
+
+
+@dataclass
+class Measurement:
+    """One timed run (or the median of ``--repeat`` runs) of one tool."""
+
+    task: str
+    tool: str
+    ok: bool
+    cpu_s: float = 0.0
+    user_s: float = 0.0
+    sys_s: float = 0.0
+    wall_s: float = 0.0
+    maxrss_mb: float = 0.0  # largest single process (ru_maxrss)
+    tree_rss_mb: float = 0.0  # sampled sum over the process tree
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    max_abs_diff: float | None = None
+    compared_with: str = ""
+    note: str = ""
+    error: str = ""
+
+
+# ------------------------------------------------------------------ process tree RSS
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def _tree_rss(root: int) -> int:
+    """Summed resident set (bytes) of ``root`` and all its descendants now."""
+    kids = _children_map()
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * page
+        except OSError:
+            pass
+        stack.extend(kids.get(pid, []))
+    return total
+
+
+class _RssSampler(threading.Thread):
+    """Polls the tree's RSS until stopped; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+# ------------------------------------------------------------------ measuring
+
+
+def _measure_once(tool: Tool, env: dict[str, str]) -> Measurement:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(tool.cmd, stdout=out, stderr=err, env=env)
+        sampler = _RssSampler(proc.pid)
+        sampler.start()
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        sampler.stop()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    m = Measurement(tool.task, tool.name, ok=proc.returncode == 0, cpu_s=ru.ru_utime + ru.ru_stime,
+                    user_s=ru.ru_utime, sys_s=ru.ru_stime, wall_s=wall, maxrss_mb=ru.ru_maxrss / 1024,
+                    tree_rss_mb=sampler.peak / 2**20, note=tool.note)
+    if not m.ok:
+        m.error = f"exit {proc.returncode}: " + (stderr.strip().splitlines() or [""])[-1][:300]
+        return m
+    try:
+        if tool.json_out is not None:
+            data = json.loads(tool.json_out.read_text())
+        else:
+            data = json.loads(stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError, OSError) as e:
+        m.ok, m.error = False, f"no metrics: {e}"
+        return m
+    m.metrics = data.get(tool.metrics_key) or {}
+    m.extra = {k: v for k, v in data.items() if k not in ("metrics", "tool", "per_class", tool.metrics_key)}
+    return m
+
+
+def measure(tool: Tool, env: dict[str, str], repeat: int) -> Measurement:
+    """Run ``repeat`` times; report the run with the median wall time."""
+    first = _measure_once(tool, env)
+    if not first.ok and tool.json_out is not None and "--workers" in tool.cmd and "--workers" in first.error:
+        # a psalm-bench task without a --workers option: run it as it is
+        i = tool.cmd.index("--workers")
+        tool.cmd = tool.cmd[:i] + tool.cmd[i + 2 :]
+        tool.note = (tool.note + "; " if tool.note else "") + "no --workers option"
+        first = _measure_once(tool, env)
+    runs = [first] + [_measure_once(tool, env) for _ in range(repeat - 1)]
+    good = [r for r in runs if r.ok]
+    if not good:
+        return runs[-1]
+    good.sort(key=lambda r: r.wall_s)
+    best = good[(len(good) - 1) // 2]
+    if repeat > 1:
+        best.extra["wall_runs_s"] = [round(r.wall_s, 3) for r in runs]
+    return best
+
+
+def max_abs_diff(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Largest |a - b| over the metric names both report (nulls must agree)."""
+    diffs = []
+    for k in a.keys() & b.keys():
+        x, y = a[k], b[k]
+        if x is None or y is None:
+            if x is not y:
+                return float("inf")
+            continue
+        diffs.append(abs(float(x) - float(y)))
+    return max(diffs) if diffs else None
+
+
+# ------------------------------------------------------------------ the comparisons
+
+
+def _psalm(psalm: str, task: str, args: list[str], workers: int, tmp: Path, name: str = "psalm-bench",
+           note: str = "") -> Tool:
+    slug = "".join(c if c.isalnum() else "_" for c in name)
+    out = tmp / f"{task}_{slug}.json"
+    cmd = [psalm, "eval", "--task", task, *args, "--workers", str(workers), "--json", str(out)]
+    return Tool(task, name, cmd, json_out=out, note=note)
+
+
+def tools_for(task: str, data: Path, workers: int, py: str, psalm: str | None, tmp: Path) -> list[Tool]:
+    """The commands compared for one task, reference first."""
+    w = str(workers)
+    if task == "instance":
+        gt, pred = str(data / "instances_gt.json"), str(data / "instances_pred.json")
+        tools = [
+            Tool(task, "pycocotools", [py, str(TOOLS / "run_pycocotools.py"), gt, pred], reference=True,
+                 note="1 process"),
+            Tool(task, "faster-coco-eval", [py, str(TOOLS / "run_faster_coco_eval.py"), gt, pred, "--workers", w],
+                 note=f"rle_iou_max_workers={w}"),
+            Tool(task, "hotcoco", [py, str(TOOLS / "run_hotcoco_instance.py"), gt, pred],
+                 note=f"RAYON_NUM_THREADS={w}"),
+        ]
+        if psalm:
+            tools.append(_psalm(psalm, task, ["--gt", gt, "--pred", pred], workers, tmp))
+        return tools
+    if task == "panoptic":
+        gt, pred = str(data / "panoptic_gt.json"), str(data / "panoptic_pred.json")
+        tools = [
+            Tool(task, "panopticapi", [py, str(TOOLS / "run_panopticapi.py"), gt, pred, "--workers", w],
+                 reference=True, note=f"pq_compute, {w} pool process(es)"),
+            Tool(task, "hotcoco", [py, str(TOOLS / "run_hotcoco_panoptic.py"), gt, pred],
+                 note=f"RAYON_NUM_THREADS={w}"),
+        ]
+        if psalm:
+            tools.append(_psalm(psalm, task, ["--gt", gt, "--pred", pred], workers, tmp))
+        return tools
+    gt, pred, classes = str(data / "semantic_gt"), str(data / "semantic_pred"), str(data / "semantic_classes.json")
+    tools = [
+        Tool(task, "numpy bincount", [py, str(TOOLS / "run_numpy_miou.py"), gt, pred, classes],
+             reference=True, note="PIL + np.bincount, 1 process; detectron2 protocol"),
+        Tool(task, "hotcoco", [py, str(TOOLS / "run_hotcoco_semantic.py"), gt, pred, classes],
+             compare_with="metrics_mmseg", note=f"mmseg protocol; RAYON_NUM_THREADS={w}"),
+    ]
+    if psalm:
+        args = ["--gt", gt, "--pred", pred, "--classes", classes]
+        tools.append(_psalm(psalm, task, args, workers, tmp, note="detectron2 protocol (default)"))
+        mm = _psalm(psalm, task, [*args, "--protocol", "mmseg"], workers, tmp, name="psalm-bench --protocol mmseg",
+                    note="mmseg protocol")
+        mm.compare_with = "metrics_mmseg"
+        tools.append(mm)
+    return tools
+
+
+def _warm_page_cache(paths: list[Path]) -> None:
+    """Read the inputs once so that no tool pays for the first disk read."""
+    for p in paths:
+        files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
+        for f in files:
+            with open(f, "rb") as fh:
+                while fh.read(1 << 22):
+                    pass
+
+
+def _task_inputs(task: str, data: Path) -> list[Path]:
+    if task == "instance":
+        return [data / "instances_gt.json", data / "instances_pred.json"]
+    if task == "panoptic":
+        return [data / "panoptic_gt.json", data / "panoptic_pred.json", data / "panoptic_gt", data / "panoptic_pred"]
+    return [data / "semantic_gt", data / "semantic_pred", data / "semantic_classes.json"]
+
+
+def _find_psalm(explicit: str | None) -> str | None:
+    """The psalm-bench console script next to this interpreter, if it runs."""
+    cand = explicit or str(Path(sys.executable).with_name("psalm-bench"))
+    if not Path(cand).exists() and shutil.which(cand) is None:
+        return None
+    try:
+        ok = subprocess.run([cand, "--help"], capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return cand if ok else None
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in VERSIONED:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "python": platform.python_version(),
+            "platform": platform.platform(), "loadavg_before": os.getloadavg()}
+
+
+# ------------------------------------------------------------------ report
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def print_table(results: list[Measurement]) -> None:
+    head = (f"{'task':9} {'tool':31} {'CPU s':>8} {'wall s':>8} {'RSS MB':>7} {'tree MB':>8} "
+            f"{'CPU x':>6} {'wall x':>6}  {'max|diff|':>9}  note")
+    print(head)
+    print("-" * len(head))
+    for task in TASKS:
+        rows = [r for r in results if r.task == task]
+        if not rows:
+            continue
+        psalm = next((r for r in rows if r.tool == "psalm-bench" and r.ok), None)
+        for r in rows:
+            if not r.ok:
+                print(f"{task:9} {r.tool:31} FAILED  {r.error}")
+                continue
+            cpu_x = psalm.cpu_s and r.cpu_s / psalm.cpu_s if psalm else None
+            wall_x = psalm.wall_s and r.wall_s / psalm.wall_s if psalm else None
+            diff = "ref" if r.compared_with == "" and r.max_abs_diff is None else _fmt(r.max_abs_diff, ".1e")
+            print(f"{task:9} {r.tool:31} {r.cpu_s:8.2f} {r.wall_s:8.2f} {r.maxrss_mb:7.0f} {r.tree_rss_mb:8.0f} "
+                  f"{_fmt(cpu_x, '.2f'):>6} {_fmt(wall_x, '.2f'):>6}  {diff:>9}  {r.note}")
+        headline = {"instance": "AP", "panoptic": "PQ", "semantic": "mIoU"}[task]
+        vals = ", ".join(f"{r.tool}={r.metrics.get(headline):.4f}" for r in rows
+                         if r.ok and isinstance(r.metrics.get(headline), (int, float)))
+        print(f"{'':9} {headline}: {vals}")
+    print("CPU x / wall x: the tool's time divided by psalm-bench's (above 1: psalm-bench is faster).")
+    print("max|diff|: largest absolute difference, in percent points, from the reference tool's metrics "
+          "under the same protocol.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("bench-data"))
+    ap.add_argument("--only", choices=TASKS, action="append", help="task(s) to run; default all")
+    ap.add_argument("--workers", type=int, default=1, help="processes/threads given to every tool")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the median wall-time run is reported")
+    ap.add_argument("--json", type=Path, help="write all measurements here")
+    ap.add_argument("--psalm-bench", dest="psalm", help="path of the psalm-bench script (default: next to python)")
+    ap.add_argument("--skip", action="append", default=[], help="tool name to leave out (repeatable)")
+    args = ap.parse_args(argv)
+    if not (args.data / "instances_gt.json").exists():
+        ap.error(f"{args.data} has no workload; run benchmarks/make_workload.py first")
+    tasks = args.only or list(TASKS)
+    psalm = _find_psalm(args.psalm)
+    if psalm is None:
+        print("psalm-bench CLI not found or not working: timing the other tools only", file=sys.stderr)
+    env = dict(os.environ)
+    for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.workers)  # same thread budget for every tool
+    machine = _machine()
+    results: list[Measurement] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for task in tasks:
+            _warm_page_cache(_task_inputs(task, args.data))
+            tools = [t for t in tools_for(task, args.data, args.workers, sys.executable, psalm, Path(tmpdir))
+                     if t.name not in args.skip]
+            ref: Measurement | None = None
+            ref_data: dict[str, Any] = {}
+            for tool in tools:
+                print(f"[{task}] {tool.name} ...", file=sys.stderr, flush=True)
+                m = measure(tool, env, args.repeat)
+                if tool.reference and m.ok:
+                    ref = m
+                    ref_data = {"metrics": m.metrics, **m.extra}
+                elif ref is not None and m.ok:
+                    m.compared_with = f"{ref.tool}:{tool.compare_with}"
+                    m.max_abs_diff = max_abs_diff(m.metrics, ref_data.get(tool.compare_with) or {})
+                results.append(m)
+                print(f"[{task}] {tool.name}: cpu {m.cpu_s:.2f}s wall {m.wall_s:.2f}s "
+                      f"{'ok' if m.ok else m.error}", file=sys.stderr, flush=True)
+    print(f"\nworkload: {args.data}   workers: {args.workers}   machine: {machine['cpus']} CPUs "
+          f"({machine['cpu_model']}), load before {tuple(round(x, 2) for x in machine['loadavg_before'])}\n")
+    print_table(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"data": str(args.data), "workers": args.workers, "repeat": args.repeat,
+                                         "machine": machine, "versions": _versions(),
+                                         "results": [asdict(r) for r in results]}, indent=1))
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
