@@ -24,7 +24,7 @@ def example_jobs(root: Path = EXAMPLES) -> list[tuple[str, Path, Path, dict]]:
 def run_examples(root: Path = EXAMPLES, *, per_class: bool = False) -> Iterator[str]:
     for task_name, gt, pred, options in example_jobs(root):
         task = get_task(task_name)
-        result = task.run(gt, pred, **options)
+        result = task.run(gt, pred, progress=False, **options)
         flags = " ".join(f"--{k.replace('_', '-')} {Path(v).name if isinstance(v, Path) else v}" for k, v in options.items())
         header = f"$ psalm-bench eval --task {task_name} --gt {gt.relative_to(root.parent)} --pred {pred.relative_to(root.parent)} {flags}".rstrip()
         yield header + "\n" + render(result, task.table_rows, per_class=per_class)
