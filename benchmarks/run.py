@@ -73,48 +73,57 @@ class Measurement:
 # ------------------------------------------------------------------ process tree RSS
 
 
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
-
-
-def _tree_rss(root: int) -> int:
-    """Summed resident set (bytes) of ``root`` and all its descendants now."""
-    kids = _children_map()
-    page = os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * page
-        except OSError:
-            pass
-        stack.extend(kids.get(pid, []))
-    return total
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(b")") + 2 :].split()[1])
 
 
 class _RssSampler(threading.Thread):
-    """Polls the tree's RSS until stopped; keeps the peak."""
+    """Polls the summed RSS of a process tree until stopped; keeps the peak.
+
+    Each pid's parent is read once, when the pid first appears, so a sample
+    costs a /proc listing plus one read per process of the tree, not a read
+    of every process on the machine.
+    """
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval, self.peak = pid, interval, 0
+        self._tree = {pid}
+        self._outside: set[int] = set()
+        self._page = os.sysconf("SC_PAGE_SIZE")
         self._stop_event = threading.Event()
+
+    def _sample(self) -> int:
+        alive = {int(n) for n in os.listdir("/proc") if n.isdigit()}
+        self._outside &= alive
+        new = {p: _ppid(p) for p in alive - self._tree - self._outside}
+        grew = True
+        while grew:  # a child may be listed before its parent joins the tree
+            grew = False
+            for p, pp in list(new.items()):
+                if pp in self._tree:
+                    self._tree.add(p)
+                    del new[p]
+                    grew = True
+        self._outside |= set(new)
+        total = 0
+        for p in list(self._tree):
+            try:
+                with open(f"/proc/{p}/statm", "rb") as f:
+                    total += int(f.read().split()[1]) * self._page
+            except OSError:
+                if p != self.pid:
+                    self._tree.discard(p)
+        return total
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            self.peak = max(self.peak, _tree_rss(self.pid))
+            self.peak = max(self.peak, self._sample())
             self._stop_event.wait(self.interval)
 
     def stop(self) -> None:

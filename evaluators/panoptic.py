@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from psalm_bench.errors import InputError
@@ -111,6 +112,20 @@ def _dense(ids: np.ndarray, segment_ids: np.ndarray, dtype: type) -> np.ndarray:
         return np.take(table, ids, mode="clip")
     finally:
         table[segment_ids] = _UNKNOWN
+
+
+def _pair_counts(gi: np.ndarray, pi: np.ndarray, cols: int, cells: int) -> np.ndarray:
+    """Pixel count of every (gt index, pred index) pair, flattened row-major."""
+    if cells <= 1 << 16 and gi.size < 1 << 24:
+        # OpenCV's 16-bit histogram is ~3x faster than bincount (which first
+        # widens its input to intp); its float32 counts are exact below 2^24.
+        joint = np.multiply(gi, cols, dtype=np.uint16)
+        joint += pi
+        hist = cv2.calcHist([joint], [0], None, [cells], [0, cells])
+        return hist.ravel().astype(np.int64)
+    joint = np.multiply(gi, cols, dtype=np.uint32 if cells <= 1 << 32 else np.int64)
+    joint += pi
+    return np.bincount(joint.ravel(), minlength=cells)
 
 
 def _id_list(values: Iterable[int], limit: int = 5) -> str:
@@ -240,10 +255,7 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         cells = (n_gt + 2) * cols
         gi = _dense(gt_ids, gt.segment_ids, _index_dtype(n_gt + 2))
         pi = _dense(pred_ids, pred.segment_ids, _index_dtype(cols))
-        joint_dtype = _index_dtype(cells) if cells <= 1 << 32 else np.int64
-        joint = np.multiply(gi, cols, dtype=joint_dtype)
-        joint += pi
-        table = np.bincount(joint.ravel(), minlength=cells).reshape(n_gt + 2, cols)
+        table = _pair_counts(gi, pi, cols, cells).reshape(n_gt + 2, cols)
 
         # ids in a PNG that segments_info lacks, and the converse
         if table[_UNKNOWN].any():
@@ -296,7 +308,21 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
 
         self._add(image_id, gt_k, gt.category_ids, g_idx, iou, fn_mask, pred_k, pred.category_ids, fp_mask, ignored, has_pred=True)
 
-    def _add(self, image_id, gt_k, gt_cats, tp_gt, tp_iou, fn_mask, pred_k, pred_cats, fp_mask, ignored, *, has_pred: bool) -> None:
+    def _add(
+        self,
+        image_id: Any,
+        gt_k: np.ndarray,  # GT segments' category positions
+        gt_cats: np.ndarray,  # GT segments' category ids
+        tp_gt: np.ndarray,  # GT segment of each TP pair
+        tp_iou: np.ndarray,  # IoU of each TP pair
+        fn_mask: np.ndarray,  # per GT segment
+        pred_k: np.ndarray,
+        pred_cats: np.ndarray,
+        fp_mask: np.ndarray,  # per predicted segment
+        ignored: np.ndarray,  # per predicted segment
+        *,
+        has_pred: bool,
+    ) -> None:
         k = len(self.categories)
         tp_k = gt_k[tp_gt]
         if tp_k.size:

@@ -1,10 +1,11 @@
 """Fast, exact PNG reading for label maps and panoptic id maps.
 
 PNG decoding is most of the cost of PQ and mIoU, so the decoder is chosen
-deliberately: libspng (pyspng) for grayscale and RGB, which is about twice as
-fast as PIL here; PIL for palette PNGs, whose pixel values are palette
-indices (the class ids of VOC- and DAVIS-style maps) that libspng's Python
-binding would expand to colours.
+deliberately: ``pngdecode`` (zlib-ng inflate + C unfiltering, ~2.7x faster
+than libspng on segmentation PNGs) first; for what it does not handle,
+libspng (pyspng) for grayscale and RGB and PIL for palette PNGs, whose pixel
+values are palette indices (the class ids of VOC- and DAVIS-style maps) that
+libspng's Python binding would expand to colours.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyspng
 from PIL import Image
 
 from psalm_bench.errors import InputError
+from psalm_bench.pngdecode import decode_png_fast
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE_PALETTE = 3
@@ -36,6 +38,9 @@ def read_png_bytes(path: str | Path) -> bytes:
 
 
 def _decode(data: bytes, path: Path) -> np.ndarray:
+    fast = decode_png_fast(data)
+    if fast is not None:
+        return fast
     color_type = data[25]
     try:
         if color_type == _COLOR_TYPE_PALETTE:
@@ -69,8 +74,10 @@ def read_panoptic_ids(path: str | Path) -> np.ndarray:
         raise InputError("panoptic PNG must be RGB", file=path)
     if image.dtype != np.uint8:
         raise InputError("panoptic PNG must have 8-bit channels", file=path)
-    rgb = image[..., :3].astype(np.uint32)
-    return rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+    # Lay the pixels out as little-endian RGB0 words: one copy, no shifts.
+    rgb0 = np.zeros(image.shape[:2] + (4,), dtype=np.uint8)
+    rgb0[..., :3] = image[..., :3]
+    return rgb0.view(np.dtype("<u4"))[..., 0].astype(np.uint32, copy=False)
 
 
 def write_label_map(path: str | Path, labels: np.ndarray) -> None:

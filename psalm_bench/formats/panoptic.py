@@ -159,6 +159,8 @@ class PanopticFrame:
         return f"image {self.image_id}" if self.image_id is not None else None
 
 
+
+
 def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth: bool) -> PanopticFrame:
     """Decode one image's PNG (libspng) into a frame with its segments.
 

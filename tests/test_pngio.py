@@ -1,0 +1,89 @@
+"""The fast PNG path must give exactly the pixels the reference decoders give."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pyspng
+import pytest
+from PIL import Image
+
+from psalm_bench import InputError
+from psalm_bench.pngdecode import decode_png_fast
+from psalm_bench.pngio import read_label_map, read_panoptic_ids
+
+from conftest import FIXTURES, REPO
+
+
+
+def _reference(data: bytes) -> np.ndarray:
+    if data[25] in (3, 4):  # palette (indices) and grey+alpha, which libspng refuses
+        return np.asarray(Image.open(io.BytesIO(data)))
+    image = pyspng.load(data)
+    return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+
+
+def _pngs() -> list[Path]:
+    found = sorted(FIXTURES.glob("**/*.png")) + sorted((REPO / "psalm_bench" / "examples").glob("**/*.png"))
+    return found[:400]
+
+
+def test_fast_decoder_is_built() -> None:
+    from psalm_bench import pngdecode
+
+    assert pngdecode.unfilter is not None, "the C unfilter extension was not built"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA"])
+@pytest.mark.parametrize("optimize", [False, True])
+def test_every_filter_and_colour_type(mode: str, optimize: bool) -> None:
+    """Noise plus flat regions makes the encoder pick every filter type."""
+    rng = np.random.default_rng(7)
+    base = np.zeros((61, 83, 4), dtype=np.uint8)
+    base[10:40, 5:60] = rng.integers(0, 255, 4)
+    base[30:, 40:] = rng.integers(0, 255, (31, 43, 4))
+    base[::7, ::5] = 200
+    image = Image.fromarray(base[..., :4], "RGBA").convert(mode) if mode != "P" else Image.fromarray(base[..., 0] % 40, "L").convert("P")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=optimize)
+    data = buffer.getvalue()
+    fast = decode_png_fast(data)
+    assert fast is not None
+    np.testing.assert_array_equal(fast, _reference(data))
+
+
+def test_real_pngs_decode_identically() -> None:
+    pngs = _pngs()
+    assert pngs, "no PNGs to compare"
+    for png in pngs:
+        data = png.read_bytes()
+        fast = decode_png_fast(data)
+        assert fast is not None, png
+        np.testing.assert_array_equal(fast, _reference(data), err_msg=str(png))
+
+
+def test_unsupported_pngs_fall_back_exactly(tmp_path: Path) -> None:
+    sixteen = (np.arange(12 * 9, dtype=np.uint16).reshape(12, 9) * 300)
+    path = tmp_path / "deep.png"
+    Image.fromarray(sixteen).save(path)
+    assert decode_png_fast(path.read_bytes()) is None
+    np.testing.assert_array_equal(read_label_map(path), sixteen)
+
+
+def test_panoptic_ids_from_rgb(tmp_path: Path) -> None:
+    ids = np.array([[0, 1, 256], [65536, 0xABCDEF, 0xFFFFFF]], dtype=np.uint32)
+    rgb = np.stack([ids & 255, (ids >> 8) & 255, ids >> 16], axis=-1).astype(np.uint8)
+    png = tmp_path / "ids.png"
+    Image.fromarray(rgb).save(png)
+    np.testing.assert_array_equal(read_panoptic_ids(png), ids)
+
+
+def test_corrupt_png_is_an_input_error(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[45:60] = b"\x00" * 15  # inside the compressed stream
+    path = tmp_path / "broken.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="broken.png"):
+        read_label_map(path)
