@@ -16,18 +16,17 @@ import numpy as np
 from zlib_ng import zlib_ng
 
 try:
-    from psalm_bench._pngfilter import unfilter
+    from psalm_bench import _pngfilter as _filters
 except ImportError:  # built without a C compiler: the caller falls back
-    unfilter = None
+    _filters = None
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
 
 
-def decode_png_fast(data: bytes) -> np.ndarray | None:
-    """HxW (one channel; palette PNGs give their indices) or HxWxC uint8
-    array, or None when this decoder does not handle the file."""
-    if unfilter is None or data[:8] != _SIGNATURE:
+def _inflate(data: bytes) -> tuple[bytes, int, int, int] | None:
+    """(inflated scanlines, height, width, samples per pixel), or None."""
+    if data[:8] != _SIGNATURE:
         return None
     width = height = bpp = 0
     idat: list[bytes] = []
@@ -48,8 +47,39 @@ def decode_png_fast(data: bytes) -> np.ndarray | None:
     if not (width and height and bpp and idat):
         return None
     try:
-        pixels = unfilter(zlib_ng.decompress(b"".join(idat)), height, width, bpp)
-    except (zlib_ng.error, ValueError):
+        return zlib_ng.decompress(b"".join(idat)), height, width, bpp
+    except zlib_ng.error:
         return None  # corrupt: let the reference decoder report it
+
+
+def decode_png_fast(data: bytes) -> np.ndarray | None:
+    """HxW (one channel; palette PNGs give their indices) or HxWxC uint8
+    array, or None when this decoder does not handle the file."""
+    if _filters is None:
+        return None
+    inflated = _inflate(data)
+    if inflated is None:
+        return None
+    raw, height, width, bpp = inflated
+    try:
+        pixels = _filters.unfilter(raw, height, width, bpp)
+    except ValueError:
+        return None
     image = np.frombuffer(pixels, dtype=np.uint8)
     return image.reshape(height, width) if bpp == 1 else image.reshape(height, width, bpp)
+
+
+def decode_panoptic_ids_fast(data: bytes) -> np.ndarray | None:
+    """HxW uint32 segment ids (R + 256 G + 65536 B) of an 8-bit RGB(A) PNG,
+    decoded and packed in one pass; None when this decoder does not handle it."""
+    if _filters is None:
+        return None
+    inflated = _inflate(data)
+    if inflated is None or inflated[3] not in (3, 4):
+        return None
+    raw, height, width, bpp = inflated
+    try:
+        packed = _filters.panoptic_ids(raw, height, width, bpp)
+    except ValueError:
+        return None
+    return np.frombuffer(packed, dtype="<u4").reshape(height, width).astype(np.uint32, copy=False)

@@ -31,7 +31,7 @@ def _pngs() -> list[Path]:
 def test_fast_decoder_is_built() -> None:
     from psalm_bench import pngdecode
 
-    assert pngdecode.unfilter is not None, "the C unfilter extension was not built"
+    assert pngdecode._filters is not None, "the C unfilter extension was not built"
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA"])
@@ -70,11 +70,12 @@ def test_unsupported_pngs_fall_back_exactly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_label_map(path), sixteen)
 
 
-def test_panoptic_ids_from_rgb(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_panoptic_ids_from_rgb(tmp_path: Path, mode: str) -> None:
     ids = np.array([[0, 1, 256], [65536, 0xABCDEF, 0xFFFFFF]], dtype=np.uint32)
     rgb = np.stack([ids & 255, (ids >> 8) & 255, ids >> 16], axis=-1).astype(np.uint8)
     png = tmp_path / "ids.png"
-    Image.fromarray(rgb).save(png)
+    Image.fromarray(rgb).convert(mode).save(png)
     np.testing.assert_array_equal(read_panoptic_ids(png), ids)
 
 
@@ -87,3 +88,14 @@ def test_corrupt_png_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="broken.png"):
         read_label_map(path)
+
+
+def test_panoptic_ids_equal_the_reference_rgb_packing() -> None:
+    from psalm_bench.pngdecode import decode_panoptic_ids_fast
+
+    pngs = [p for p in _pngs() if p.read_bytes()[25] in (2, 6)]
+    assert pngs
+    for png in pngs:
+        rgb = pyspng.load(png.read_bytes())[..., :3].astype(np.uint32)
+        expected_ids = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+        np.testing.assert_array_equal(decode_panoptic_ids_fast(png.read_bytes()), expected_ids, err_msg=str(png))
