@@ -3,7 +3,7 @@
 Segmentation PNGs compress about 100:1, and the zlib that libpng, libspng
 and PIL link inflates such streams slowly: it was ~95% of the time of PQ
 and mIoU. zlib-ng inflates them ~25x faster; the row filters are then undone
-by a few lines of C (``_pngfilter``, built at install). Anything unusual
+by a few lines of C (``psalm_bench._native``, built at install). Anything unusual
 (interlaced, 16-bit or sub-byte samples, a missing extension) returns None
 and the caller falls back to libspng / PIL, so the pixels are always exact.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from zlib_ng import zlib_ng
 
 try:
-    from psalm_bench import _pngfilter as _filters
+    from psalm_bench import _native as _filters
 except ImportError:  # built without a C compiler: the caller falls back
     _filters = None
 

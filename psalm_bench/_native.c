@@ -1,5 +1,6 @@
-/* Undo PNG row filters (PNG spec, section 9) on an inflated 8-bit image.
+/* psalm_bench._native: the few per-pixel loops that numpy cannot do fast.
  *
+ * 1. Undo PNG row filters (PNG spec, section 9) on an inflated 8-bit image.
  * psalm-bench inflates segmentation PNGs with zlib-ng, which is many times
  * faster than the zlib that libpng/libspng/PIL link for these highly
  * compressible images; this is the remaining per-byte step, which numpy can
@@ -20,6 +21,35 @@ static inline unsigned char paeth(int a, int b, int c) {
     return (unsigned char)c;
 }
 
+/* Sub: a running sum per channel. The sums live in registers: reading them
+ * back from the row just written would stall on store-to-load forwarding. */
+static void unfilter_sub(const unsigned char *restrict src, unsigned char *restrict row, Py_ssize_t stride, Py_ssize_t bpp) {
+    Py_ssize_t x;
+    if (bpp == 3) {
+        unsigned char r = 0, g = 0, b = 0;
+        for (x = 0; x < stride; x += 3) {
+            r += src[x]; g += src[x + 1]; b += src[x + 2];
+            row[x] = r; row[x + 1] = g; row[x + 2] = b;
+        }
+    } else if (bpp == 4) {
+        unsigned char r = 0, g = 0, b = 0, a = 0;
+        for (x = 0; x < stride; x += 4) {
+            r += src[x]; g += src[x + 1]; b += src[x + 2]; a += src[x + 3];
+            row[x] = r; row[x + 1] = g; row[x + 2] = b; row[x + 3] = a;
+        }
+    } else if (bpp == 1) {
+        unsigned char v = 0;
+        for (x = 0; x < stride; x++) { v += src[x]; row[x] = v; }
+    } else {
+        for (x = 0; x < bpp; x++) row[x] = src[x];
+        for (x = bpp; x < stride; x++) row[x] = (unsigned char)(src[x] + row[x - bpp]);
+    }
+}
+
+static void unfilter_up(const unsigned char *restrict src, unsigned char *restrict row, const unsigned char *restrict up, Py_ssize_t stride) {
+    for (Py_ssize_t x = 0; x < stride; x++) row[x] = (unsigned char)(src[x] + up[x]);
+}
+
 /* Reconstruct one row into `row`; `up` is the previous reconstructed row or NULL. 0 on success. */
 static int unfilter_row(unsigned char filter, const unsigned char *src, unsigned char *row,
                         const unsigned char *up, Py_ssize_t stride, Py_ssize_t bpp) {
@@ -29,11 +59,10 @@ static int unfilter_row(unsigned char filter, const unsigned char *src, unsigned
         memcpy(row, src, stride);
         return 0;
     case 1:
-        for (x = 0; x < bpp; x++) row[x] = src[x];
-        for (x = bpp; x < stride; x++) row[x] = (unsigned char)(src[x] + row[x - bpp]);
+        unfilter_sub(src, row, stride, bpp);
         return 0;
     case 2:
-        if (up) for (x = 0; x < stride; x++) row[x] = (unsigned char)(src[x] + up[x]);
+        if (up) unfilter_up(src, row, up, stride);
         else memcpy(row, src, stride);
         return 0;
     case 3:
@@ -147,13 +176,87 @@ static PyObject *panoptic_ids(PyObject *self, PyObject *args) {
     return result;
 }
 
+typedef struct {
+    uint32_t id;
+    uint32_t index;
+} id_entry;
+
+static int compare_entries(const void *left, const void *right) {
+    uint32_t a = ((const id_entry *)left)->id, b = ((const id_entry *)right)->id;
+    return (a > b) - (a < b);
+}
+
+/* dense_index(ids, segment_ids, itemsize) -> bytes: per pixel of the uint32 id
+ * map, 0 for an id not in segment_ids, 1 for void (id 0), 2 + k for
+ * segment_ids[k]; written as unsigned ints of `itemsize` bytes (1, 2 or 4).
+ * Neighbouring pixels mostly share an id, so the last lookup is reused and
+ * only id changes pay a binary search over the image's few segments. */
+static PyObject *dense_index(PyObject *self, PyObject *args) {
+    Py_buffer ids, segments;
+    Py_ssize_t itemsize;
+    if (!PyArg_ParseTuple(args, "y*y*n", &ids, &segments, &itemsize)) return NULL;
+    if ((itemsize != 1 && itemsize != 2 && itemsize != 4) || ids.len % 4 || segments.len % 4) {
+        PyBuffer_Release(&ids);
+        PyBuffer_Release(&segments);
+        PyErr_SetString(PyExc_ValueError, "ids and segment_ids must be uint32 buffers; itemsize 1, 2 or 4");
+        return NULL;
+    }
+    Py_ssize_t n_pixels = ids.len / 4, n_segments = segments.len / 4;
+    id_entry *table = malloc((n_segments + 1) * sizeof(id_entry));
+    PyObject *result = table ? PyBytes_FromStringAndSize(NULL, n_pixels * itemsize) : NULL;
+    if (result == NULL) {
+        free(table);
+        PyBuffer_Release(&ids);
+        PyBuffer_Release(&segments);
+        return table ? NULL : PyErr_NoMemory();
+    }
+    const uint32_t *segment_ids = (const uint32_t *)segments.buf;
+    for (Py_ssize_t k = 0; k < n_segments; k++) {
+        table[k].id = segment_ids[k];
+        table[k].index = (uint32_t)(k + 2);
+    }
+    qsort(table, n_segments, sizeof(id_entry), compare_entries);
+    const uint32_t *pixels = (const uint32_t *)ids.buf;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    Py_BEGIN_ALLOW_THREADS
+    uint32_t last_id = 0, last_index = 1;
+    for (Py_ssize_t i = 0; i < n_pixels; i++) {
+        uint32_t id = pixels[i];
+        if (id != last_id) {
+            last_id = id;
+            if (id == 0) {
+                last_index = 1;
+            } else {
+                Py_ssize_t lo = 0, hi = n_segments;
+                last_index = 0;
+                while (lo < hi) {
+                    Py_ssize_t mid = (lo + hi) / 2;
+                    if (table[mid].id < id) lo = mid + 1;
+                    else hi = mid;
+                }
+                if (lo < n_segments && table[lo].id == id) last_index = table[lo].index;
+            }
+        }
+        if (itemsize == 1) out[i] = (unsigned char)last_index;
+        else if (itemsize == 2) ((uint16_t *)out)[i] = (uint16_t)last_index;
+        else ((uint32_t *)out)[i] = last_index;
+    }
+    Py_END_ALLOW_THREADS
+    free(table);
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&segments);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS, "unfilter(raw, height, width, bpp) -> bytes: undo PNG row filters."},
     {"panoptic_ids", panoptic_ids, METH_VARARGS,
      "panoptic_ids(raw, height, width, bpp) -> bytes: undo row filters and pack RGB into little-endian uint32 ids."},
+    {"dense_index", dense_index, METH_VARARGS,
+     "dense_index(ids, segment_ids, itemsize) -> bytes: 0 unknown id, 1 void, 2 + k for segment_ids[k]."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pngfilter", "PNG row unfiltering.", -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Per-pixel loops: PNG unfiltering, segment-id indexing.", -1, methods};
 
-PyMODINIT_FUNC PyInit__pngfilter(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
