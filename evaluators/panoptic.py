@@ -52,11 +52,13 @@ from psalm_bench.formats.panoptic import (
     PanopticCategory,
     PanopticFrame,
     check_pngs_exist,
+    index_dtype,
     load_panoptic_gt,
     load_panoptic_pred,
     read_frame,
 )
 from psalm_bench.parallel import run_sharded
+from psalm_bench.pngio import read_panoptic_ids
 from psalm_bench.results import EvalResult
 
 METRICS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
@@ -72,17 +74,11 @@ OUTCOMES = ("tp", "fp", "fn", "ignored")
 _UNKNOWN, _VOID = 0, 1  # dense index 0: id not in segments_info; 1: void; 2..: segments
 
 
-def _index_dtype(n_values: int) -> type:
-    if n_values <= 1 << 8:
-        return np.uint8
-    if n_values <= 1 << 16:
-        return np.uint16
-    return np.uint32
-
-
 def _id_map(frame: PanopticFrame) -> np.ndarray:
-    """The frame's id map as uint32 (ids beyond 24 bits clip to the guard slot)."""
+    """The frame's id map as uint32 (decoded again if the reader kept only dense indices)."""
     ids = frame.ids
+    if ids is None:
+        ids = read_panoptic_ids(frame.source)
     if ids.ndim != 2:
         raise InputError(f"id map must be 2-D, got shape {ids.shape}", file=frame.source, record=frame.record)
     if ids.dtype in (np.uint32, np.uint16, np.uint8):
@@ -92,6 +88,17 @@ def _id_map(frame: PanopticFrame) -> np.ndarray:
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) > MAX_SEGMENT_ID):
         raise InputError(f"id map values must be in 0..{MAX_SEGMENT_ID}", file=frame.source, record=frame.record)
     return ids.astype(np.uint32)
+
+
+def _dense_of(frame: PanopticFrame, dtype: type) -> np.ndarray:
+    """The frame's dense index map: the reader's, or computed from its ids."""
+    if frame.dense is not None and frame.dense.dtype == dtype:
+        return frame.dense
+    return _dense(_id_map(frame), frame.segment_ids, dtype)
+
+
+def _shape_of(frame: PanopticFrame) -> tuple[int, ...]:
+    return frame.dense.shape if frame.dense is not None else _id_map(frame).shape
 
 
 def _dense(ids: np.ndarray, segment_ids: np.ndarray, dtype: type) -> np.ndarray:
@@ -148,7 +155,8 @@ def _check_segments(frame: PanopticFrame, what: str) -> None:
             raise InputError(f"{what}: segment id {_id_list(np.unique(dup))} listed twice in segments_info", file=frame.source, record=frame.record)
 
 
-def _unknown_ids_error(frame: PanopticFrame, ids: np.ndarray, what: str) -> InputError:
+def _unknown_ids_error(frame: PanopticFrame, what: str) -> InputError:
+    ids = _id_map(frame)
     known = np.concatenate([[0], frame.segment_ids]).astype(np.int64)
     present = np.unique(ids)  # slow, but only on the error path
     bad = np.setdiff1d(present.astype(np.int64), known)
@@ -220,17 +228,16 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
 
     def update(self, gt: PanopticFrame, pred: PanopticFrame | None) -> None:
         _check_segments(gt, "ground truth")
-        gt_ids = _id_map(gt)
         n_gt = len(gt.segment_ids)
         gt_k = self._category_index(gt.category_ids, gt, "ground truth")
         gt_crowd = gt.iscrowd if gt.iscrowd is not None else np.zeros(n_gt, dtype=bool)
         image_id = gt.image_id if gt.image_id is not None else self.n_images
 
         if pred is None:
-            gi = _dense(gt_ids, gt.segment_ids, _index_dtype(n_gt + 2))
+            gi = _dense_of(gt, index_dtype(n_gt + 2))
             counts = np.bincount(gi.ravel(), minlength=n_gt + 2)
             if counts[_UNKNOWN]:
-                raise _unknown_ids_error(gt, gt_ids, "ground truth")
+                raise _unknown_ids_error(gt, "ground truth")
             if n_gt and not counts[2:].all():
                 raise _absent_ids_error(gt, counts[2:] == 0, "ground truth")
             fn_mask = ~gt_crowd
@@ -240,10 +247,10 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
             return
 
         _check_segments(pred, "prediction")
-        pred_ids = _id_map(pred)
-        if pred_ids.shape != gt_ids.shape:
+        pred_shape, gt_shape = _shape_of(pred), _shape_of(gt)
+        if pred_shape != gt_shape:
             raise InputError(
-                f"PNG size {pred_ids.shape[0]}x{pred_ids.shape[1]} differs from the ground truth's {gt_ids.shape[0]}x{gt_ids.shape[1]}"
+                f"PNG size {pred_shape[0]}x{pred_shape[1]} differs from the ground truth's {gt_shape[0]}x{gt_shape[1]}"
                 + (f" ({gt.source})" if gt.source else ""),
                 file=pred.source, record=pred.record or gt.record)
         n_pred = len(pred.segment_ids)
@@ -251,15 +258,15 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
 
         cols = n_pred + 2
         cells = (n_gt + 2) * cols
-        gi = _dense(gt_ids, gt.segment_ids, _index_dtype(n_gt + 2))
-        pi = _dense(pred_ids, pred.segment_ids, _index_dtype(cols))
+        gi = _dense_of(gt, index_dtype(n_gt + 2))
+        pi = _dense_of(pred, index_dtype(cols))
         table = _pair_counts(gi, pi, cols, cells).reshape(n_gt + 2, cols)
 
         # ids in a PNG that segments_info lacks, and the converse
         if table[_UNKNOWN].any():
-            raise _unknown_ids_error(gt, gt_ids, "ground truth")
+            raise _unknown_ids_error(gt, "ground truth")
         if table[:, _UNKNOWN].any():
-            raise _unknown_ids_error(pred, pred_ids, "prediction")
+            raise _unknown_ids_error(pred, "prediction")
         gt_pixels = table[2:].sum(axis=1)
         if n_gt and not gt_pixels.all():
             raise _absent_ids_error(gt, gt_pixels == 0, "ground truth")

@@ -6,6 +6,9 @@
  * compressible images; this is the remaining per-byte step, which numpy can
  * only do at a few ns per byte. `panoptic_ids` also folds each RGB pixel into
  * its COCO panoptic segment id (R + 256 G + 65536 B) as the row is decoded.
+ * 2. Map segment ids to dense per-image indices (0 unknown, 1 void, 2 + k for
+ * the k-th segment of segments_info), from an id map (`dense_index`) or
+ * straight from a PNG's scanlines (`panoptic_dense`).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -186,6 +189,38 @@ static int compare_entries(const void *left, const void *right) {
     return (a > b) - (a < b);
 }
 
+/* A sorted (id, 2 + k) table of an image's segments; NULL when out of memory. */
+static id_entry *build_table(const uint32_t *segment_ids, Py_ssize_t n_segments) {
+    id_entry *table = malloc((n_segments + 1) * sizeof(id_entry));
+    if (table == NULL) return NULL;
+    for (Py_ssize_t k = 0; k < n_segments; k++) {
+        table[k].id = segment_ids[k];
+        table[k].index = (uint32_t)(k + 2);
+    }
+    qsort(table, n_segments, sizeof(id_entry), compare_entries);
+    return table;
+}
+
+/* 0 for an unknown id, 1 for void, 2 + k for the k-th segment. */
+static inline uint32_t lookup(const id_entry *table, Py_ssize_t n_segments, uint32_t id) {
+    if (id == 0) return 1;
+    Py_ssize_t lo = 0, hi = n_segments;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (table[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return (lo < n_segments && table[lo].id == id) ? table[lo].index : 0;
+}
+
+/* Narrow a row of uint32 indices to the output's item size. */
+static inline void store_indices(const uint32_t *indices, unsigned char *out, Py_ssize_t count, Py_ssize_t itemsize) {
+    Py_ssize_t i;
+    if (itemsize == 1) for (i = 0; i < count; i++) out[i] = (unsigned char)indices[i];
+    else if (itemsize == 2) for (i = 0; i < count; i++) ((uint16_t *)out)[i] = (uint16_t)indices[i];
+    else memcpy(out, indices, count * 4);
+}
+
 /* dense_index(ids, segment_ids, itemsize) -> bytes: per pixel of the uint32 id
  * map, 0 for an id not in segment_ids, 1 for void (id 0), 2 + k for
  * segment_ids[k]; written as unsigned ints of `itemsize` bytes (1, 2 or 4).
@@ -202,49 +237,101 @@ static PyObject *dense_index(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n_pixels = ids.len / 4, n_segments = segments.len / 4;
-    id_entry *table = malloc((n_segments + 1) * sizeof(id_entry));
-    PyObject *result = table ? PyBytes_FromStringAndSize(NULL, n_pixels * itemsize) : NULL;
+    id_entry *table = build_table((const uint32_t *)segments.buf, n_segments);
+    uint32_t *chunk = malloc(4096 * sizeof(uint32_t));
+    PyObject *result = (table && chunk) ? PyBytes_FromStringAndSize(NULL, n_pixels * itemsize) : NULL;
     if (result == NULL) {
+        int no_memory = !(table && chunk);
         free(table);
+        free(chunk);
         PyBuffer_Release(&ids);
         PyBuffer_Release(&segments);
-        return table ? NULL : PyErr_NoMemory();
+        return no_memory ? PyErr_NoMemory() : NULL;
     }
-    const uint32_t *segment_ids = (const uint32_t *)segments.buf;
-    for (Py_ssize_t k = 0; k < n_segments; k++) {
-        table[k].id = segment_ids[k];
-        table[k].index = (uint32_t)(k + 2);
-    }
-    qsort(table, n_segments, sizeof(id_entry), compare_entries);
     const uint32_t *pixels = (const uint32_t *)ids.buf;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
     Py_BEGIN_ALLOW_THREADS
     uint32_t last_id = 0, last_index = 1;
-    for (Py_ssize_t i = 0; i < n_pixels; i++) {
-        uint32_t id = pixels[i];
-        if (id != last_id) {
-            last_id = id;
-            if (id == 0) {
-                last_index = 1;
-            } else {
-                Py_ssize_t lo = 0, hi = n_segments;
-                last_index = 0;
-                while (lo < hi) {
-                    Py_ssize_t mid = (lo + hi) / 2;
-                    if (table[mid].id < id) lo = mid + 1;
-                    else hi = mid;
-                }
-                if (lo < n_segments && table[lo].id == id) last_index = table[lo].index;
+    for (Py_ssize_t start = 0; start < n_pixels; start += 4096) {
+        Py_ssize_t count = n_pixels - start < 4096 ? n_pixels - start : 4096;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            uint32_t id = pixels[start + i];
+            if (id != last_id) {
+                last_id = id;
+                last_index = lookup(table, n_segments, id);
             }
+            chunk[i] = last_index;
         }
-        if (itemsize == 1) out[i] = (unsigned char)last_index;
-        else if (itemsize == 2) ((uint16_t *)out)[i] = (uint16_t)last_index;
-        else ((uint32_t *)out)[i] = last_index;
+        store_indices(chunk, out + start * itemsize, count, itemsize);
     }
     Py_END_ALLOW_THREADS
     free(table);
+    free(chunk);
     PyBuffer_Release(&ids);
     PyBuffer_Release(&segments);
+    return result;
+}
+
+/* panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: a
+ * panoptic PNG's inflated scanlines straight to dense indices (as
+ * dense_index), with no id map in between. */
+static PyObject *panoptic_dense(PyObject *self, PyObject *args) {
+    Py_buffer raw, segments;
+    Py_ssize_t height, width, bpp, itemsize;
+    if (!PyArg_ParseTuple(args, "y*nnny*n", &raw, &height, &width, &bpp, &segments, &itemsize)) return NULL;
+    if (height <= 0 || width <= 0 || (bpp != 3 && bpp != 4) || raw.len < height * (width * bpp + 1)
+        || (itemsize != 1 && itemsize != 2 && itemsize != 4) || segments.len % 4) {
+        PyBuffer_Release(&raw);
+        PyBuffer_Release(&segments);
+        PyErr_SetString(PyExc_ValueError, "bad geometry, pixel format or item size");
+        return NULL;
+    }
+    Py_ssize_t stride = width * bpp, n_segments = segments.len / 4;
+    id_entry *table = build_table((const uint32_t *)segments.buf, n_segments);
+    unsigned char *rows = malloc(2 * stride);
+    uint32_t *indices = malloc(width * sizeof(uint32_t));
+    PyObject *result = (table && rows && indices) ? PyBytes_FromStringAndSize(NULL, height * width * itemsize) : NULL;
+    if (result == NULL) {
+        int no_memory = !(table && rows && indices);
+        free(table);
+        free(rows);
+        free(indices);
+        PyBuffer_Release(&raw);
+        PyBuffer_Release(&segments);
+        return no_memory ? PyErr_NoMemory() : NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *in = (const unsigned char *)raw.buf;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    uint32_t last_id = 0, last_index = 1;
+    for (Py_ssize_t y = 0; y < height && !failed; y++) {
+        const unsigned char *src = in + y * (stride + 1);
+        unsigned char *row = rows + (y % 2) * stride;
+        const unsigned char *up = y > 0 ? rows + ((y + 1) % 2) * stride : NULL;
+        failed = unfilter_row(src[0], src + 1, row, up, stride, bpp);
+        for (Py_ssize_t x = 0; x < width; x++) {
+            const unsigned char *pixel = row + x * bpp;
+            uint32_t id = (uint32_t)pixel[0] | ((uint32_t)pixel[1] << 8) | ((uint32_t)pixel[2] << 16);
+            if (id != last_id) {
+                last_id = id;
+                last_index = lookup(table, n_segments, id);
+            }
+            indices[x] = last_index;
+        }
+        store_indices(indices, out + y * width * itemsize, width, itemsize);
+    }
+    Py_END_ALLOW_THREADS
+    free(table);
+    free(rows);
+    free(indices);
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&segments);
+    if (failed) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_ValueError, "unknown PNG filter type");
+        return NULL;
+    }
     return result;
 }
 
@@ -252,6 +339,8 @@ static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS, "unfilter(raw, height, width, bpp) -> bytes: undo PNG row filters."},
     {"panoptic_ids", panoptic_ids, METH_VARARGS,
      "panoptic_ids(raw, height, width, bpp) -> bytes: undo row filters and pack RGB into little-endian uint32 ids."},
+    {"panoptic_dense", panoptic_dense, METH_VARARGS,
+     "panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: scanlines to dense segment indices."},
     {"dense_index", dense_index, METH_VARARGS,
      "dense_index(ids, segment_ids, itemsize) -> bytes: 0 unknown id, 1 void, 2 + k for segment_ids[k]."},
     {NULL, NULL, 0, NULL},

@@ -83,3 +83,21 @@ def decode_panoptic_ids_fast(data: bytes) -> np.ndarray | None:
     except ValueError:
         return None
     return np.frombuffer(packed, dtype="<u4").reshape(height, width).astype(np.uint32, copy=False)
+
+
+def decode_panoptic_dense_fast(data: bytes, segment_ids: np.ndarray, dtype: type) -> np.ndarray | None:
+    """HxW dense segment indices of an 8-bit RGB(A) panoptic PNG: 0 for an id
+    not in ``segment_ids``, 1 for void, 2 + k for ``segment_ids[k]``; decoded
+    in one pass with no id map in between. None when not handled here."""
+    if _filters is None:
+        return None
+    inflated = _inflate(data)
+    if inflated is None or inflated[3] not in (3, 4):
+        return None
+    raw, height, width, bpp = inflated
+    segments32 = np.ascontiguousarray(segment_ids, dtype=np.uint32)
+    try:
+        packed = _filters.panoptic_dense(raw, height, width, bpp, segments32, np.dtype(dtype).itemsize)
+    except ValueError:
+        return None
+    return np.frombuffer(packed, dtype=dtype).reshape(height, width)

@@ -31,7 +31,8 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import dump_json, load_json
-from psalm_bench.pngio import read_panoptic_ids
+from psalm_bench.pngdecode import decode_panoptic_dense_fast
+from psalm_bench.pngio import read_panoptic_ids, read_png_bytes
 
 #: Segment ids are 24-bit (three 8-bit PNG channels); 0 is void.
 MAX_SEGMENT_ID = (1 << 24) - 1
@@ -98,19 +99,24 @@ class PanopticFrame:
     """A decoded panoptic image: the HxW id map and its segments as arrays.
 
     ``segment_ids`` and ``category_ids`` are in ``segments_info`` order.
+    ``dense``, when a reader computed it while decoding, is the per-pixel
+    index map (0: id not in segments_info, 1: void, 2 + k: k-th segment) in
+    the dtype of :func:`index_dtype`; ``ids`` may then be None (it is
+    decoded again only to name an unknown id in an error).
     ``areas`` and ``iscrowd`` matter for the ground truth only: ``areas=None``
     means "count the pixels" (panopticapi takes GT areas from
     ``segments_info``, which :func:`read_frame` passes on). ``source`` and
     ``image_id`` only serve error messages.
     """
 
-    ids: np.ndarray
+    ids: np.ndarray | None
     segment_ids: np.ndarray
     category_ids: np.ndarray
     areas: np.ndarray | None = None
     iscrowd: np.ndarray | None = None
     image_id: Any = None
     source: str | None = None
+    dense: np.ndarray | None = None
 
     @classmethod
     def from_segments(
@@ -161,25 +167,41 @@ class PanopticFrame:
 
 
 
+def index_dtype(n_values: int) -> type:
+    """The smallest unsigned dtype for dense indices 0 .. n_values - 1."""
+    if n_values <= 1 << 8:
+        return np.uint8
+    if n_values <= 1 << 16:
+        return np.uint16
+    return np.uint32
+
+
 def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth: bool) -> PanopticFrame:
-    """Decode one image's PNG (libspng) into a frame with its segments.
+    """Decode one image's PNG into a frame with its segments: straight to
+    dense segment indices where the fast decoder handles the PNG, else to an
+    id map.
 
     A missing or undecodable PNG is an InputError naming the PNG and the image.
     """
-    try:
-        ids = read_panoptic_ids(png)
-    except InputError as exc:
-        raise InputError(exc.problem, file=exc.file or png, record=f"image {annotation.image_id}") from None
     segments = annotation.segments
     n = len(segments)
     seg_ids = np.fromiter((s.id for s in segments), dtype=np.int64, count=n)
+    ids = dense = None
+    try:
+        data = read_png_bytes(png)
+        if 0 < n and int(seg_ids.max()) <= MAX_SEGMENT_ID and int(seg_ids.min()) > 0:
+            dense = decode_panoptic_dense_fast(data, seg_ids, index_dtype(n + 2))
+        if dense is None:
+            ids = read_panoptic_ids(png)
+    except InputError as exc:
+        raise InputError(exc.problem, file=exc.file or png, record=f"image {annotation.image_id}") from None
     cats = np.fromiter((s.category_id for s in segments), dtype=np.int64, count=n)
     if ground_truth:
         areas = np.fromiter((s.area for s in segments), dtype=np.float64, count=n)
         crowd = np.fromiter((s.iscrowd for s in segments), dtype=bool, count=n)
     else:
         areas, crowd = None, np.zeros(n, dtype=bool)
-    return PanopticFrame(ids, seg_ids, cats, areas, crowd, annotation.image_id, str(png))
+    return PanopticFrame(ids, seg_ids, cats, areas, crowd, annotation.image_id, str(png), dense)
 
 
 # --------------------------------------------------------------------------
