@@ -272,6 +272,54 @@ static PyObject *dense_index(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* A Sub-filtered RGB(A) row straight to dense indices. In flat regions the
+ * filtered bytes are zero (each pixel equals its left neighbour), so eight
+ * pixels at a time are checked with three word loads and copied as a run.
+ * The reconstructed bytes are written to `row` only when the next row's
+ * filter needs them (row != NULL). */
+static void sub_row_to_indices(const unsigned char *src, unsigned char *row, Py_ssize_t width, Py_ssize_t bpp,
+                               const id_entry *table, Py_ssize_t n_segments,
+                               uint32_t *last_id, uint32_t *last_index, uint32_t *indices) {
+    unsigned char r = 0, g = 0, b = 0, a = 0;
+    uint32_t id_now = *last_id, index_now = *last_index;
+    Py_ssize_t x = 0;
+    while (x < width) {
+        if (x > 0 && x + 8 <= width) {
+            uint64_t w[4] = {0, 0, 0, 0};
+            memcpy(w, src + x * bpp, 8 * bpp);
+            if ((w[0] | w[1] | w[2] | w[3]) == 0) {
+                for (Py_ssize_t k = 0; k < 8; k++) indices[x + k] = index_now;
+                if (row) {
+                    for (Py_ssize_t k = 0; k < 8; k++) {
+                        unsigned char *pixel = row + (x + k) * bpp;
+                        pixel[0] = r; pixel[1] = g; pixel[2] = b;
+                        if (bpp == 4) pixel[3] = a;
+                    }
+                }
+                x += 8;
+                continue;
+            }
+        }
+        const unsigned char *s = src + x * bpp;
+        r += s[0]; g += s[1]; b += s[2];
+        if (bpp == 4) a += s[3];
+        if (row) {
+            unsigned char *pixel = row + x * bpp;
+            pixel[0] = r; pixel[1] = g; pixel[2] = b;
+            if (bpp == 4) pixel[3] = a;
+        }
+        uint32_t id = (uint32_t)r | ((uint32_t)g << 8) | ((uint32_t)b << 16);
+        if (id != id_now) {
+            id_now = id;
+            index_now = lookup(table, n_segments, id);
+        }
+        indices[x] = index_now;
+        x++;
+    }
+    *last_id = id_now;
+    *last_index = index_now;
+}
+
 /* panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: a
  * panoptic PNG's inflated scanlines straight to dense indices (as
  * dense_index), with no id map in between. */
@@ -309,15 +357,20 @@ static PyObject *panoptic_dense(PyObject *self, PyObject *args) {
         const unsigned char *src = in + y * (stride + 1);
         unsigned char *row = rows + (y % 2) * stride;
         const unsigned char *up = y > 0 ? rows + ((y + 1) % 2) * stride : NULL;
-        failed = unfilter_row(src[0], src + 1, row, up, stride, bpp);
-        for (Py_ssize_t x = 0; x < width; x++) {
-            const unsigned char *pixel = row + x * bpp;
-            uint32_t id = (uint32_t)pixel[0] | ((uint32_t)pixel[1] << 8) | ((uint32_t)pixel[2] << 16);
-            if (id != last_id) {
-                last_id = id;
-                last_index = lookup(table, n_segments, id);
+        int next_needs_row = y + 1 < height && in[(y + 1) * (stride + 1)] >= 2;
+        if (src[0] == 1) {
+            sub_row_to_indices(src + 1, next_needs_row ? row : NULL, width, bpp, table, n_segments, &last_id, &last_index, indices);
+        } else {
+            failed = unfilter_row(src[0], src + 1, row, up, stride, bpp);
+            for (Py_ssize_t x = 0; x < width; x++) {
+                const unsigned char *pixel = row + x * bpp;
+                uint32_t id = (uint32_t)pixel[0] | ((uint32_t)pixel[1] << 8) | ((uint32_t)pixel[2] << 16);
+                if (id != last_id) {
+                    last_id = id;
+                    last_index = lookup(table, n_segments, id);
+                }
+                indices[x] = last_index;
             }
-            indices[x] = last_index;
         }
         store_indices(indices, out + y * width * itemsize, width, itemsize);
     }

@@ -99,3 +99,28 @@ def test_panoptic_ids_equal_the_reference_rgb_packing() -> None:
         rgb = pyspng.load(png.read_bytes())[..., :3].astype(np.uint32)
         expected_ids = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
         np.testing.assert_array_equal(decode_panoptic_ids_fast(png.read_bytes()), expected_ids, err_msg=str(png))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_dense_indices_straight_from_scanlines(seed: int, mode: str) -> None:
+    """Flat regions, edges and noise: the encoder mixes Sub, Up, Average and
+    Paeth rows; the fused decoder must agree with ids -> indices."""
+    from psalm_bench.evaluators.panoptic import _dense
+    from psalm_bench.pngdecode import decode_panoptic_dense_fast
+
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((57, 71), dtype=np.uint32)
+    segment_ids = rng.choice(np.arange(1, 1 << 24), size=12, replace=False).astype(np.uint32)
+    for k, segment in enumerate(segment_ids):
+        y, x = rng.integers(0, 50, 2)
+        ids[y:y + rng.integers(3, 30), x:x + rng.integers(3, 40)] = segment
+    ids[40:50, 10:60] = rng.choice(segment_ids, size=(10, 50))  # noise rows
+    ids[5, 5] = 4242  # an id that segments_info lacks
+    rgb = np.stack([ids & 255, (ids >> 8) & 255, ids >> 16], axis=-1).astype(np.uint8)
+    for optimize in (False, True):
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).convert(mode).save(buffer, format="PNG", optimize=optimize)
+        for dtype in (np.uint8, np.uint16, np.uint32):
+            fused = decode_panoptic_dense_fast(buffer.getvalue(), segment_ids, dtype)
+            np.testing.assert_array_equal(fused, _dense(ids, segment_ids, dtype))
