@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from psalm_bench.errors import InputError
@@ -58,6 +57,7 @@ from psalm_bench.formats.panoptic import (
     read_frame,
 )
 from psalm_bench.parallel import run_sharded
+from psalm_bench.pixelops import joint_histogram
 from psalm_bench.pngio import read_panoptic_ids
 from psalm_bench.results import EvalResult
 
@@ -121,16 +121,7 @@ def _dense(ids: np.ndarray, segment_ids: np.ndarray, dtype: type) -> np.ndarray:
 
 def _pair_counts(gi: np.ndarray, pi: np.ndarray, cols: int, cells: int) -> np.ndarray:
     """Pixel count of every (gt index, pred index) pair, flattened row-major."""
-    if cells <= 1 << 16 and gi.size < 1 << 24:
-        # OpenCV's 16-bit histogram is ~3x faster than bincount (which first
-        # widens its input to intp); its float32 counts are exact below 2^24.
-        joint = np.multiply(gi, cols, dtype=np.uint16)
-        joint += pi
-        hist = cv2.calcHist([joint], [0], None, [cells], [0, cells])
-        return hist.ravel().astype(np.int64)
-    joint = np.multiply(gi, cols, dtype=np.uint32 if cells <= 1 << 32 else np.int64)
-    joint += pi
-    return np.bincount(joint.ravel(), minlength=cells)
+    return joint_histogram(gi, pi, cols, cells)
 
 
 def _id_list(values: Iterable[int], limit: int = 5) -> str:

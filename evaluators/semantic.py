@@ -24,6 +24,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.pixelops import joint_histogram
 from psalm_bench.formats.semantic import LabelMap, SemanticSample, load_class_names, load_sample, samples_from_folders, samples_from_panoptic
 from psalm_bench.results import EvalResult
 
@@ -64,15 +65,12 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         n = len(self.class_names)
         gt_labels, pred_labels = gt.labels, pred.labels
         if gt_labels.dtype == np.uint8 and pred_labels.dtype == np.uint8:
-            # One bincount over all 256x256 (gt, pred) value pairs: no
-            # per-class masks, and the range checks come free from the table.
-            pairs = gt_labels.astype(np.uint16) << 8
-            pairs |= pred_labels
-            table = np.bincount(pairs.ravel(), minlength=65536).reshape(256, 256)
+            # One count over all 256x256 (gt, pred) value pairs: no per-class
+            # masks, and the range checks come free from the table.
+            table = joint_histogram(gt_labels, pred_labels, 256, 65536).reshape(256, 256)
         else:
             top = int(max(gt_labels.max(initial=0), pred_labels.max(initial=0), self.ignore_label)) + 1
-            pairs = gt_labels.astype(np.int64) * top + pred_labels.astype(np.int64)
-            table = np.bincount(pairs.ravel(), minlength=top * top).reshape(top, top)
+            table = joint_histogram(gt_labels.astype(np.int64), pred_labels.astype(np.int64), top, top * top).reshape(top, top)
         size = table.shape[0]
         ignore = self.ignore_label if self.ignore_label < size else None
         self._check_range(table.sum(axis=1), n, ignore, gt.source)

@@ -9,6 +9,8 @@
  * 2. Map segment ids to dense per-image indices (0 unknown, 1 void, 2 + k for
  * the k-th segment of segments_info), from an id map (`dense_index`) or
  * straight from a PNG's scanlines (`panoptic_dense`).
+ * 3. Count (a, b) label pairs (`joint_histogram`): the confusion matrix of
+ * mIoU and the intersection table of PQ.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -388,12 +390,75 @@ static PyObject *panoptic_dense(PyObject *self, PyObject *args) {
     return result;
 }
 
+static inline uint32_t read_index(const unsigned char *data, Py_ssize_t i, Py_ssize_t itemsize) {
+    if (itemsize == 1) return data[i];
+    if (itemsize == 2) return ((const uint16_t *)data)[i];
+    return ((const uint32_t *)data)[i];
+}
+
+/* joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells) -> bytes of
+ * n_cells uint64 counts of a[i] * n_b + b[i]. Label maps come in long runs
+ * of equal pairs, so runs are counted and added once (also avoiding the
+ * store-to-load stall of incrementing one counter again and again). */
+static PyObject *joint_histogram(PyObject *self, PyObject *args) {
+    Py_buffer a, b;
+    Py_ssize_t itemsize_a, itemsize_b, n_b, n_cells;
+    if (!PyArg_ParseTuple(args, "y*y*nnnn", &a, &b, &itemsize_a, &itemsize_b, &n_b, &n_cells)) return NULL;
+    int bad_size = (itemsize_a != 1 && itemsize_a != 2 && itemsize_a != 4) || (itemsize_b != 1 && itemsize_b != 2 && itemsize_b != 4)
+                   || a.len % itemsize_a || b.len % itemsize_b || a.len / itemsize_a != b.len / itemsize_b || n_b <= 0 || n_cells <= 0;
+    if (bad_size) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "a and b must hold the same number of 1-, 2- or 4-byte items");
+        return NULL;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, n_cells * 8);
+    if (result == NULL) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    uint64_t *counts = (uint64_t *)PyBytes_AS_STRING(result);
+    memset(counts, 0, n_cells * 8);
+    const unsigned char *da = (const unsigned char *)a.buf, *db = (const unsigned char *)b.buf;
+    Py_ssize_t n = a.len / itemsize_a;
+    int out_of_range = 0;
+    Py_BEGIN_ALLOW_THREADS
+    uint64_t cell = 0, run = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t here = (uint64_t)read_index(da, i, itemsize_a) * (uint64_t)n_b + read_index(db, i, itemsize_b);
+        if (here == cell) {
+            run++;
+            continue;
+        }
+        if (run) counts[cell] += run;
+        if (here >= (uint64_t)n_cells) {
+            out_of_range = 1;
+            break;
+        }
+        cell = here;
+        run = 1;
+    }
+    if (!out_of_range && run) counts[cell] += run;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    if (out_of_range) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_ValueError, "a value pair falls outside the histogram");
+        return NULL;
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS, "unfilter(raw, height, width, bpp) -> bytes: undo PNG row filters."},
     {"panoptic_ids", panoptic_ids, METH_VARARGS,
      "panoptic_ids(raw, height, width, bpp) -> bytes: undo row filters and pack RGB into little-endian uint32 ids."},
     {"panoptic_dense", panoptic_dense, METH_VARARGS,
      "panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: scanlines to dense segment indices."},
+    {"joint_histogram", joint_histogram, METH_VARARGS,
+     "joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells) -> bytes: uint64 counts of a * n_b + b."},
     {"dense_index", dense_index, METH_VARARGS,
      "dense_index(ids, segment_ids, itemsize) -> bytes: 0 unknown id, 1 void, 2 + k for segment_ids[k]."},
     {NULL, NULL, 0, NULL},

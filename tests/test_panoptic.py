@@ -548,12 +548,14 @@ def test_random_images_match_panopticapi(tmp_path: Path) -> None:
 def test_pure_python_fallbacks_give_the_same_numbers(monkeypatch) -> None:
     """Without the C extension (no compiler at install) the numbers are identical."""
     import psalm_bench.evaluators.panoptic as panoptic_module
+    import psalm_bench.pixelops as pixelops
     import psalm_bench.pngdecode as pngdecode
 
     case = CASES[0]
     with_native = evaluate_panoptic(case / "gt.json", case / "pred.json", progress=False)
     monkeypatch.setattr(panoptic_module, "_native", None)
     monkeypatch.setattr(pngdecode, "_filters", None)
+    monkeypatch.setattr(pixelops, "_native", None)
     without = evaluate_panoptic(case / "gt.json", case / "pred.json", progress=False)
     assert without.metrics == with_native.metrics
     assert without.breakdown == with_native.breakdown

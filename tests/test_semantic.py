@@ -170,3 +170,17 @@ def test_ground_truth_derived_from_panoptic(tmp_path: Path) -> None:
     assert perfect.metrics["mIoU"] == 100.0 and perfect.metrics["pACC"] == 100.0
     gt_map, _ = load_sample(samples[0])
     assert gt_map.labels.dtype == np.uint8
+
+
+@needs_fixtures
+@pytest.mark.parametrize("case", fixture_cases("semantic"), ids=lambda p: p.name)
+def test_pure_python_fallbacks_give_the_same_numbers(case: Path, monkeypatch) -> None:
+    import psalm_bench.pixelops as pixelops
+    import psalm_bench.pngdecode as pngdecode
+
+    exp = expected(case)
+    with_native = evaluate("semantic", case / exp["gt"], case / exp["pred"], progress=False, **fixture_options(case))
+    monkeypatch.setattr(pixelops, "_native", None)
+    monkeypatch.setattr(pngdecode, "_filters", None)
+    without = evaluate("semantic", case / exp["gt"], case / exp["pred"], progress=False, **fixture_options(case))
+    assert without.metrics == with_native.metrics
