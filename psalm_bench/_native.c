@@ -396,6 +396,48 @@ static inline uint32_t read_index(const unsigned char *data, Py_ssize_t i, Py_ss
     return ((const uint32_t *)data)[i];
 }
 
+/* Run-length pair counting, one loop per index width so the compiler sees
+ * plain typed loads. Returns 1 if a pair falls outside the histogram. */
+#define DEFINE_COUNT_PAIRS(NAME, TYPE_A, TYPE_B)                                                      \
+    static int NAME(const TYPE_A *a, const TYPE_B *b, Py_ssize_t n, Py_ssize_t n_b, Py_ssize_t n_cells, \
+                    uint64_t *counts) {                                                              \
+        if (n == 0) return 0;                                                                        \
+        TYPE_A run_a = a[0];                                                                         \
+        TYPE_B run_b = b[0];                                                                         \
+        uint64_t run = 1;                                                                            \
+        for (Py_ssize_t i = 1; i < n; i++) {                                                         \
+            if (a[i] == run_a && b[i] == run_b) {                                                    \
+                run++;                                                                               \
+                continue;                                                                            \
+            }                                                                                        \
+            uint64_t cell = (uint64_t)run_a * (uint64_t)n_b + run_b;                                 \
+            if (cell >= (uint64_t)n_cells) return 1;                                                 \
+            counts[cell] += run;                                                                     \
+            run_a = a[i];                                                                            \
+            run_b = b[i];                                                                            \
+            run = 1;                                                                                 \
+        }                                                                                            \
+        uint64_t cell = (uint64_t)run_a * (uint64_t)n_b + run_b;                                     \
+        if (cell >= (uint64_t)n_cells) return 1;                                                     \
+        counts[cell] += run;                                                                         \
+        return 0;                                                                                    \
+    }
+
+DEFINE_COUNT_PAIRS(count_pairs_u8_u8, unsigned char, unsigned char)
+DEFINE_COUNT_PAIRS(count_pairs_u8_u16, unsigned char, uint16_t)
+DEFINE_COUNT_PAIRS(count_pairs_u16_u8, uint16_t, unsigned char)
+DEFINE_COUNT_PAIRS(count_pairs_u16_u16, uint16_t, uint16_t)
+
+static int count_pairs_any(const unsigned char *a, const unsigned char *b, Py_ssize_t itemsize_a, Py_ssize_t itemsize_b,
+                           Py_ssize_t n, Py_ssize_t n_b, Py_ssize_t n_cells, uint64_t *counts) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t cell = (uint64_t)read_index(a, i, itemsize_a) * (uint64_t)n_b + read_index(b, i, itemsize_b);
+        if (cell >= (uint64_t)n_cells) return 1;
+        counts[cell]++;
+    }
+    return 0;
+}
+
 /* joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells) -> bytes of
  * n_cells uint64 counts of a[i] * n_b + b[i]. Label maps come in long runs
  * of equal pairs, so runs are counted and added once (also avoiding the
@@ -424,22 +466,16 @@ static PyObject *joint_histogram(PyObject *self, PyObject *args) {
     Py_ssize_t n = a.len / itemsize_a;
     int out_of_range = 0;
     Py_BEGIN_ALLOW_THREADS
-    uint64_t cell = 0, run = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t here = (uint64_t)read_index(da, i, itemsize_a) * (uint64_t)n_b + read_index(db, i, itemsize_b);
-        if (here == cell) {
-            run++;
-            continue;
-        }
-        if (run) counts[cell] += run;
-        if (here >= (uint64_t)n_cells) {
-            out_of_range = 1;
-            break;
-        }
-        cell = here;
-        run = 1;
-    }
-    if (!out_of_range && run) counts[cell] += run;
+    if (itemsize_a == 1 && itemsize_b == 1)
+        out_of_range = count_pairs_u8_u8(da, db, n, n_b, n_cells, counts);
+    else if (itemsize_a == 1 && itemsize_b == 2)
+        out_of_range = count_pairs_u8_u16(da, (const uint16_t *)db, n, n_b, n_cells, counts);
+    else if (itemsize_a == 2 && itemsize_b == 1)
+        out_of_range = count_pairs_u16_u8((const uint16_t *)da, db, n, n_b, n_cells, counts);
+    else if (itemsize_a == 2 && itemsize_b == 2)
+        out_of_range = count_pairs_u16_u16((const uint16_t *)da, (const uint16_t *)db, n, n_b, n_cells, counts);
+    else
+        out_of_range = count_pairs_any(da, db, itemsize_a, itemsize_b, n, n_b, n_cells, counts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);

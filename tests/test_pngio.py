@@ -124,3 +124,15 @@ def test_dense_indices_straight_from_scanlines(seed: int, mode: str) -> None:
         for dtype in (np.uint8, np.uint16, np.uint32):
             fused = decode_panoptic_dense_fast(buffer.getvalue(), segment_ids, dtype)
             np.testing.assert_array_equal(fused, _dense(ids, segment_ids, dtype))
+
+
+@pytest.mark.parametrize("dtypes", [(np.uint8, np.uint8), (np.uint8, np.uint16), (np.uint16, np.uint8), (np.uint16, np.uint16), (np.uint32, np.uint8)])
+def test_joint_histogram_matches_bincount(dtypes) -> None:
+    from psalm_bench.pixelops import joint_histogram
+
+    rng = np.random.default_rng(3)
+    a = np.repeat(rng.integers(0, 7, 300), rng.integers(1, 9, 300)).astype(dtypes[0])
+    b = np.repeat(rng.integers(0, 5, a.size // 3 + 1), 3)[: a.size].astype(dtypes[1])
+    expected_counts = np.bincount(a.astype(np.int64) * 5 + b, minlength=40)
+    np.testing.assert_array_equal(joint_histogram(a, b, 5, 40), expected_counts)
+    np.testing.assert_array_equal(joint_histogram(a[:0], b[:0], 5, 40), np.zeros(40, dtype=np.int64))
