@@ -274,48 +274,55 @@ static PyObject *dense_index(PyObject *self, PyObject *args) {
     return result;
 }
 
-/* A Sub-filtered RGB(A) row straight to dense indices. In flat regions the
- * filtered bytes are zero (each pixel equals its left neighbour), so eight
- * pixels at a time are checked with three word loads and copied as a run.
- * The reconstructed bytes are written to `row` only when the next row's
- * filter needs them (row != NULL). */
+static inline void fill_indices(unsigned char *out, Py_ssize_t from, Py_ssize_t count, Py_ssize_t itemsize, uint32_t value) {
+    Py_ssize_t i;
+    if (itemsize == 1) memset(out + from, (int)value, count);
+    else if (itemsize == 2) for (i = 0; i < count; i++) ((uint16_t *)out)[from + i] = (uint16_t)value;
+    else for (i = 0; i < count; i++) ((uint32_t *)out)[from + i] = value;
+}
+
+/* A Sub-filtered RGB(A) row straight to dense indices in `out` (item size
+ * 1, 2 or 4). In flat regions the filtered bytes are zero (each pixel equals
+ * its left neighbour): such runs are found eight bytes at a time and filled
+ * with one memset. The reconstructed bytes are written to `row` only when
+ * the next row's filter needs them (row != NULL). */
 static void sub_row_to_indices(const unsigned char *src, unsigned char *row, Py_ssize_t width, Py_ssize_t bpp,
                                const id_entry *table, Py_ssize_t n_segments,
-                               uint32_t *last_id, uint32_t *last_index, uint32_t *indices) {
-    unsigned char r = 0, g = 0, b = 0, a = 0;
+                               uint32_t *last_id, uint32_t *last_index, unsigned char *out, Py_ssize_t itemsize) {
+    unsigned char channel[4] = {0, 0, 0, 0};
     uint32_t id_now = *last_id, index_now = *last_index;
+    Py_ssize_t stride = width * bpp;
     Py_ssize_t x = 0;
     while (x < width) {
-        if (x > 0 && x + 8 <= width) {
-            uint64_t w[4] = {0, 0, 0, 0};
-            memcpy(w, src + x * bpp, 8 * bpp);
-            if ((w[0] | w[1] | w[2] | w[3]) == 0) {
-                for (Py_ssize_t k = 0; k < 8; k++) indices[x + k] = index_now;
+        /* a run of zero bytes from pixel x on: whole pixels equal to pixel x - 1 */
+        if (x > 0) {
+            Py_ssize_t byte = x * bpp, stop = byte;
+            while (stop + 8 <= stride) {
+                uint64_t word;
+                memcpy(&word, src + stop, 8);
+                if (word) break;
+                stop += 8;
+            }
+            while (stop < stride && src[stop] == 0) stop++;
+            Py_ssize_t run = (stop - byte) / bpp;
+            if (run > 0) {
+                fill_indices(out, x, run, itemsize, index_now);
                 if (row) {
-                    for (Py_ssize_t k = 0; k < 8; k++) {
-                        unsigned char *pixel = row + (x + k) * bpp;
-                        pixel[0] = r; pixel[1] = g; pixel[2] = b;
-                        if (bpp == 4) pixel[3] = a;
-                    }
+                    for (Py_ssize_t k = 0; k < run; k++) memcpy(row + (x + k) * bpp, channel, bpp);
                 }
-                x += 8;
-                continue;
+                x += run;
+                if (x >= width) break;
             }
         }
         const unsigned char *s = src + x * bpp;
-        r += s[0]; g += s[1]; b += s[2];
-        if (bpp == 4) a += s[3];
-        if (row) {
-            unsigned char *pixel = row + x * bpp;
-            pixel[0] = r; pixel[1] = g; pixel[2] = b;
-            if (bpp == 4) pixel[3] = a;
-        }
-        uint32_t id = (uint32_t)r | ((uint32_t)g << 8) | ((uint32_t)b << 16);
+        for (Py_ssize_t c = 0; c < bpp; c++) channel[c] = (unsigned char)(channel[c] + s[c]);
+        if (row) memcpy(row + x * bpp, channel, bpp);
+        uint32_t id = (uint32_t)channel[0] | ((uint32_t)channel[1] << 8) | ((uint32_t)channel[2] << 16);
         if (id != id_now) {
             id_now = id;
             index_now = lookup(table, n_segments, id);
         }
-        indices[x] = index_now;
+        fill_indices(out, x, 1, itemsize, index_now);
         x++;
     }
     *last_id = id_now;
@@ -361,7 +368,9 @@ static PyObject *panoptic_dense(PyObject *self, PyObject *args) {
         const unsigned char *up = y > 0 ? rows + ((y + 1) % 2) * stride : NULL;
         int next_needs_row = y + 1 < height && in[(y + 1) * (stride + 1)] >= 2;
         if (src[0] == 1) {
-            sub_row_to_indices(src + 1, next_needs_row ? row : NULL, width, bpp, table, n_segments, &last_id, &last_index, indices);
+            sub_row_to_indices(src + 1, next_needs_row ? row : NULL, width, bpp, table, n_segments, &last_id, &last_index,
+                               out + y * width * itemsize, itemsize);
+            continue;
         } else {
             failed = unfilter_row(src[0], src + 1, row, up, stride, bpp);
             for (Py_ssize_t x = 0; x < width; x++) {
