@@ -294,6 +294,18 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _repo_state() -> str:
+    """The psalm-bench commit measured (``+dirty`` when the tree has changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
 def _machine() -> dict[str, Any]:
     cpu = ""
     try:
@@ -304,7 +316,7 @@ def _machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"cpus": os.cpu_count(), "cpu_model": cpu, "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg_before": os.getloadavg()}
+            "platform": platform.platform(), "loadavg_before": os.getloadavg(), "commit": _repo_state()}
 
 
 # ------------------------------------------------------------------ report
@@ -383,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{task}] {tool.name}: cpu {m.cpu_s:.2f}s wall {m.wall_s:.2f}s "
                       f"{'ok' if m.ok else m.error}", file=sys.stderr, flush=True)
     print(f"\nworkload: {args.data}   workers: {args.workers}   machine: {machine['cpus']} CPUs "
-          f"({machine['cpu_model']}), load before {tuple(round(x, 2) for x in machine['loadavg_before'])}\n")
+          f"({machine['cpu_model']}), load before {tuple(round(x, 2) for x in machine['loadavg_before'])}, "
+          f"commit {machine['commit']}\n")
     print_table(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

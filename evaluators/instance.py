@@ -155,7 +155,7 @@ def evaluate_instance(
 
     if iou_type not in IOU_TYPES:
         raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
-    ground_truth = load_instances(gt)
+    ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
     coco_gt = hotcoco.COCO(str(gt))
     coco_dt = _engine_load_results(coco_gt, Path(pred))
     if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):

@@ -94,8 +94,9 @@ def parse_categories(raw: Any, file: Path | None) -> dict[int, Category]:
     return categories
 
 
-def load_instances(path: str | Path) -> CocoInstances:
-    """Load and validate a COCO instances JSON."""
+def load_instances(path: str | Path, *, check_boxes: bool = True) -> CocoInstances:
+    """Load and validate a COCO instances JSON (GT boxes only matter, and
+    are only checked, for box AP)."""
     path = Path(path)
     data = load_json(path)
     if not isinstance(data, dict):
@@ -103,49 +104,87 @@ def load_instances(path: str | Path) -> CocoInstances:
     for key in ("images", "annotations", "categories"):
         if key not in data:
             raise InputError(f"missing '{key}'", file=path)
-    return instances_from_dict(data, path)
+    return instances_from_dict(data, path, check_boxes=check_boxes)
 
 
-def instances_from_dict(data: dict[str, Any], path: Path | None = None) -> CocoInstances:
+def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check_boxes: bool = True) -> CocoInstances:
     images = parse_images(data["images"], path)
     categories = parse_categories(data["categories"], path)
     raw_anns = data["annotations"]
     if not isinstance(raw_anns, list):
         raise InputError("'annotations' must be a list", file=path)
-    annotations: list[dict[str, Any]] = []
-    seen_ids: set[int] = set()
     for index, ann in enumerate(raw_anns):
-        if not isinstance(ann, dict):
-            raise InputError("annotation must be an object", file=path, record=f"annotations[{index}]")
-        ann_id = ann.get("id")
-        record = f"annotation {ann_id}" if ann_id is not None else f"annotations[{index}]"
-        _require_int(ann_id, "annotation id", path, record)
-        if ann_id in seen_ids:
-            raise InputError("annotation id listed twice", file=path, record=record)
-        seen_ids.add(ann_id)
-        image = images.get(ann.get("image_id"))
-        if image is None:
-            raise InputError(f"image_id {ann.get('image_id')!r} is not in 'images'", file=path, record=record)
-        if ann.get("category_id") not in categories:
-            raise InputError(f"category_id {ann.get('category_id')!r} is not in 'categories'", file=path, record=record)
-        iscrowd = ann.get("iscrowd", 0)
-        if iscrowd not in (0, 1):
-            raise InputError(f"iscrowd must be 0 or 1, got {iscrowd!r}", file=path, record=record)
-        area = ann.get("area")
-        if isinstance(area, bool) or not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
-            raise InputError(f"area must be a non-negative number, got {area!r}", file=path, record=record)
+        # The common, well-formed record passes a few cheap tests inline; any
+        # other goes through the full check, which names what is wrong.
+        try:
+            image = images[ann["image_id"]]
+            segmentation = ann["segmentation"]
+            area = ann["area"]
+            well_formed = (
+                type(ann["id"]) is int
+                and ann["category_id"] in categories
+                and ann.get("iscrowd", 0) in (0, 1)
+                and (type(area) is float or type(area) is int)
+                and 0 <= area < math.inf
+                and not check_boxes
+                and _plain_segmentation_fits(segmentation, image)
+            )
+        except (KeyError, TypeError):
+            well_formed = False
+        if not well_formed:
+            _check_annotation(ann, index, images, categories, path, check_boxes)
+    _check_unique_annotation_ids(raw_anns, path)
+    return CocoInstances(path, images, categories, raw_anns)
+
+
+def _plain_segmentation_fits(segmentation: Any, image: ImageInfo) -> bool:
+    """Polygons of >= 3 points, or a compressed RLE of the image's size."""
+    if type(segmentation) is list:
+        return bool(segmentation) and all(type(p) is list and len(p) >= 6 and not len(p) % 2 for p in segmentation)
+    if type(segmentation) is dict:
+        size = segmentation.get("size")
+        return type(segmentation.get("counts")) is str and size == [image.height, image.width]
+    return False
+
+
+def _check_annotation(ann: Any, index: int, images: dict[int, ImageInfo], categories: dict[int, Category], path: Path | None, check_boxes: bool) -> None:
+    """Raise an InputError naming what is wrong with one annotation, if anything."""
+    if not isinstance(ann, dict):
+        raise InputError("annotation must be an object", file=path, record=f"annotations[{index}]")
+    ann_id = ann.get("id")
+    record = f"annotation {ann_id}" if ann_id is not None else f"annotations[{index}]"
+    _require_int(ann_id, "annotation id", path, record)
+    image = images.get(ann.get("image_id"))
+    if image is None:
+        raise InputError(f"image_id {ann.get('image_id')!r} is not in 'images'", file=path, record=record)
+    if ann.get("category_id") not in categories:
+        raise InputError(f"category_id {ann.get('category_id')!r} is not in 'categories'", file=path, record=record)
+    iscrowd = ann.get("iscrowd", 0)
+    if iscrowd not in (0, 1):
+        raise InputError(f"iscrowd must be 0 or 1, got {iscrowd!r}", file=path, record=record)
+    area = ann.get("area")
+    if isinstance(area, bool) or not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
+        raise InputError(f"area must be a non-negative number, got {area!r}", file=path, record=record)
+    if check_boxes:
         bbox = ann.get("bbox")
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
             raise InputError("bbox must be [x, y, w, h]", file=path, record=record)
-        if "segmentation" not in ann:
-            raise InputError("missing 'segmentation'", file=path, record=record)
-        try:
-            check_segmentation(ann["segmentation"], image.height, image.width)
-        except MaskFormatError as exc:
-            raise InputError(str(exc), file=path, record=f"{record} (image {image.id})") from None
-        clean = ann if iscrowd == ann.get("iscrowd") else {**ann, "iscrowd": iscrowd}
-        annotations.append(clean)
-    return CocoInstances(path, images, categories, annotations)
+    if "segmentation" not in ann:
+        raise InputError("missing 'segmentation'", file=path, record=record)
+    try:
+        check_segmentation(ann["segmentation"], image.height, image.width)
+    except MaskFormatError as exc:
+        raise InputError(str(exc), file=path, record=f"{record} (image {image.id})") from None
+
+
+def _check_unique_annotation_ids(annotations: list[dict[str, Any]], path: Path | None) -> None:
+    ids = [ann["id"] for ann in annotations]
+    if len(set(ids)) != len(ids):
+        seen: set[int] = set()
+        for ann_id in ids:
+            if ann_id in seen:
+                raise InputError("annotation id listed twice", file=path, record=f"annotation {ann_id}")
+            seen.add(ann_id)
 
 
 @dataclass
