@@ -39,7 +39,7 @@ TASKS: dict[str, Task] = {
             "panoptic",
             "COCO panoptic quality (PQ, SQ, RQ; things and stuff), as panopticapi",
             "psalm_bench.evaluators.panoptic:evaluate_panoptic",
-            frozenset({"gt_dir", "pred_dir", "workers", "progress"}),
+            frozenset({"gt_dir", "pred_dir", "ignore_extra", "workers", "progress"}),
             [["PQ", "PQ_th", "PQ_st", "SQ", "SQ_th", "SQ_st", "RQ", "RQ_th", "RQ_st"]],
         ),
         Task(
