@@ -184,3 +184,17 @@ def test_pure_python_fallbacks_give_the_same_numbers(case: Path, monkeypatch) ->
     monkeypatch.setattr(pngdecode, "_filters", None)
     without = evaluate("semantic", case / exp["gt"], case / exp["pred"], progress=False, **fixture_options(case))
     assert without.metrics == with_native.metrics
+
+
+@needs_fixtures
+def test_panoptic_derived_labels_equal_with_and_without_the_fast_decoder(monkeypatch) -> None:
+    import psalm_bench.pngdecode as pngdecode
+    from psalm_bench.formats.semantic import read_panoptic_as_labels, samples_from_panoptic
+
+    case = FIXTURES / "panoptic" / "coco_davis"
+    _, samples = samples_from_panoptic(case / "gt.json", case / "pred", ignore_extra=True)
+    fast = [read_panoptic_as_labels(s.gt, 255) for s in samples]
+    monkeypatch.setattr(pngdecode, "_filters", None)
+    slow = [read_panoptic_as_labels(s.gt, 255) for s in samples]
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)

@@ -16,7 +16,8 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
-from psalm_bench.pngio import read_label_map, read_panoptic_ids
+from psalm_bench.pngdecode import decode_panoptic_dense_fast
+from psalm_bench.pngio import read_label_map, read_panoptic_ids, read_png_bytes
 
 
 @dataclass(frozen=True)
@@ -110,20 +111,34 @@ def samples_from_panoptic(gt_json: str | Path, pred_dir: str | Path, *, gt_dir: 
 
 
 def read_panoptic_as_labels(source: PanopticLabelSource, ignore_label: int) -> np.ndarray:
+    """The label map of one panoptic PNG: each pixel its segment's class,
+    void (id 0) the ignore label; an id that segments_info lacks is an error."""
+    n = source.segment_ids.size
+    dense = None
+    if n:
+        dense = decode_panoptic_dense_fast(read_png_bytes(source.png), source.segment_ids, np.uint8 if n + 2 <= 256 else np.uint16)
+    if dense is not None:
+        # dense index: 0 unknown id, 1 void, 2 + k the k-th segment (sorted order)
+        to_label = np.concatenate([[ignore_label, ignore_label], source.class_index]).astype(np.uint8)
+        if (dense == 0).any():
+            _raise_unknown_id(source, read_panoptic_ids(source.png))
+        return to_label[dense]
     ids = read_panoptic_ids(source.png)
     labels = np.full(ids.shape, ignore_label, dtype=np.uint8)
-    if source.segment_ids.size:
-        position = np.searchsorted(source.segment_ids, ids)
-        position_clipped = np.minimum(position, source.segment_ids.size - 1)
-        known = source.segment_ids[position_clipped] == ids
-        unknown = ~known & (ids != 0)
-        if unknown.any():
-            bad = int(ids[unknown][0])
-            raise InputError(f"PNG holds segment id {bad} that is not in segments_info", file=source.png)
-        labels[known] = source.class_index[position_clipped[known]]
+    if n:
+        position = np.minimum(np.searchsorted(source.segment_ids, ids), n - 1)
+        known = source.segment_ids[position] == ids
+        if (~known & (ids != 0)).any():
+            _raise_unknown_id(source, ids)
+        labels[known] = source.class_index[position[known]]
     elif (ids != 0).any():
-        raise InputError(f"PNG holds segment id {int(ids[ids != 0][0])} that is not in segments_info", file=source.png)
+        _raise_unknown_id(source, ids)
     return labels
+
+
+def _raise_unknown_id(source: PanopticLabelSource, ids: np.ndarray) -> None:
+    unknown = np.setdiff1d(np.unique(ids), np.concatenate([[0], source.segment_ids]))
+    raise InputError(f"PNG holds segment id {int(unknown[0])} that is not in segments_info", file=source.png)
 
 
 def load_sample(sample: SemanticSample, ignore_label: int = 255) -> tuple[LabelMap, LabelMap]:
