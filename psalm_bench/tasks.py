@@ -21,12 +21,14 @@ class Task:
     runner: str  # "module:function"
     options: frozenset[str]
     table_rows: list[list[str]] = field(default_factory=list)  # headline metrics, one printed row per list
+    why_not: dict[str, str] = field(default_factory=dict)  # option -> why this task does not take it
 
     def run(self, gt: Any, pred: Any, **options: Any) -> EvalResult:
         unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
         if unknown:
             flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
-            raise InputError(f"task {self.name} does not take {flags}")
+            reasons = "; ".join(self.why_not[k] for k in unknown if k in self.why_not)
+            raise InputError(f"task {self.name} does not take {flags}" + (f" ({reasons})" if reasons else ""))
         module_name, function_name = self.runner.split(":")
         function: Callable[..., EvalResult] = getattr(importlib.import_module(module_name), function_name)
         return function(gt, pred, **{k: v for k, v in options.items() if v is not None})
@@ -48,6 +50,7 @@ TASKS: dict[str, Task] = {
             "psalm_bench.evaluators.instance:evaluate_instance",
             frozenset({"iou_type", "progress"}),
             [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
+            {"workers": "its COCOeval engine parses and matches in native code in one process"},
         ),
         Task(
             "semantic",
