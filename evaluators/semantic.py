@@ -49,6 +49,9 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         # rows: GT class; columns: predicted class, then 'no prediction'
         self.confusion = np.zeros((n, n + 1), dtype=np.int64)
         self.n_images = 0
+        # per image, its sparse confusion (flat cell index, count): what a
+        # report needs to bootstrap over images or explain a number
+        self.records: list[tuple[str, np.ndarray, np.ndarray]] = []
 
     def config(self) -> dict[str, Any]:
         return {"class_names": self.class_names, "ignore_label": self.ignore_label, "protocol": self.protocol}
@@ -58,8 +61,11 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         pred_map = pred if isinstance(pred, LabelMap) else LabelMap(np.asarray(pred), "prediction")
         if gt_map.labels.shape != pred_map.labels.shape:
             raise InputError(f"prediction shape {pred_map.labels.shape} differs from ground truth {gt_map.labels.shape}", file=pred_map.source)
-        self.confusion += self._confusion_of(gt_map, pred_map)
+        confusion = self._confusion_of(gt_map, pred_map)
+        self.confusion += confusion
         self.n_images += 1
+        cells = np.flatnonzero(confusion).astype(np.int32)
+        self.records.append((pred_map.source, cells, confusion.ravel()[cells]))
 
     def _confusion_of(self, gt: LabelMap, pred: LabelMap) -> np.ndarray:
         n = len(self.class_names)
@@ -95,6 +101,7 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
     def merge(self, other: "SemanticEvaluator") -> "SemanticEvaluator":
         self.confusion += other.confusion
         self.n_images += other.n_images
+        self.records.extend(other.records)
         return self
 
     def compute(self) -> EvalResult:
@@ -136,6 +143,7 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
             warnings=warnings,
             breakdown_name="per_class",
             breakdown=per_class,
+            records=self.records,
         )
 
 

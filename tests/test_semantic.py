@@ -198,3 +198,16 @@ def test_panoptic_derived_labels_equal_with_and_without_the_fast_decoder(monkeyp
     slow = [read_panoptic_as_labels(s.gt, 255) for s in samples]
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)
+
+
+def test_per_image_records_add_up_to_the_confusion() -> None:
+    rng = np.random.default_rng(4)
+    evaluator = SemanticEvaluator(list("abc"))
+    for _ in range(3):
+        evaluator.update(rng.integers(0, 3, (8, 9), dtype=np.uint8), rng.integers(0, 3, (8, 9), dtype=np.uint8))
+    result = evaluator.compute()
+    total = np.zeros(evaluator.confusion.size, dtype=np.int64)
+    for _, cells, counts in result.records:
+        total[cells] += counts
+    np.testing.assert_array_equal(total.reshape(evaluator.confusion.shape), evaluator.confusion)
+    assert len(result.records) == 3
