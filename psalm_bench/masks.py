@@ -109,3 +109,11 @@ def check_rle_decodes(rle: RLE) -> None:
         raise MaskFormatError(f"RLE counts do not decode ({exc})") from None
     if total > h * w:
         raise MaskFormatError("RLE counts exceed the image size")
+
+
+def intersection_union(a: RLE, b: RLE) -> tuple[int, int]:
+    """Pixel counts |a & b| and |a | b| of two same-size RLEs, computed on the
+    run lengths (no decoding)."""
+    inter = int(mask_api.area(mask_api.merge([a, b], intersect=True)))
+    union = int(mask_api.area(a)) + int(mask_api.area(b)) - inter
+    return inter, union

@@ -49,3 +49,31 @@ def test_multiple_polygons_merge_like_pycocotools() -> None:
 def test_malformed_segmentations(segmentation, message) -> None:
     with pytest.raises(MaskFormatError, match=message):
         to_rle(segmentation, 20, 30)
+
+
+def test_intersection_union_on_runs_equals_decoded_counts() -> None:
+    from psalm_bench.masks import intersection_union
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = (rng.random((31, 47)) < 0.3).astype(np.uint8)
+        b = (rng.random((31, 47)) < 0.5).astype(np.uint8)
+        inter, union = intersection_union(encode(a), encode(b))
+        assert inter == int((a & b).sum()) and union == int((a | b).sum())
+    empty = encode(np.zeros((5, 6), dtype=np.uint8))
+    assert intersection_union(empty, empty) == (0, 0)
+
+
+def test_jsonl_errors_name_the_line(tmp_path) -> None:
+    from psalm_bench import InputError
+    from psalm_bench.formats.jsonl import read_jsonl
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"sent_id": 1}\n\n{"sent_id": 2,\n')
+    reader = read_jsonl(path)
+    assert next(reader) == (1, {"sent_id": 1})
+    with pytest.raises(InputError, match=r"p\.jsonl: line 3: not valid JSON"):
+        next(reader)
+    path.write_text("[1, 2]\n")
+    with pytest.raises(InputError, match="line 1: each line must be a JSON object"):
+        list(read_jsonl(path))

@@ -1,0 +1,36 @@
+"""JSON Lines prediction files (referring, generalized referring, interactive).
+
+One JSON object per line; blank lines are skipped. Errors name the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from psalm_bench.errors import InputError
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank line, 1-based."""
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a JSON Lines file", file=path) from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON ({exc})", file=path, record=f"line {number}") from None
+            if not isinstance(record, dict):
+                raise InputError("each line must be a JSON object", file=path, record=f"line {number}")
+            yield number, record
