@@ -52,6 +52,10 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         # per image, its sparse confusion (flat cell index, count): what a
         # report needs to bootstrap over images or explain a number
         self.records: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self._pair_table: np.ndarray | None = None  # scratch, not state
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_pair_table": None}
 
     def config(self) -> dict[str, Any]:
         return {"class_names": self.class_names, "ignore_label": self.ignore_label, "protocol": self.protocol}
@@ -72,8 +76,11 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         gt_labels, pred_labels = gt.labels, pred.labels
         if gt_labels.dtype == np.uint8 and pred_labels.dtype == np.uint8:
             # One count over all 256x256 (gt, pred) value pairs: no per-class
-            # masks, and the range checks come free from the table.
-            table = joint_histogram(gt_labels, pred_labels, 256, 65536).reshape(256, 256)
+            # masks, and the range checks come free from the table. The table
+            # is reused from image to image.
+            if self._pair_table is None:
+                self._pair_table = np.zeros(65536, dtype=np.uint64)
+            table = joint_histogram(gt_labels, pred_labels, 256, 65536, out=self._pair_table).reshape(256, 256)
         else:
             top = int(max(gt_labels.max(initial=0), pred_labels.max(initial=0), self.ignore_label)) + 1
             table = joint_histogram(gt_labels.astype(np.int64), pred_labels.astype(np.int64), top, top * top).reshape(top, top)

@@ -452,9 +452,10 @@ static int count_pairs_any(const unsigned char *a, const unsigned char *b, Py_ss
  * of equal pairs, so runs are counted and added once (also avoiding the
  * store-to-load stall of incrementing one counter again and again). */
 static PyObject *joint_histogram(PyObject *self, PyObject *args) {
-    Py_buffer a, b;
+    Py_buffer a, b, target;
     Py_ssize_t itemsize_a, itemsize_b, n_b, n_cells;
-    if (!PyArg_ParseTuple(args, "y*y*nnnn", &a, &b, &itemsize_a, &itemsize_b, &n_b, &n_cells)) return NULL;
+    PyObject *out = Py_None;
+    if (!PyArg_ParseTuple(args, "y*y*nnnn|O", &a, &b, &itemsize_a, &itemsize_b, &n_b, &n_cells, &out)) return NULL;
     int bad_size = (itemsize_a != 1 && itemsize_a != 2 && itemsize_a != 4) || (itemsize_b != 1 && itemsize_b != 2 && itemsize_b != 4)
                    || a.len % itemsize_a || b.len % itemsize_b || a.len / itemsize_a != b.len / itemsize_b || n_b <= 0 || n_cells <= 0;
     if (bad_size) {
@@ -463,13 +464,36 @@ static PyObject *joint_histogram(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "a and b must hold the same number of 1-, 2- or 4-byte items");
         return NULL;
     }
-    PyObject *result = PyBytes_FromStringAndSize(NULL, n_cells * 8);
-    if (result == NULL) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&b);
-        return NULL;
+    PyObject *result;
+    uint64_t *counts;
+    int have_target = 0;
+    if (out == Py_None) {
+        result = PyBytes_FromStringAndSize(NULL, n_cells * 8);
+        if (result == NULL) {
+            PyBuffer_Release(&a);
+            PyBuffer_Release(&b);
+            return NULL;
+        }
+        counts = (uint64_t *)PyBytes_AS_STRING(result);
+    } else {
+        /* counts into a caller's reusable uint64 buffer: no allocation per image */
+        if (PyObject_GetBuffer(out, &target, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&a);
+            PyBuffer_Release(&b);
+            return NULL;
+        }
+        if (target.len != n_cells * 8) {
+            PyBuffer_Release(&target);
+            PyBuffer_Release(&a);
+            PyBuffer_Release(&b);
+            PyErr_SetString(PyExc_ValueError, "out must hold n_cells uint64 counts");
+            return NULL;
+        }
+        counts = (uint64_t *)target.buf;
+        have_target = 1;
+        Py_INCREF(Py_None);
+        result = Py_None;
     }
-    uint64_t *counts = (uint64_t *)PyBytes_AS_STRING(result);
     memset(counts, 0, n_cells * 8);
     const unsigned char *da = (const unsigned char *)a.buf, *db = (const unsigned char *)b.buf;
     Py_ssize_t n = a.len / itemsize_a;
@@ -486,6 +510,7 @@ static PyObject *joint_histogram(PyObject *self, PyObject *args) {
     else
         out_of_range = count_pairs_any(da, db, itemsize_a, itemsize_b, n, n_b, n_cells, counts);
     Py_END_ALLOW_THREADS
+    if (have_target) PyBuffer_Release(&target);
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
     if (out_of_range) {
@@ -503,7 +528,8 @@ static PyMethodDef methods[] = {
     {"panoptic_dense", panoptic_dense, METH_VARARGS,
      "panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: scanlines to dense segment indices."},
     {"joint_histogram", joint_histogram, METH_VARARGS,
-     "joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells) -> bytes: uint64 counts of a * n_b + b."},
+     "joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells[, out]) -> bytes: uint64 counts of a * n_b + b "
+     "(written into `out`, returning None, when a writable uint64 buffer is given)."},
     {"dense_index", dense_index, METH_VARARGS,
      "dense_index(ids, segment_ids, itemsize) -> bytes: 0 unknown id, 1 void, 2 + k for segment_ids[k]."},
     {NULL, NULL, 0, NULL},

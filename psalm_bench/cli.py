@@ -25,6 +25,10 @@ class TaskName(str, Enum):
     panoptic = "panoptic"
     instance = "instance"
     semantic = "semantic"
+    refcoco = "refcoco"
+    gref = "gref"
+    interactive = "interactive"
+    vos = "vos"
 
 
 def _version(value: bool) -> None:
@@ -46,7 +50,7 @@ def eval_command(
     gt: Annotated[Path, typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, or a folder of label PNGs (semantic; a panoptic JSON also works).")],
     pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), or a folder of label PNGs (semantic).")],
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file.")] = None,
-    per_class: Annotated[bool, typer.Option("--per-class", help="Print the per-class table too.")] = False,
+    per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too (per class, prompt type or sequence).")] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for decoding and scoring images (panoptic, semantic). [default: 1]")] = None,
     gt_dir: Annotated[Optional[Path], typer.Option("--gt-dir", help="Panoptic GT PNG folder, if not the JSON's path without .json.")] = None,
     pred_dir: Annotated[Optional[Path], typer.Option("--pred-dir", help="Panoptic prediction PNG folder, if not the JSON's path without .json.")] = None,
@@ -54,7 +58,11 @@ def eval_command(
     classes: Annotated[Optional[Path], typer.Option("--classes", help="semantic: JSON list of class names (label value = index).")] = None,
     num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="semantic: number of classes, when there is no --classes file.")] = None,
     ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="semantic: label value of void pixels. [default: 255]")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="semantic: detectron2 (default: mIoU over classes present in GT) or mmseg (predicted-only classes count as IoU 0).")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="A named convention where the field's scripts disagree (see README); semantic: detectron2 (default) or mmseg.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="refcoco: refcoco (default), refcoco+ or refcocog.")] = None,
+    split_by: Annotated[Optional[str], typer.Option("--split-by", help="refcoco: unc, umd or google [default: unc; umd for refcocog].")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, test, testA, testB; vos: the ImageSets/2017 list [default: val].")] = None,
+    strict: Annotated[Optional[bool], typer.Option("--strict", help="vos: stop at a missing prediction frame instead of scoring it as empty.")] = None,
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -76,6 +84,10 @@ def eval_command(
         "num_classes": num_classes,
         "ignore_label": ignore_label,
         "protocol": protocol,
+        "dataset": dataset,
+        "split_by": split_by,
+        "split": split,
+        "strict": strict,
         "ignore_extra": ignore_extra,
         "workers": workers,
     }

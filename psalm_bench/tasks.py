@@ -59,6 +59,34 @@ TASKS: dict[str, Task] = {
             frozenset({"classes", "num_classes", "ignore_label", "protocol", "gt_dir", "ignore_extra", "workers", "progress"}),
             [["mIoU", "fwIoU", "mACC", "pACC"]],
         ),
+        Task(
+            "refcoco",
+            "referring segmentation on RefCOCO/+/g: cIoU, gIoU, Pr@0.5..0.9, per sentence",
+            "psalm_bench.evaluators.referring:evaluate_refcoco",
+            frozenset({"dataset", "split_by", "split", "protocol", "ignore_extra", "workers", "progress"}),
+            [["cIoU", "gIoU", "Pr@0.5", "Pr@0.6", "Pr@0.7", "Pr@0.8", "Pr@0.9"]],
+        ),
+        Task(
+            "gref",
+            "generalized referring segmentation on gRefCOCO: cIoU, gIoU, N-acc, T-acc, as ReLA",
+            "psalm_bench.evaluators.referring:evaluate_gref",
+            frozenset({"split", "protocol", "ignore_extra", "workers", "progress"}),
+            [["cIoU", "gIoU", "N-acc", "T-acc"]],
+        ),
+        Task(
+            "interactive",
+            "COCO-Interactive: mIoU and cIoU per prompt type (point, scribble, box, mask)",
+            "psalm_bench.evaluators.interactive:evaluate_interactive",
+            frozenset({"protocol", "ignore_extra", "workers", "progress"}),
+            [["point_mIoU", "scribble_mIoU", "box_mIoU", "mask_mIoU"], ["point_cIoU", "scribble_cIoU", "box_cIoU", "mask_cIoU"]],
+        ),
+        Task(
+            "vos",
+            "DAVIS-2017 semi-supervised video object segmentation: J&F, J, F (mean, recall, decay)",
+            "psalm_bench.evaluators.vos:evaluate_vos",
+            frozenset({"split", "protocol", "strict", "workers", "progress"}),
+            [["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]],
+        ),
     ]
 }
 
