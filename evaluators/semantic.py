@@ -49,9 +49,9 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         # rows: GT class; columns: predicted class, then 'no prediction'
         self.confusion = np.zeros((n, n + 1), dtype=np.int64)
         self.n_images = 0
-        # per image, its sparse confusion (flat cell index, count): what a
-        # report needs to bootstrap over images or explain a number
-        self.records: list[tuple[str, np.ndarray, np.ndarray]] = []
+        # per image, its sparse confusion (flat cell index into the n x (n+1)
+        # matrix, count): what a report needs to bootstrap over images
+        self.records: list[dict[str, Any]] = []
         self._pair_table: np.ndarray | None = None  # scratch, not state
 
     def __getstate__(self) -> dict[str, Any]:
@@ -69,7 +69,7 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         self.confusion += confusion
         self.n_images += 1
         cells = np.flatnonzero(confusion).astype(np.int32)
-        self.records.append((pred_map.source, cells, confusion.ravel()[cells]))
+        self.records.append({"image": Path(pred_map.source).stem, "cells": cells, "counts": confusion.ravel()[cells]})
 
     def _confusion_of(self, gt: LabelMap, pred: LabelMap) -> np.ndarray:
         n = len(self.class_names)

@@ -15,8 +15,9 @@ class EvalResult:
 
     ``breakdown`` holds the task's table below the headline numbers, stored in
     the JSON under ``breakdown_name`` (``per_class``, ``per_prompt`` or
-    ``per_sequence``). ``records`` keeps per-sample records for reports; it
-    stays in memory and is not written to the result JSON.
+    ``per_sequence``). ``records`` keeps the per-sample records that let a
+    report bootstrap or explain a number (JSON-ready: dicts, lists, numpy
+    arrays, dataclasses); the JSON carries them under ``records``.
     """
 
     task: str
@@ -36,6 +37,8 @@ class EvalResult:
             out[self.breakdown_name] = self.breakdown
         out["n_samples"] = self.n_samples
         out["warnings"] = list(self.warnings)
+        if self.records is not None:
+            out["records"] = self.records
         out["provenance"] = {
             "psalm_bench": __version__,
             "gt_sha256": _hash_inputs(gt),

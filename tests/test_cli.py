@@ -69,3 +69,18 @@ def test_demo_scores_the_bundled_examples() -> None:
     assert run.returncode == 0, run.stderr
     for fragment in ("--task panoptic", "PQ_th", "--task instance", "AR100", "--task semantic", "mIoU"):
         assert fragment in run.stdout
+
+
+@needs_fixtures
+def test_json_carries_per_sample_records(tmp_path: Path) -> None:
+    case = FIXTURES / "semantic" / "voc21_palette"
+    out = tmp_path / "r.json"
+    run = run_cli("eval", "--task", "semantic", "--gt", case / "gt", "--pred", case / "pred", "--num-classes", "21", "--json", out)
+    assert run.returncode == 0, run.stderr
+    records = json.loads(out.read_text())["records"]
+    assert len(records) == 6 and {"image", "cells", "counts"} <= set(records[0])
+    case = FIXTURES / "panoptic" / "coco_davis"
+    run = run_cli("eval", "--task", "panoptic", "--gt", case / "gt.json", "--pred", case / "pred.json", "--json", out)
+    assert run.returncode == 0, run.stderr
+    records = json.loads(out.read_text())["records"]
+    assert set(records) == {"images", "segments"} and len(records["images"]["image_id"]) == 3

@@ -207,7 +207,7 @@ def test_per_image_records_add_up_to_the_confusion() -> None:
         evaluator.update(rng.integers(0, 3, (8, 9), dtype=np.uint8), rng.integers(0, 3, (8, 9), dtype=np.uint8))
     result = evaluator.compute()
     total = np.zeros(evaluator.confusion.size, dtype=np.int64)
-    for _, cells, counts in result.records:
-        total[cells] += counts
+    for record in result.records:
+        total[record["cells"]] += record["counts"]
     np.testing.assert_array_equal(total.reshape(evaluator.confusion.shape), evaluator.confusion)
     assert len(result.records) == 3
