@@ -43,8 +43,23 @@ static void unfilter_sub(const unsigned char *restrict src, unsigned char *restr
             row[x] = r; row[x + 1] = g; row[x + 2] = b; row[x + 3] = a;
         }
     } else if (bpp == 1) {
+        /* label maps: long runs of zero deltas become memsets */
         unsigned char v = 0;
-        for (x = 0; x < stride; x++) { v += src[x]; row[x] = v; }
+        x = 0;
+        while (x < stride) {
+            if (x + 8 <= stride) {
+                uint64_t word;
+                memcpy(&word, src + x, 8);
+                if (word == 0) {
+                    memset(row + x, v, 8);
+                    x += 8;
+                    continue;
+                }
+            }
+            v += src[x];
+            row[x] = v;
+            x++;
+        }
     } else {
         for (x = 0; x < bpp; x++) row[x] = src[x];
         for (x = bpp; x < stride; x++) row[x] = (unsigned char)(src[x] + row[x - bpp]);
@@ -432,7 +447,42 @@ static inline uint32_t read_index(const unsigned char *data, Py_ssize_t i, Py_ss
         return 0;                                                                                    \
     }
 
-DEFINE_COUNT_PAIRS(count_pairs_u8_u8, unsigned char, unsigned char)
+/* u8 x u8 (label maps): eight pixels at a time while both stay in the run. */
+static int count_pairs_u8_u8(const unsigned char *a, const unsigned char *b, Py_ssize_t n, Py_ssize_t n_b, Py_ssize_t n_cells,
+                             uint64_t *counts) {
+    if (n == 0) return 0;
+    unsigned char run_a = a[0], run_b = b[0];
+    uint64_t run = 1;
+    const uint64_t ones = 0x0101010101010101ULL;
+    Py_ssize_t i = 1;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t wa, wb;
+            memcpy(&wa, a + i, 8);
+            memcpy(&wb, b + i, 8);
+            if (wa == run_a * ones && wb == run_b * ones) {
+                run += 8;
+                i += 8;
+                continue;
+            }
+        }
+        if (a[i] == run_a && b[i] == run_b) {
+            run++;
+        } else {
+            uint64_t cell = (uint64_t)run_a * (uint64_t)n_b + run_b;
+            if (cell >= (uint64_t)n_cells) return 1;
+            counts[cell] += run;
+            run_a = a[i];
+            run_b = b[i];
+            run = 1;
+        }
+        i++;
+    }
+    uint64_t cell = (uint64_t)run_a * (uint64_t)n_b + run_b;
+    if (cell >= (uint64_t)n_cells) return 1;
+    counts[cell] += run;
+    return 0;
+}
 DEFINE_COUNT_PAIRS(count_pairs_u8_u16, unsigned char, uint16_t)
 DEFINE_COUNT_PAIRS(count_pairs_u16_u8, uint16_t, unsigned char)
 DEFINE_COUNT_PAIRS(count_pairs_u16_u16, uint16_t, uint16_t)
