@@ -16,7 +16,6 @@ against the ground-truth class's accuracy and IoU and towards no class.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.pixelops import joint_histogram
-from psalm_bench.formats.semantic import LabelMap, SemanticSample, load_class_names, load_sample, samples_from_folders, samples_from_panoptic
+from psalm_bench.formats.semantic import LabelMap, SampleLoader, SemanticSample, load_class_names, samples_from_folders, samples_from_panoptic
 from psalm_bench.results import EvalResult
 
 METRICS = ["mIoU", "fwIoU", "mACC", "pACC"]
@@ -201,8 +200,7 @@ def evaluate_semantic(
     if 0 <= ignore_label < len(class_names):
         raise InputError(f"--ignore-label {ignore_label} is also a class index (there are {len(class_names)} classes)")
     evaluator = SemanticEvaluator(class_names, ignore_label, protocol)
-    load = functools.partial(load_sample, ignore_label=ignore_label)
-    run_sharded(evaluator, samples, load, workers=workers, desc="semantic", progress=progress)
+    run_sharded(evaluator, samples, SampleLoader(ignore_label), workers=workers, desc="semantic", progress=progress)
     return evaluator.compute()
 
 

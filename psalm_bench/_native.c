@@ -122,16 +122,43 @@ static int parse_geometry(PyObject *args, Py_buffer *raw, Py_ssize_t *height, Py
 
 /* unfilter(raw, height, width, bpp) -> bytes of height*width*bpp. */
 static PyObject *unfilter(PyObject *self, PyObject *args) {
-    Py_buffer raw;
+    Py_buffer raw, target;
     Py_ssize_t height, width, bpp;
-    if (parse_geometry(args, &raw, &height, &width, &bpp) < 0) return NULL;
-    Py_ssize_t stride = width * bpp;
-    PyObject *result = PyBytes_FromStringAndSize(NULL, height * stride);
-    if (result == NULL) {
+    PyObject *destination = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnn|O", &raw, &height, &width, &bpp, &destination)) return NULL;
+    if (height <= 0 || width <= 0 || bpp <= 0 || bpp > 8 || raw.len < height * (width * bpp + 1)) {
         PyBuffer_Release(&raw);
+        PyErr_SetString(PyExc_ValueError, "bad image geometry or inflated data shorter than the image");
         return NULL;
     }
-    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    Py_ssize_t stride = width * bpp;
+    PyObject *result;
+    unsigned char *out;
+    int have_target = 0;
+    if (destination == Py_None) {
+        result = PyBytes_FromStringAndSize(NULL, height * stride);
+        if (result == NULL) {
+            PyBuffer_Release(&raw);
+            return NULL;
+        }
+        out = (unsigned char *)PyBytes_AS_STRING(result);
+    } else {
+        /* a caller's reusable buffer: no page faults for a fresh image each time */
+        if (PyObject_GetBuffer(destination, &target, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&raw);
+            return NULL;
+        }
+        if (target.len != height * stride) {
+            PyBuffer_Release(&target);
+            PyBuffer_Release(&raw);
+            PyErr_SetString(PyExc_ValueError, "out must hold height * width * bpp bytes");
+            return NULL;
+        }
+        out = (unsigned char *)target.buf;
+        have_target = 1;
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
     const unsigned char *in = (const unsigned char *)raw.buf;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -140,6 +167,7 @@ static PyObject *unfilter(PyObject *self, PyObject *args) {
         failed = unfilter_row(src[0], src + 1, out + y * stride, y > 0 ? out + (y - 1) * stride : NULL, stride, bpp);
     }
     Py_END_ALLOW_THREADS
+    if (have_target) PyBuffer_Release(&target);
     PyBuffer_Release(&raw);
     if (failed) {
         Py_DECREF(result);
@@ -572,7 +600,8 @@ static PyObject *joint_histogram(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"unfilter", unfilter, METH_VARARGS, "unfilter(raw, height, width, bpp) -> bytes: undo PNG row filters."},
+    {"unfilter", unfilter, METH_VARARGS,
+     "unfilter(raw, height, width, bpp[, out]) -> bytes: undo PNG row filters (into `out`, returning None, if given)."},
     {"panoptic_ids", panoptic_ids, METH_VARARGS,
      "panoptic_ids(raw, height, width, bpp) -> bytes: undo row filters and pack RGB into little-endian uint32 ids."},
     {"panoptic_dense", panoptic_dense, METH_VARARGS,

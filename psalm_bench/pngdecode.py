@@ -52,21 +52,28 @@ def _inflate(data: bytes) -> tuple[bytes, int, int, int] | None:
         return None  # corrupt: let the reference decoder report it
 
 
-def decode_png_fast(data: bytes) -> np.ndarray | None:
+def decode_png_fast(data: bytes, out: np.ndarray | None = None) -> np.ndarray | None:
     """HxW (one channel; palette PNGs give their indices) or HxWxC uint8
-    array, or None when this decoder does not handle the file."""
+    array, or None when this decoder does not handle the file.
+
+    ``out``, a reusable uint8 array, receives the pixels when it has exactly
+    the image's size (saving the page faults of a fresh buffer per image);
+    the result is then a view of it, valid until its next use."""
     if _filters is None:
         return None
     inflated = _inflate(data)
     if inflated is None:
         return None
     raw, height, width, bpp = inflated
+    shape = (height, width) if bpp == 1 else (height, width, bpp)
     try:
+        if out is not None and out.dtype == np.uint8 and out.size == height * width * bpp and out.flags.c_contiguous:
+            _filters.unfilter(raw, height, width, bpp, out)
+            return out.reshape(shape)
         pixels = _filters.unfilter(raw, height, width, bpp)
     except ValueError:
         return None
-    image = np.frombuffer(pixels, dtype=np.uint8)
-    return image.reshape(height, width) if bpp == 1 else image.reshape(height, width, bpp)
+    return np.frombuffer(pixels, dtype=np.uint8).reshape(shape)
 
 
 def decode_panoptic_ids_fast(data: bytes) -> np.ndarray | None:

@@ -37,8 +37,8 @@ def read_png_bytes(path: str | Path) -> bytes:
     return data
 
 
-def _decode(data: bytes, path: Path) -> np.ndarray:
-    fast = decode_png_fast(data)
+def _decode(data: bytes, path: Path, out: np.ndarray | None = None) -> np.ndarray:
+    fast = decode_png_fast(data, out)
     if fast is not None:
         return fast
     color_type = data[25]
@@ -50,10 +50,13 @@ def _decode(data: bytes, path: Path) -> np.ndarray:
         raise InputError(f"PNG does not decode ({exc})", file=path) from None
 
 
-def read_label_map(path: str | Path) -> np.ndarray:
-    """HxW uint8/uint16 class-index map; palette PNGs give their indices."""
+def read_label_map(path: str | Path, out: np.ndarray | None = None) -> np.ndarray:
+    """HxW uint8/uint16 class-index map; palette PNGs give their indices.
+
+    ``out``: a reusable uint8 buffer (see ``decode_png_fast``); the map may
+    then be a view of it, valid until the buffer's next use."""
     path = Path(path)
-    image = _decode(read_png_bytes(path), path)
+    image = _decode(read_png_bytes(path), path, out)
     if image.ndim == 3:
         if image.shape[2] in (2, 4):  # grey+alpha or RGBA: alpha carries no label
             image = image[..., : image.shape[2] - 1]

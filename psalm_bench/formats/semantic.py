@@ -141,13 +141,40 @@ def _raise_unknown_id(source: PanopticLabelSource, ids: np.ndarray) -> None:
     raise InputError(f"PNG holds segment id {int(unknown[0])} that is not in segments_info", file=source.png)
 
 
+class SampleLoader:
+    """Decodes samples for an evaluator, one after another (a process pool
+    gives each worker its own copy). The label maps are decoded into two
+    reusable buffers: each pair is consumed by ``update`` before the next
+    sample is loaded, and fresh 300 KB buffers per image would cost more in
+    page faults than the decoding itself."""
+
+    def __init__(self, ignore_label: int = 255):
+        self.ignore_label = ignore_label
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"ignore_label": self.ignore_label, "_buffers": {}}
+
+    def __call__(self, sample: SemanticSample) -> tuple[LabelMap, LabelMap]:
+        if isinstance(sample.gt, PanopticLabelSource):
+            gt = LabelMap(read_panoptic_as_labels(sample.gt, self.ignore_label), str(sample.gt.png))
+        else:
+            gt = LabelMap(self._read("gt", sample.gt), str(sample.gt))
+        pred = LabelMap(self._read("pred", sample.pred), str(sample.pred))
+        if gt.labels.shape != pred.labels.shape:
+            raise InputError(f"prediction size {pred.labels.shape[0]}x{pred.labels.shape[1]} differs from ground truth {gt.labels.shape[0]}x{gt.labels.shape[1]}", file=pred.source, record=f"image {sample.name}")
+        return gt, pred
+
+    def _read(self, role: str, path: Path) -> np.ndarray:
+        labels = read_label_map(path, self._buffers.get(role))
+        if labels.base is None or labels.base is not self._buffers.get(role):
+            # not decoded into the buffer (first image, another size, a fallback
+            # decoder): keep a buffer of this size for the next image
+            if labels.dtype == np.uint8 and labels.ndim == 2:
+                self._buffers[role] = np.empty(labels.size, dtype=np.uint8)
+        return labels
+
+
 def load_sample(sample: SemanticSample, ignore_label: int = 255) -> tuple[LabelMap, LabelMap]:
-    """Decode one sample (module-level so a process pool can call it)."""
-    if isinstance(sample.gt, PanopticLabelSource):
-        gt = LabelMap(read_panoptic_as_labels(sample.gt, ignore_label), str(sample.gt.png))
-    else:
-        gt = LabelMap(read_label_map(sample.gt), str(sample.gt))
-    pred = LabelMap(read_label_map(sample.pred), str(sample.pred))
-    if gt.labels.shape != pred.labels.shape:
-        raise InputError(f"prediction size {pred.labels.shape[0]}x{pred.labels.shape[1]} differs from ground truth {gt.labels.shape[0]}x{gt.labels.shape[1]}", file=pred.source, record=f"image {sample.name}")
-    return gt, pred
+    """Decode one sample (fresh arrays; see SampleLoader for the reusing one)."""
+    return SampleLoader(ignore_label)(sample)
