@@ -4,8 +4,7 @@
  * psalm-bench inflates segmentation PNGs with zlib-ng, which is many times
  * faster than the zlib that libpng/libspng/PIL link for these highly
  * compressible images; this is the remaining per-byte step, which numpy can
- * only do at a few ns per byte. `panoptic_ids` also folds each RGB pixel into
- * its COCO panoptic segment id (R + 256 G + 65536 B) as the row is decoded.
+ * only do at a few ns per byte.
  * 2. Map segment ids to dense per-image indices (0 unknown, 1 void, 2 + k for
  * the k-th segment of segments_info), from an id map (`dense_index`) or
  * straight from a PNG's scanlines (`panoptic_dense`).
@@ -168,53 +167,6 @@ static PyObject *unfilter(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     if (have_target) PyBuffer_Release(&target);
-    PyBuffer_Release(&raw);
-    if (failed) {
-        Py_DECREF(result);
-        PyErr_SetString(PyExc_ValueError, "unknown PNG filter type");
-        return NULL;
-    }
-    return result;
-}
-
-/* panoptic_ids(raw, height, width, bpp) -> bytes of height*width little-endian uint32 ids. bpp 3 or 4. */
-static PyObject *panoptic_ids(PyObject *self, PyObject *args) {
-    Py_buffer raw;
-    Py_ssize_t height, width, bpp;
-    if (parse_geometry(args, &raw, &height, &width, &bpp) < 0) return NULL;
-    if (bpp != 3 && bpp != 4) {
-        PyBuffer_Release(&raw);
-        PyErr_SetString(PyExc_ValueError, "panoptic ids need RGB or RGBA pixels");
-        return NULL;
-    }
-    Py_ssize_t stride = width * bpp;
-    unsigned char *rows = malloc(2 * stride);
-    PyObject *result = rows ? PyBytes_FromStringAndSize(NULL, height * width * 4) : NULL;
-    if (result == NULL) {
-        free(rows);
-        PyBuffer_Release(&raw);
-        return rows ? NULL : PyErr_NoMemory();
-    }
-    unsigned char *ids = (unsigned char *)PyBytes_AS_STRING(result);
-    const unsigned char *in = (const unsigned char *)raw.buf;
-    int failed = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t y = 0; y < height && !failed; y++) {
-        const unsigned char *src = in + y * (stride + 1);
-        unsigned char *row = rows + (y % 2) * stride;
-        const unsigned char *up = y > 0 ? rows + ((y + 1) % 2) * stride : NULL;
-        failed = unfilter_row(src[0], src + 1, row, up, stride, bpp);
-        unsigned char *dst = ids + y * width * 4;
-        for (Py_ssize_t x = 0; x < width; x++) {
-            const unsigned char *pixel = row + x * bpp;
-            dst[4 * x] = pixel[0];
-            dst[4 * x + 1] = pixel[1];
-            dst[4 * x + 2] = pixel[2];
-            dst[4 * x + 3] = 0;
-        }
-    }
-    Py_END_ALLOW_THREADS
-    free(rows);
     PyBuffer_Release(&raw);
     if (failed) {
         Py_DECREF(result);
@@ -602,8 +554,6 @@ static PyObject *joint_histogram(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(raw, height, width, bpp[, out]) -> bytes: undo PNG row filters (into `out`, returning None, if given)."},
-    {"panoptic_ids", panoptic_ids, METH_VARARGS,
-     "panoptic_ids(raw, height, width, bpp) -> bytes: undo row filters and pack RGB into little-endian uint32 ids."},
     {"panoptic_dense", panoptic_dense, METH_VARARGS,
      "panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: scanlines to dense segment indices."},
     {"joint_histogram", joint_histogram, METH_VARARGS,

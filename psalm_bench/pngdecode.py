@@ -76,22 +76,6 @@ def decode_png_fast(data: bytes, out: np.ndarray | None = None) -> np.ndarray | 
     return np.frombuffer(pixels, dtype=np.uint8).reshape(shape)
 
 
-def decode_panoptic_ids_fast(data: bytes) -> np.ndarray | None:
-    """HxW uint32 segment ids (R + 256 G + 65536 B) of an 8-bit RGB(A) PNG,
-    decoded and packed in one pass; None when this decoder does not handle it."""
-    if _filters is None:
-        return None
-    inflated = _inflate(data)
-    if inflated is None or inflated[3] not in (3, 4):
-        return None
-    raw, height, width, bpp = inflated
-    try:
-        packed = _filters.panoptic_ids(raw, height, width, bpp)
-    except ValueError:
-        return None
-    return np.frombuffer(packed, dtype="<u4").reshape(height, width).astype(np.uint32, copy=False)
-
-
 def decode_panoptic_dense_fast(data: bytes, segment_ids: np.ndarray, dtype: type) -> np.ndarray | None:
     """HxW dense segment indices of an 8-bit RGB(A) panoptic PNG: 0 for an id
     not in ``segment_ids``, 1 for void, 2 + k for ``segment_ids[k]``; decoded
@@ -99,7 +83,7 @@ def decode_panoptic_dense_fast(data: bytes, segment_ids: np.ndarray, dtype: type
     if _filters is None:
         return None
     inflated = _inflate(data)
-    if inflated is None or inflated[3] not in (3, 4):
+    if inflated is None or inflated[3] not in (3, 4):  # RGB or RGBA only
         return None
     raw, height, width, bpp = inflated
     segments32 = np.ascontiguousarray(segment_ids, dtype=np.uint32)

@@ -18,7 +18,7 @@ import pyspng
 from PIL import Image
 
 from psalm_bench.errors import InputError
-from psalm_bench.pngdecode import decode_panoptic_ids_fast, decode_png_fast
+from psalm_bench.pngdecode import decode_png_fast
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE_PALETTE = 3
@@ -73,9 +73,6 @@ def read_panoptic_ids(path: str | Path) -> np.ndarray:
     """HxW uint32 segment ids of a COCO panoptic PNG: R + 256 G + 256^2 B."""
     path = Path(path)
     data = read_png_bytes(path)
-    ids = decode_panoptic_ids_fast(data)
-    if ids is not None:
-        return ids
     image = _decode(data, path)
     if image.ndim != 3 or image.shape[2] < 3:
         raise InputError("panoptic PNG must be RGB", file=path)
