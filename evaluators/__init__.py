@@ -13,6 +13,8 @@ from typing import Any
 from psalm_bench.evaluators.base import Evaluator
 
 _LAZY = {
+    "InteractiveEvaluator": "psalm_bench.evaluators.interactive",
+    "VosEvaluator": "psalm_bench.evaluators.vos",
     "InstanceEvaluator": "psalm_bench.evaluators.instance",
     "PanopticEvaluator": "psalm_bench.evaluators.panoptic",
     "SemanticEvaluator": "psalm_bench.evaluators.semantic",

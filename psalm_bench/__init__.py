@@ -6,7 +6,8 @@ The Python API carries the CLI's names::
     result = evaluate("panoptic", gt="panoptic_val2017.json", pred="pred.json")
     result.metrics["PQ"]
 
-or, per task, ``evaluate_panoptic``, ``evaluate_instance``, ``evaluate_semantic``.
+or, per task, ``evaluate_panoptic``, ``evaluate_instance``, ``evaluate_semantic``,
+``evaluate_refcoco``, ``evaluate_gref``, ``evaluate_interactive``, ``evaluate_vos``.
 The evaluators themselves (``psalm_bench.evaluators``) keep mergeable state and
 serve validation loops: ``update`` per image, ``merge`` shards, ``compute``.
 """
@@ -17,7 +18,16 @@ __version__ = "0.1.0"
 
 from psalm_bench.errors import InputError
 from psalm_bench.results import EvalResult
-from psalm_bench.api import evaluate, evaluate_instance, evaluate_panoptic, evaluate_semantic
+from psalm_bench.api import (
+    evaluate,
+    evaluate_gref,
+    evaluate_instance,
+    evaluate_interactive,
+    evaluate_panoptic,
+    evaluate_refcoco,
+    evaluate_semantic,
+    evaluate_vos,
+)
 
 __all__ = [
     "__version__",
@@ -27,4 +37,8 @@ __all__ = [
     "evaluate_panoptic",
     "evaluate_instance",
     "evaluate_semantic",
+    "evaluate_refcoco",
+    "evaluate_gref",
+    "evaluate_interactive",
+    "evaluate_vos",
 ]

@@ -25,3 +25,19 @@ def evaluate_instance(gt: str | Path, pred: str | Path, **options: Any) -> EvalR
 
 def evaluate_semantic(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
     return evaluate("semantic", gt, pred, **options)
+
+
+def evaluate_refcoco(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("refcoco", gt, pred, **options)
+
+
+def evaluate_gref(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("gref", gt, pred, **options)
+
+
+def evaluate_interactive(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("interactive", gt, pred, **options)
+
+
+def evaluate_vos(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("vos", gt, pred, **options)

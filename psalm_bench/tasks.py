@@ -78,7 +78,7 @@ TASKS: dict[str, Task] = {
             "COCO-Interactive: mIoU and cIoU per prompt type (point, scribble, box, mask)",
             "psalm_bench.evaluators.interactive:evaluate_interactive",
             frozenset({"protocol", "ignore_extra", "workers", "progress"}),
-            [["point_mIoU", "scribble_mIoU", "box_mIoU", "mask_mIoU"], ["point_cIoU", "scribble_cIoU", "box_cIoU", "mask_cIoU"]],
+            [["point_mIoU", "scribble_mIoU", "box_mIoU", "mask_mIoU", "mIoU"], ["point_cIoU", "scribble_cIoU", "box_cIoU", "mask_cIoU", "cIoU"]],
         ),
         Task(
             "vos",
