@@ -71,7 +71,10 @@ def to_rle(segmentation: Any, height: int, width: int) -> RLE:
             raise MaskFormatError(f"RLE counts sum to {sum(counts)}, image has {height * width} pixels")
         return mask_api.frPyObjects(segmentation, height, width)
     if isinstance(counts, str):
-        return {"size": [height, width], "counts": counts.encode("ascii")}
+        try:
+            return {"size": [height, width], "counts": counts.encode("ascii")}
+        except UnicodeEncodeError:
+            raise MaskFormatError("RLE counts string has non-ASCII characters") from None
     if isinstance(counts, bytes):
         return {"size": [height, width], "counts": counts}
     raise MaskFormatError("RLE 'counts' must be a string or a list of integers")

@@ -43,6 +43,7 @@ def test_multiple_polygons_merge_like_pycocotools() -> None:
         ([[1, 2, 3]], "even number"),
         ({"size": [20, 30], "counts": [5, 5]}, "sum to 10"),
         ({"counts": "x"}, "polygon list or an RLE"),
+        ({"size": [20, 30], "counts": "é"}, "non-ASCII"),
         ([], "empty polygon"),
     ],
 )
