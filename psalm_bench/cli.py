@@ -106,6 +106,51 @@ def _inputs(path: Path, png_dir: Optional[Path], task: str) -> list[Path]:
     return [path]
 
 
+class BuildFormat(str, Enum):
+    psalm = "psalm"
+    hf = "hf"
+
+
+class PromptMode(str, Enum):
+    released = "released"
+    paper = "paper"
+
+
+@app.command("build-interactive")
+def build_interactive_command(
+    instances: Annotated[Path, typer.Option("--instances", help="COCO instances JSON (e.g. instances_val2017.json).")],
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write (--format psalm) or folder (--format hf).")],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Every prompt is a pure function of (seed, annotation id, mask).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes; the output is byte-identical for any number.")] = 1,
+    fmt: Annotated[BuildFormat, typer.Option("--format", help="psalm: the JSON list PSALM's code reads; hf: a Hugging Face datasets folder with a dataset card.")] = BuildFormat.psalm,
+    mode: Annotated[PromptMode, typer.Option("--mode", help="released: as the authors' released generator; paper: as the paper's appendix 8.")] = PromptMode.released,
+    preview: Annotated[int, typer.Option("--preview", min=0, help="Render the first N images with their four prompts to PNGs.")] = 0,
+    preview_dir: Annotated[Optional[Path], typer.Option("--preview-dir", help="Folder for the previews [default: OUT_preview].")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="Image folder for previews [default: beside the instances JSON; else a grey canvas].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUT.partial and OUT.progress.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Build COCO-Interactive: point, scribble, box and mask prompts for every COCO instance.
+
+    Bad annotations (polygons with < 3 points, RLE of the wrong size,
+    zero-area instances, unknown images) are skipped and counted in the
+    summary. An interrupted run continues with the same command and --resume.
+    """
+    from psalm_bench.generators.interactive import build_interactive
+
+    try:
+        summary = build_interactive(
+            instances, out, seed=seed, workers=workers, format=fmt.value, preview=preview,
+            preview_dir=preview_dir, images=images, resume=resume, mode=mode.value,
+            progress=not quiet and sys.stderr.isatty(),
+        )
+    except KeyboardInterrupt:
+        typer.echo("psalm-bench: interrupted; run the same command with --resume to continue", err=True)
+        raise SystemExit(130) from None
+    for line in summary.lines():
+        typer.echo(line)
+
+
 @app.command("tasks")
 def tasks_command() -> None:
     """List the tasks `eval` can score."""
