@@ -166,23 +166,26 @@ def _measure_once(tool: Tool, env: dict[str, str]) -> Measurement:
     return m
 
 
-def measure(tool: Tool, env: dict[str, str], repeat: int) -> Measurement:
-    """Run ``repeat`` times; report the run with the median wall time."""
-    first = _measure_once(tool, env)
-    if not first.ok and tool.json_out is not None and "--workers" in tool.cmd and "--workers" in first.error:
-        # a psalm-bench task without a --workers option: run it as it is
+def measure_once(tool: Tool, env: dict[str, str]) -> Measurement:
+    """One timed run; a psalm-bench task without ``--workers`` is retried without it."""
+    m = _measure_once(tool, env)
+    if not m.ok and tool.json_out is not None and "--workers" in tool.cmd and "--workers" in m.error:
         i = tool.cmd.index("--workers")
         tool.cmd = tool.cmd[:i] + tool.cmd[i + 2 :]
         tool.note = (tool.note + "; " if tool.note else "") + "no --workers option"
-        first = _measure_once(tool, env)
-    runs = [first] + [_measure_once(tool, env) for _ in range(repeat - 1)]
-    good = [r for r in runs if r.ok]
+        m = _measure_once(tool, env)
+    return m
+
+
+def summarise(runs: list[Measurement]) -> Measurement:
+    """The run with the median wall time (all wall times kept in ``extra``)."""
+    good = sorted((r for r in runs if r.ok), key=lambda r: r.wall_s)
     if not good:
         return runs[-1]
-    good.sort(key=lambda r: r.wall_s)
     best = good[(len(good) - 1) // 2]
-    if repeat > 1:
+    if len(runs) > 1:
         best.extra["wall_runs_s"] = [round(r.wall_s, 3) for r in runs]
+        best.extra["cpu_runs_s"] = [round(r.cpu_s, 3) for r in runs]
     return best
 
 
@@ -380,11 +383,20 @@ def main(argv: list[str] | None = None) -> int:
             _warm_page_cache(_task_inputs(task, args.data))
             tools = [t for t in tools_for(task, args.data, args.workers, sys.executable, psalm, Path(tmpdir))
                      if t.name not in args.skip]
+            # Repeats go round-robin over the tools, so that a burst of
+            # background load does not land on one tool's runs only.
+            runs: dict[str, list[Measurement]] = {t.name: [] for t in tools}
+            for rep in range(args.repeat):
+                for tool in tools:
+                    m = measure_once(tool, env)
+                    runs[tool.name].append(m)
+                    print(f"[{task} {rep + 1}/{args.repeat}] {tool.name}: cpu {m.cpu_s:.2f}s wall {m.wall_s:.2f}s "
+                          f"{'ok' if m.ok else m.error}", file=sys.stderr, flush=True)
             ref: Measurement | None = None
             ref_data: dict[str, Any] = {}
             for tool in tools:
-                print(f"[{task}] {tool.name} ...", file=sys.stderr, flush=True)
-                m = measure(tool, env, args.repeat)
+                m = summarise(runs[tool.name])
+                m.note = tool.note
                 if tool.reference and m.ok:
                     ref = m
                     ref_data = {"metrics": m.metrics, **m.extra}
@@ -392,8 +404,6 @@ def main(argv: list[str] | None = None) -> int:
                     m.compared_with = f"{ref.tool}:{tool.compare_with}"
                     m.max_abs_diff = max_abs_diff(m.metrics, ref_data.get(tool.compare_with) or {})
                 results.append(m)
-                print(f"[{task}] {tool.name}: cpu {m.cpu_s:.2f}s wall {m.wall_s:.2f}s "
-                      f"{'ok' if m.ok else m.error}", file=sys.stderr, flush=True)
     print(f"\nworkload: {args.data}   workers: {args.workers}   machine: {machine['cpus']} CPUs "
           f"({machine['cpu_model']}), load before {tuple(round(x, 2) for x in machine['loadavg_before'])}, "
           f"commit {machine['commit']}\n")
