@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test check-fixtures bench clean
 
-$(STAMP): pyproject.toml
+# panopticapi-lite declares numpy<2 but needs only numpy and Pillow: --no-deps.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet --no-deps panopticapi-lite==0.2.0
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,7 +26,7 @@ check-fixtures: $(STAMP)
 
 # Side-by-side speed comparison at COCO val2017 scale (see benchmarks/README.md).
 bench: $(STAMP)
-	$(VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(VENV)/bin/python benchmarks/make_workload.py --out bench-data
 	$(VENV)/bin/python benchmarks/run.py --data bench-data
 
