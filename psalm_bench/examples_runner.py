@@ -28,3 +28,34 @@ def run_examples(root: Path = EXAMPLES, *, per_class: bool = False) -> Iterator[
         flags = " ".join(f"--{k.replace('_', '-')} {Path(v).name if isinstance(v, Path) else v}" for k, v in options.items())
         header = f"$ psalm-bench eval --task {task_name} --gt {gt.relative_to(root.parent)} --pred {pred.relative_to(root.parent)} {flags}".rstrip()
         yield header + "\n" + render(result, task.table_rows, per_class=per_class)
+    yield interactive_baseline(root, per_class=per_class)
+
+
+def interactive_baseline(root: Path = EXAMPLES, *, per_class: bool = False) -> str:
+    """COCO-Interactive built from the example instances, scored with the
+    simplest honest baseline: each visual prompt, as stored, is the predicted
+    mask. A model has to beat this floor."""
+    import json
+    import tempfile
+
+    from psalm_bench.generators.interactive import build_interactive
+
+    task = get_task("interactive")
+    with tempfile.TemporaryDirectory() as tmp:
+        built = Path(tmp) / "coco_interactive.json"
+        build_interactive(root / "instance" / "gt.json", built, seed=0, progress=False)
+        lines = []
+        for record in json.loads(built.read_text()):
+            for ann in record["anns"]:
+                for prompt in ("point", "scribble", "box", "mask"):
+                    mask = ann[f"{prompt}_visual_prompt_mask"]
+                    lines.append(json.dumps({"image_id": record["image_info"]["id"], "ann_id": ann["id"], "prompt": prompt, "segmentation": mask}))
+        pred = Path(tmp) / "prompt_as_mask.jsonl"
+        pred.write_text("\n".join(lines) + "\n")
+        result = task.run(built, pred, progress=False)
+    header = (
+        "$ psalm-bench build-interactive --instances examples/instance/gt.json --out coco_interactive.json\n"
+        "$ psalm-bench eval --task interactive --gt coco_interactive.json --pred prompt_as_mask.jsonl"
+        "   # baseline: the prompt itself as the mask"
+    )
+    return header + "\n" + render(result, task.table_rows, per_class=per_class)

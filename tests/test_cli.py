@@ -67,7 +67,7 @@ def test_json_result_carries_provenance(tmp_path: Path) -> None:
 def test_demo_scores_the_bundled_examples() -> None:
     run = run_cli("demo")
     assert run.returncode == 0, run.stderr
-    for fragment in ("--task panoptic", "PQ_th", "--task instance", "AR100", "--task semantic", "mIoU"):
+    for fragment in ("--task panoptic", "PQ_th", "--task instance", "AR100", "--task semantic", "mIoU", "--task interactive", "scribble_cIoU"):
         assert fragment in run.stdout
 
 
