@@ -23,6 +23,8 @@ from psalm_bench.api import (
     evaluate_gref,
     evaluate_instance,
     evaluate_interactive,
+    evaluate_ov_instance,
+    evaluate_ov_semantic,
     evaluate_panoptic,
     evaluate_refcoco,
     evaluate_semantic,
@@ -41,4 +43,6 @@ __all__ = [
     "evaluate_gref",
     "evaluate_interactive",
     "evaluate_vos",
+    "evaluate_ov_semantic",
+    "evaluate_ov_instance",
 ]

@@ -41,3 +41,11 @@ def evaluate_interactive(gt: str | Path, pred: str | Path, **options: Any) -> Ev
 
 def evaluate_vos(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
     return evaluate("vos", gt, pred, **options)
+
+
+def evaluate_ov_semantic(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("ov-semantic", gt, pred, **options)
+
+
+def evaluate_ov_instance(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("ov-instance", gt, pred, **options)

@@ -29,6 +29,8 @@ class TaskName(str, Enum):
     gref = "gref"
     interactive = "interactive"
     vos = "vos"
+    ov_semantic = "ov-semantic"
+    ov_instance = "ov-instance"
 
 
 def _version(value: bool) -> None:
@@ -63,6 +65,9 @@ def eval_command(
     split_by: Annotated[Optional[str], typer.Option("--split-by", help="refcoco: unc, umd or google [default: unc; umd for refcocog].")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, test, testA, testB; vos: the ImageSets/2017 list [default: val].")] = None,
     strict: Annotated[Optional[bool], typer.Option("--strict", help="vos: stop at a missing prediction frame instead of scoring it as empty.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="ov-semantic: a150, cityscapes, pc59, pc459 or pas20; ov-instance: a150 or cityscapes.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="ov-semantic: official (the dataset's own label files, default) or prepared (detectron2's converted maps).")] = None,
+    image_list: Annotated[Optional[Path], typer.Option("--image-list", help="ov-semantic: a file of image stems to score (e.g. VOC's val.txt).")] = None,
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -88,6 +93,9 @@ def eval_command(
         "split_by": split_by,
         "split": split,
         "strict": strict,
+        "benchmark": benchmark,
+        "layout": layout,
+        "image_list": image_list,
         "ignore_extra": ignore_extra,
         "workers": workers,
     }
@@ -157,7 +165,7 @@ def tasks_command() -> None:
     from psalm_bench.tasks import TASKS
 
     for task in TASKS.values():
-        typer.echo(f"{task.name:10}  {task.summary}")
+        typer.echo(f"{task.name:12}  {task.summary}")
 
 
 @app.command("demo")

@@ -87,6 +87,21 @@ TASKS: dict[str, Task] = {
             frozenset({"split", "protocol", "strict", "workers", "progress"}),
             [["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]],
         ),
+        Task(
+            "ov-semantic",
+            "open-vocabulary semantic segmentation: mIoU on ADE20K-150, Cityscapes, Pascal Context-59/459, VOC-20",
+            "psalm_bench.evaluators.open_vocab:evaluate_ov_semantic",
+            frozenset({"benchmark", "layout", "protocol", "image_list", "ignore_extra", "workers", "progress"}),
+            [["mIoU", "fwIoU", "mACC", "pACC"]],
+        ),
+        Task(
+            "ov-instance",
+            "open-vocabulary instance segmentation: mask AP on ADE20K and Cityscapes",
+            "psalm_bench.evaluators.open_vocab:evaluate_ov_instance",
+            frozenset({"benchmark", "iou_type", "progress"}),
+            [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
+            {"workers": "its COCOeval engine parses and matches in native code in one process"},
+        ),
     ]
 }
 
