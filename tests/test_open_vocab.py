@@ -311,3 +311,27 @@ def test_pc459_reads_the_official_mat_label_map(tmp_path: Path) -> None:
     savemat(tmp_path / "other.mat", {"Labels": np.zeros((1, 1))})
     with pytest.raises(InputError, match="no 'LabelMap'"):
         ov.read_labels(tmp_path / "other.mat")
+
+
+def test_cli_scores_a_voc_layout_and_names_bad_benchmarks(tmp_path: Path) -> None:
+    from conftest import assert_one_line_error, run_cli
+    from PIL import Image
+
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    gt = np.zeros((6, 8), dtype=np.uint8)
+    gt[1:4, 1:4] = 15  # person
+    gt[0, :] = 255  # border
+    image = Image.fromarray(gt, mode="P")
+    image.putpalette([0, 0, 0] * 256)
+    image.save(gt_dir / "2007_000001.png")
+    pred = np.full((6, 8), 255, dtype=np.uint8)
+    pred[1:4, 1:4] = 14  # person, 0-based
+    Image.fromarray(pred).save(pred_dir / "2007_000001.png")
+    out = tmp_path / "r.json"
+    run = run_cli("eval", "--task", "ov-semantic", "--benchmark", "pas20", "--gt", gt_dir, "--pred", pred_dir, "--json", out)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text())["metrics"]["mIoU"] == 100.0
+    bad = run_cli("eval", "--task", "ov-semantic", "--benchmark", "nope", "--gt", gt_dir, "--pred", pred_dir)
+    assert_one_line_error(bad, "nope")
