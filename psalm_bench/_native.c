@@ -10,7 +10,10 @@
  * straight from a PNG's scanlines (`panoptic_dense`).
  * 3. Count (a, b) label pairs (`joint_histogram`): the confusion matrix of
  * mIoU and the intersection table of PQ.
+ * 4. Read integer fields out of a large JSON text without parsing it
+ * (`scan_ints`): the screen of a COCO results file.
  */
+#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -551,6 +554,99 @@ static PyObject *joint_histogram(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* Skip JSON whitespace. */
+static inline const char *skip_space(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* Parse a non-negative or negative decimal integer; NULL if none. */
+static inline const char *parse_int(const char *p, const char *end, long long *value) {
+    int negative = 0;
+    if (p < end && *p == '-') { negative = 1; p++; }
+    if (p >= end || *p < '0' || *p > '9') return NULL;
+    long long v = 0;
+    while (p < end && *p >= '0' && *p <= '9') { v = v * 10 + (*p - '0'); p++; }
+    *value = negative ? -v : v;
+    return p;
+}
+
+/* scan_ints(data, key, width) -> bytes of int64: for every occurrence of the
+ * JSON key `"key":` in `data`, the integer after it (width 1), or the
+ * integers of the `[a, b, ...]` list after it (width n: exactly n of them).
+ * Raises ValueError at an occurrence whose value is not of that shape: the
+ * caller then falls back to a full parse. Lets a huge results file be
+ * screened (image ids, mask sizes) without building Python objects. */
+static PyObject *scan_ints(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    const char *key;
+    Py_ssize_t key_len, width;
+    if (!PyArg_ParseTuple(args, "y*s#n", &data, &key, &key_len, &width)) return NULL;
+    if (width < 1 || width > 8 || key_len == 0) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "bad key or width");
+        return NULL;
+    }
+    char *pattern = malloc(key_len + 2);
+    Py_ssize_t capacity = 1024, count = 0;
+    long long *values = malloc(capacity * sizeof(long long));
+    if (!pattern || !values) {
+        free(pattern);
+        free(values);
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
+    pattern[0] = '"';
+    memcpy(pattern + 1, key, key_len);
+    pattern[key_len + 1] = '"';
+    const char *p = (const char *)data.buf, *end = p + data.len;
+    int bad = 0, no_memory = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end) {
+        const char *hit = memmem(p, end - p, pattern, key_len + 2);
+        if (hit == NULL) break;
+        p = skip_space(hit + key_len + 2, end);
+        if (p >= end || *p != ':') { bad = 1; break; }
+        p = skip_space(p + 1, end);
+        if (width > 1) {
+            if (p >= end || *p != '[') { bad = 1; break; }
+            p++;
+        }
+        for (Py_ssize_t k = 0; k < width; k++) {
+            long long v;
+            p = skip_space(p, end);
+            p = parse_int(p, end, &v);
+            if (p == NULL) { bad = 1; break; }
+            p = skip_space(p, end);
+            if (width > 1) {
+                char expected = (k + 1 < width) ? ',' : ']';
+                if (p >= end || *p != expected) { bad = 1; break; }
+                p++;
+            }
+            if (count == capacity) {
+                long long *grown = realloc(values, 2 * capacity * sizeof(long long));
+                if (grown == NULL) { no_memory = 1; break; }
+                values = grown;
+                capacity *= 2;
+            }
+            values[count++] = v;
+        }
+        if (bad || no_memory) break;
+    }
+    Py_END_ALLOW_THREADS
+    free(pattern);
+    PyBuffer_Release(&data);
+    if (bad || no_memory) {
+        free(values);
+        if (no_memory) return PyErr_NoMemory();
+        PyErr_SetString(PyExc_ValueError, "a value of an unexpected shape");
+        return NULL;
+    }
+    PyObject *result = PyBytes_FromStringAndSize((const char *)values, count * sizeof(long long));
+    free(values);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(raw, height, width, bpp[, out]) -> bytes: undo PNG row filters (into `out`, returning None, if given)."},
@@ -559,6 +655,8 @@ static PyMethodDef methods[] = {
     {"joint_histogram", joint_histogram, METH_VARARGS,
      "joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells[, out]) -> bytes: uint64 counts of a * n_b + b "
      "(written into `out`, returning None, when a writable uint64 buffer is given)."},
+    {"scan_ints", scan_ints, METH_VARARGS,
+     "scan_ints(data, key, width) -> bytes of int64: the integer (or [width] integers) after every \"key\": in data."},
     {"dense_index", dense_index, METH_VARARGS,
      "dense_index(ids, segment_ids, itemsize) -> bytes: 0 unknown id, 1 void, 2 + k for segment_ids[k]."},
     {NULL, NULL, 0, NULL},

@@ -3,6 +3,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from psalm_bench import InputError, evaluate
@@ -103,3 +104,29 @@ def test_missing_area_range_is_null_with_a_warning(tmp_path: Path) -> None:
 def test_unknown_iou_type_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="iou-type"):
         evaluate("instance", tmp_path / "gt.json", tmp_path / "pred.json", iou_type="keypoints")
+
+
+@needs_fixtures
+@pytest.mark.parametrize("native", [True, False])
+def test_size_screen_pairs_each_mask_with_its_image(case_copy: Path, monkeypatch, native: bool) -> None:
+    """Images of several sizes: a mask carrying another image's (valid) size is caught."""
+    import psalm_bench.formats.coco as coco_module
+    from psalm_bench.formats.coco import load_instances, rle_sizes_match_images
+
+    if not native:
+        monkeypatch.setattr(coco_module, "_scan_ids_and_sizes", lambda data: (
+            np.array(coco_module._IMAGE_ID.findall(data)).astype(np.int64),
+            np.array(coco_module._RLE_SIZE.findall(data)).astype(np.int64).reshape(-1, 2),
+        ))
+    gt = load_instances(case_copy / "gt.json")
+    sizes = {(i.height, i.width) for i in gt.images.values()}
+    assert len(sizes) > 1
+    preds = json.loads((case_copy / "pred.json").read_text())
+    assert rle_sizes_match_images(case_copy / "pred.json", gt, len(preds))
+    first = gt.images[preds[0]["image_id"]]
+    other = next(hw for hw in sizes if hw != (first.height, first.width))
+    preds[0]["segmentation"]["size"] = list(other)
+    (case_copy / "pred.json").write_text(json.dumps(preds))
+    assert not rle_sizes_match_images(case_copy / "pred.json", gt, len(preds))
+    with pytest.raises(InputError, match=r"\[0\].*mask size"):
+        evaluate("instance", case_copy / "gt.json", case_copy / "pred.json")
