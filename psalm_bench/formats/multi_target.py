@@ -1,0 +1,334 @@
+"""Multi-target benchmarks: MUSE (PixelLM) and grounded captions (GCG: GLaMM, MGLMM).
+
+Neither peer publishes a prediction-file format (PixelLM's evaluation reads its
+dataset and runs the model in one loop; GLaMM's reads one JSON per image in
+its own layout), so the files below are psalm-bench's own. Masks are COCO RLE
+(compressed or uncompressed counts) or polygon lists, as everywhere in
+psalm-bench (FORMATS.md); each must have its image's size.
+
+MUSE ground truth: a JSON list (or ``{"samples": [...]}``), one record per
+evaluation item::
+
+    {"id": str | int, "height": int, "width": int,
+     "question": str (optional),
+     "masks": [segmentation, ...]}                    # the GT instances
+
+An item that PixelLM evaluates with several questions at once (its
+``questions_list``: one image, several questions, one mask group each) uses
+``"questions": [{"question": str, "masks": [...]}, ...]`` instead of
+``question``/``masks``.
+
+MUSE predictions: JSON Lines, one line per item::
+
+    {"id": ..., "masks": [RLE, ...]}                  # or, per question:
+    {"id": ..., "questions": [{"masks": [RLE, ...]}, ...]}   # same order as GT
+
+GCG ground truth: a JSON list (or ``{"samples": [...]}``), one record per image::
+
+    {"id": str | int, "height": int, "width": int, "caption": str,
+     "phrases": [{"text": str, "mask": segmentation}        # or "masks": [...]
+                 , ...]}
+
+GCG predictions: JSON Lines, one line per image::
+
+    {"id": ..., "caption": str, "phrases": [{"text": str, "mask": RLE}, ...]}
+
+A phrase given with several masks (``"masks"``) is scored as their union:
+GLaMM's GranD-f ground truth has exactly one mask per grounded phrase.
+
+Every problem is an :class:`InputError` naming the file and the record (line
+number or sample id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pycocotools import mask as mask_api
+
+from psalm_bench.errors import InputError
+from psalm_bench.formats.jsonl import read_jsonl
+from psalm_bench.masks import RLE, MaskFormatError, check_rle_decodes, to_rle
+
+SampleId = str | int
+
+
+# ---------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class MuseQuestion:
+    question: str | None
+    masks: list[RLE]
+
+
+@dataclass(frozen=True)
+class MuseSample:
+    id: SampleId
+    height: int
+    width: int
+    questions: list[MuseQuestion]
+
+
+@dataclass(frozen=True)
+class GcgPhrase:
+    text: str
+    mask: RLE
+
+
+@dataclass(frozen=True)
+class GcgSample:
+    id: SampleId
+    height: int
+    width: int
+    caption: str
+    phrases: list[GcgPhrase]
+
+
+@dataclass
+class GcgPrediction:
+    caption: str
+    phrases: list[GcgPhrase] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def _load_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a JSON file", file=path) from None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", file=path) from None
+
+
+def _samples(data: Any, path: Path) -> list[Any]:
+    if isinstance(data, dict) and "samples" in data:
+        data = data["samples"]
+    if not isinstance(data, list):
+        raise InputError('expected a JSON list of samples or {"samples": [...]}', file=path)
+    return data
+
+
+def _sample_id(value: Any, path: Path, record: str) -> SampleId:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError("'id' must be a string or an integer", file=path, record=record)
+    return value
+
+
+def _size(record: dict[str, Any], path: Path, where: str) -> tuple[int, int]:
+    h, w = record.get("height"), record.get("width")
+    for name, v in (("height", h), ("width", w)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise InputError(f"'{name}' must be a positive integer", file=path, record=where)
+    return h, w
+
+
+def _mask(segmentation: Any, h: int, w: int, path: Path, where: str) -> RLE:
+    try:
+        rle = to_rle(segmentation, h, w)
+        check_rle_decodes(rle)
+    except MaskFormatError as exc:
+        raise InputError(str(exc), file=path, record=where) from None
+    return rle
+
+
+def _mask_list(value: Any, h: int, w: int, path: Path, where: str) -> list[RLE]:
+    if not isinstance(value, list):
+        raise InputError("'masks' must be a list of masks", file=path, record=where)
+    return [_mask(seg, h, w, path, f"{where}: mask {k}") for k, seg in enumerate(value)]
+
+
+def _union(rles: list[RLE]) -> RLE:
+    return rles[0] if len(rles) == 1 else mask_api.merge(rles, intersect=False)
+
+
+def _index(samples: list[Any], path: Path) -> dict[SampleId, Any]:
+    index: dict[SampleId, Any] = {}
+    for s in samples:
+        if s.id in index:
+            raise InputError("duplicate id", file=path, record=f"id {s.id!r}")
+        index[s.id] = s
+    return index
+
+
+def _pred_line(record: dict[str, Any], number: int, path: Path, gt: dict[SampleId, Any], seen: set, ignore_extra: bool) -> Any:
+    """The GT sample a prediction line is for; None for an ignored extra line."""
+    where = f"line {number}"
+    if "id" not in record:
+        raise InputError("missing 'id'", file=path, record=where)
+    sid = _sample_id(record["id"], path, where)
+    if sid not in gt:
+        if ignore_extra:
+            return None
+        raise InputError(f"id {sid!r} is not in the ground truth (use ignore_extra to skip such lines)", file=path, record=where)
+    if sid in seen:
+        raise InputError(f"duplicate prediction for id {sid!r}", file=path, record=where)
+    seen.add(sid)
+    return gt[sid]
+
+
+# ---------------------------------------------------------------------------
+# MUSE
+
+
+def load_muse_gt(path: str | Path) -> list[MuseSample]:
+    path = Path(path)
+    out: list[MuseSample] = []
+    for k, rec in enumerate(_samples(_load_json(path), path)):
+        where = f"sample {k}"
+        if not isinstance(rec, dict):
+            raise InputError("each sample must be a JSON object", file=path, record=where)
+        if "id" not in rec:
+            raise InputError("missing 'id'", file=path, record=where)
+        sid = _sample_id(rec["id"], path, where)
+        where = f"id {sid!r}"
+        h, w = _size(rec, path, where)
+        if "questions" in rec:
+            qs = rec["questions"]
+            if not isinstance(qs, list) or not qs:
+                raise InputError("'questions' must be a non-empty list", file=path, record=where)
+            questions = []
+            for q, qrec in enumerate(qs):
+                if not isinstance(qrec, dict):
+                    raise InputError(f"question {q} must be a JSON object", file=path, record=where)
+                questions.append(MuseQuestion(qrec.get("question"), _mask_list(qrec.get("masks"), h, w, path, f"{where}: question {q}")))
+        else:
+            questions = [MuseQuestion(rec.get("question"), _mask_list(rec.get("masks"), h, w, path, where))]
+        out.append(MuseSample(sid, h, w, questions))
+    _index(out, path)
+    return out
+
+
+def read_muse_predictions(path: str | Path, gt: dict[SampleId, MuseSample], *, ignore_extra: bool = False) -> tuple[dict[SampleId, list[list[RLE]]], int]:
+    """Predicted masks per sample and question; also the number of ignored
+    lines for ids the ground truth lacks."""
+    path = Path(path)
+    preds: dict[SampleId, list[list[RLE]]] = {}
+    seen: set = set()
+    extra = 0
+    for number, rec in read_jsonl(path):
+        sample = _pred_line(rec, number, path, gt, seen, ignore_extra)
+        if sample is None:
+            extra += 1
+            continue
+        where = f"line {number}"
+        h, w = sample.height, sample.width
+        if "questions" in rec:
+            qs = rec["questions"]
+            if not isinstance(qs, list) or len(qs) != len(sample.questions):
+                raise InputError(f"'questions' must be a list of {len(sample.questions)} (as the ground truth)", file=path, record=where)
+            groups = []
+            for q, qrec in enumerate(qs):
+                if not isinstance(qrec, dict):
+                    raise InputError(f"question {q} must be a JSON object", file=path, record=where)
+                groups.append(_mask_list(qrec.get("masks"), h, w, path, f"{where}: question {q}"))
+        else:
+            if len(sample.questions) != 1:
+                raise InputError(f"the ground truth has {len(sample.questions)} questions: give 'questions'", file=path, record=where)
+            groups = [_mask_list(rec.get("masks"), h, w, path, where)]
+        preds[sample.id] = groups
+    return preds, extra
+
+
+def read_muse_scores(path: str | Path, gt: dict[SampleId, MuseSample]) -> dict[SampleId, float | list[float]]:
+    """Externally computed text scores: ``{id: score}`` with a score in [0, 1]
+    per sample, or ``{id: [score, ...]}`` with one score per GT instance (in GT
+    order, all questions concatenated). JSON object keys are strings, so an
+    integer sample id is looked up by its decimal string."""
+    path = Path(path)
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object {id: score}", file=path)
+    by_str = {str(k): k for k in gt}
+    out: dict[SampleId, float | list[float]] = {}
+    for key, value in data.items():
+        if key not in by_str:
+            raise InputError("id is not in the ground truth", file=path, record=f"id {key!r}")
+        sid = by_str[key]
+        n_gt = sum(len(q.masks) for q in gt[sid].questions)
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and len(value) != n_gt:
+            raise InputError(f"expected {n_gt} scores (one per GT instance), got {len(value)}", file=path, record=f"id {key!r}")
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= float(v) <= 1.0):
+                raise InputError(f"score must be a number in [0, 1], got {v!r}", file=path, record=f"id {key!r}")
+        out[sid] = [float(v) for v in value] if isinstance(value, list) else float(value)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# GCG
+
+
+def _phrases(value: Any, h: int, w: int, path: Path, where: str) -> list[GcgPhrase]:
+    if not isinstance(value, list):
+        raise InputError("'phrases' must be a list", file=path, record=where)
+    out = []
+    for k, p in enumerate(value):
+        pw = f"{where}: phrase {k}"
+        if not isinstance(p, dict):
+            raise InputError("each phrase must be a JSON object", file=path, record=pw)
+        text = p.get("text")
+        if not isinstance(text, str):
+            raise InputError("phrase 'text' must be a string", file=path, record=pw)
+        if "mask" in p:
+            rle = _mask(p["mask"], h, w, path, pw)
+        elif "masks" in p:
+            masks = _mask_list(p["masks"], h, w, path, pw)
+            if not masks:
+                raise InputError("phrase 'masks' is empty", file=path, record=pw)
+            rle = _union(masks)
+        else:
+            raise InputError("phrase needs a 'mask' (or 'masks')", file=path, record=pw)
+        out.append(GcgPhrase(text, rle))
+    return out
+
+
+def load_gcg_gt(path: str | Path) -> list[GcgSample]:
+    path = Path(path)
+    out: list[GcgSample] = []
+    for k, rec in enumerate(_samples(_load_json(path), path)):
+        where = f"sample {k}"
+        if not isinstance(rec, dict):
+            raise InputError("each sample must be a JSON object", file=path, record=where)
+        if "id" not in rec:
+            raise InputError("missing 'id'", file=path, record=where)
+        sid = _sample_id(rec["id"], path, where)
+        where = f"id {sid!r}"
+        h, w = _size(rec, path, where)
+        caption = rec.get("caption")
+        if not isinstance(caption, str):
+            raise InputError("'caption' must be a string", file=path, record=where)
+        out.append(GcgSample(sid, h, w, caption, _phrases(rec.get("phrases"), h, w, path, where)))
+    _index(out, path)
+    return out
+
+
+def read_gcg_predictions(path: str | Path, gt: dict[SampleId, GcgSample], *, ignore_extra: bool = False) -> tuple[dict[SampleId, GcgPrediction], int]:
+    path = Path(path)
+    preds: dict[SampleId, GcgPrediction] = {}
+    seen: set = set()
+    extra = 0
+    for number, rec in read_jsonl(path):
+        sample = _pred_line(rec, number, path, gt, seen, ignore_extra)
+        if sample is None:
+            extra += 1
+            continue
+        where = f"line {number}"
+        caption = rec.get("caption")
+        if not isinstance(caption, str):
+            raise InputError("'caption' must be a string", file=path, record=where)
+        preds[sample.id] = GcgPrediction(caption, _phrases(rec.get("phrases", []), sample.height, sample.width, path, where))
+    return preds, extra
