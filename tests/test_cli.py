@@ -84,3 +84,30 @@ def test_json_carries_per_sample_records(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     records = json.loads(out.read_text())["records"]
     assert set(records) == {"images", "segments"} and len(records["images"]["image_id"]) == 3
+
+
+@needs_fixtures
+def test_report_command_exit_codes_and_junit(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    case = FIXTURES / "refcoco" / "refcoco_unc_val"
+    base = tmp_path / "base.json"
+    run = run_cli("eval", "--task", "refcoco", "--gt", case / "gt", "--pred", case / "pred.jsonl", "--split", "val", "--json", base)
+    assert run.returncode == 0, run.stderr
+    same = run_cli("report", "--baseline", base, "--current", base)
+    assert same.returncode == 0 and "within noise" in same.stdout
+    junit = run_cli("report", "--baseline", base, "--current", base, "--format", "junit")
+    assert ET.fromstring(junit.stdout).tag in ("testsuite", "testsuites")
+    # the current run predicts nothing at all: a clear regression
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    cur = tmp_path / "cur.json"
+    run = run_cli("eval", "--task", "refcoco", "--gt", case / "gt", "--pred", empty, "--split", "val", "--json", cur)
+    assert run.returncode == 0, run.stderr
+    worse = run_cli("report", "--baseline", base, "--current", cur)
+    assert worse.returncode == 1 and "regressed" in worse.stdout
+    other = FIXTURES / "semantic" / "voc21_palette"
+    sem = tmp_path / "sem.json"
+    run_cli("eval", "--task", "semantic", "--gt", other / "gt", "--pred", other / "pred", "--num-classes", "21", "--json", sem)
+    mixed = run_cli("report", "--baseline", base, "--current", sem)
+    assert_one_line_error(mixed, "task")

@@ -1,0 +1,716 @@
+"""Regression report between two result files, with paired bootstrap CIs.
+
+``compare_results(baseline, current)`` pairs the per-sample records of two
+result JSONs of the same task on the same ground truth, draws one
+``resamples x n`` matrix of multinomial counts (fixed seed) and computes every
+metric, for both runs with the SAME counts, as ``counts @ per-sample sums``:
+ratio metrics (cIoU = sum I / sum U, semantic mIoU from the summed confusion,
+panoptic PQ from summed per-category TP/FP/FN/IoU) are recomputed from the
+resampled sums, never averaged per sample.
+
+Sampling units (the ids that pair the two runs):
+
+- refcoco, gref: sentence (``sent_id``)
+- interactive: (``ann_id``, ``prompt``)
+- vos: object (``sequence``, ``object``); J&F and its parts are per-object means
+- semantic: image (``image``); panoptic: image (``image_id``)
+- instance (and tasks without records): none; point values only
+
+Decision rule (metric units, i.e. percent points; ``tol`` = tolerance): with
+``gain = current - baseline`` for higher-is-better metrics and
+``baseline - current`` for lower-is-better ones (J-decay, F-decay), and
+``[lo, hi]`` the percentile bootstrap CI of ``gain`` at ``confidence``:
+
+- ``regressed``    when ``hi < -tol`` (the whole CI is worse than -tol);
+- ``improved``     when ``lo > +tol`` (the whole CI is better than +tol);
+- ``within noise`` otherwise (with tol = 0: the CI contains 0);
+- ``no records``   when the files carry no records for the metric (instance)
+  or a value is undefined (None); only the point values are compared.
+
+``exit_code(report, fail_on)``: ``regression`` -> 1 if any metric is
+``regressed``, or a ``no records`` metric's point value got worse by more than
+``tol``; ``any`` -> 1 if any metric is ``improved`` or ``regressed``, or a
+``no records`` point value moved by more than ``tol`` either way; ``never``
+-> 0. The ``delta``/``ci_low``/``ci_high`` fields are ``current - baseline``
+in the metric's own direction (not flipped).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from psalm_bench.errors import InputError
+
+LABELS = ("improved", "regressed", "within noise", "no records")
+FAIL_ON = ("regression", "any", "never")
+LOWER_IS_BETTER = frozenset({"J-decay", "F-decay"})
+
+PROMPTS = ("point", "scribble", "box", "mask")
+PR_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+PSALM_CIOU_EPS = 1e-10  # as evaluators.referring / evaluators.interactive
+
+TASK_METRICS: dict[str, list[str]] = {
+    "refcoco": ["cIoU", "gIoU"] + [f"Pr@{k}" for k in PR_THRESHOLDS],
+    "gref": ["cIoU", "gIoU", "N-acc", "T-acc"],
+    "interactive": [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cIoU"],
+    "vos": ["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"],
+    "semantic": ["mIoU", "fwIoU", "mACC", "pACC"],
+    "panoptic": ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"],
+    "instance": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+}
+POINT_ONLY_TASKS = frozenset({"instance"})
+UNITS = {
+    "refcoco": "sentences", "gref": "sentences", "interactive": "(instance, prompt) pairs",
+    "vos": "objects", "semantic": "images", "panoptic": "images",
+}
+# records must reproduce the JSON's metrics to this (percent points)
+POINT_CHECK_TOL = 1e-6
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+@dataclass
+class MetricComparison:
+    name: str
+    baseline: float | None
+    current: float | None
+    delta: float | None  # current - baseline
+    ci_low: float | None  # CI of current - baseline
+    ci_high: float | None
+    label: str  # one of LABELS
+    higher_is_better: bool = True
+
+
+@dataclass
+class Report:
+    task: str
+    baseline: str  # where it came from (a path, or "<dict>")
+    current: str
+    tolerance: float
+    confidence: float
+    resamples: int
+    seed: int
+    n_samples: int | None  # paired sampling units; None without records
+    unit: str | None
+    metrics: list[MetricComparison] = field(default_factory=list)
+
+    def by_name(self, name: str) -> MetricComparison:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def counts(self) -> dict[str, int]:
+        return {label: sum(1 for m in self.metrics if m.label == label) for label in LABELS}
+
+
+# ---------------------------------------------------------------------------
+# Loading and checks
+
+
+def _load(obj: Mapping[str, Any] | str | Path, role: str) -> tuple[dict[str, Any], str]:
+    if isinstance(obj, Mapping):
+        return dict(obj), f"<{role}>"
+    if isinstance(obj, (str, Path)):
+        from psalm_bench.jsonio import load_json
+
+        data = load_json(obj)
+        if not isinstance(data, dict):
+            raise InputError("not a psalm-bench result (expected a JSON object)", file=obj)
+        return data, str(obj)
+    raise TypeError(f"{role} must be a dict or a path, got {type(obj).__name__}")
+
+
+def _known_tasks() -> set[str]:
+    try:
+        from psalm_bench.tasks import TASKS
+
+        return set(TASKS)
+    except Exception:  # pragma: no cover - registry unavailable
+        return set(TASK_METRICS)
+
+
+def _check(data: dict[str, Any], src: str) -> tuple[str, dict[str, Any]]:
+    task = data.get("task")
+    if not isinstance(task, str):
+        raise InputError("not a psalm-bench result (no \"task\")", file=src)
+    if task not in TASK_METRICS and task not in _known_tasks():
+        raise InputError(f"unknown task {task!r}", file=src)
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise InputError("no \"metrics\" object", file=src)
+    missing = [m for m in TASK_METRICS.get(task, []) if m not in metrics]
+    if missing:
+        raise InputError(f"missing metric(s) of task {task}: {', '.join(missing)}", file=src)
+    for k, v in metrics.items():
+        if v is not None and not isinstance(v, (int, float)):
+            raise InputError(f"metric {k} is not a number: {v!r}", file=src)
+    return task, metrics
+
+
+def _provenance(data: dict[str, Any]) -> dict[str, Any]:
+    prov = data.get("provenance")
+    return prov if isinstance(prov, dict) else {}
+
+
+# ---------------------------------------------------------------------------
+# Per-task statistics: samples -> (pair keys, stat(W) -> {metric: (R,)})
+#
+# A "stat" function takes W, a (R, n) matrix of sample weights (resample
+# counts; a row of ones is the full set) and returns each metric per row, in
+# percent, NaN where undefined.
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _col(records: Any, key: str, src: str) -> list[Any]:
+    """A column of records stored either as a list of dicts or as columns."""
+    try:
+        if isinstance(records, dict):
+            return list(records[key])
+        return [r[key] if isinstance(r, Mapping) else getattr(r, key) for r in records]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"records lack {key!r} ({exc.__class__.__name__})", file=src) from None
+
+
+def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Callable]:
+    rec = data["records"]
+    keys = [int(k) for k in _col(rec, "sent_id", src)]
+    inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
+    union = np.asarray(_col(rec, "U", src), dtype=np.float64)
+    iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
+    protocol = _provenance(data).get("params", {}).get("protocol")
+    cols = [inter, union, iou]
+    if task == "refcoco":
+        cols += [(iou >= k).astype(np.float64) for k in PR_THRESHOLDS]
+    else:
+        gt_nt = np.asarray([bool(x) for x in _col(rec, "gt_no_target", src)])
+        pred_nt = np.asarray([bool(x) for x in _col(rec, "pred_no_target", src)])
+        cols += [gt_nt & pred_nt, gt_nt & ~pred_nt, ~gt_nt & ~pred_nt, ~gt_nt & pred_nt]
+    X = np.stack(cols, axis=1).astype(np.float64)
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = W @ X
+        n = W.sum(axis=1)
+        if protocol == "psalm":
+            ciou = 100.0 * S[:, 0] / (S[:, 1] + PSALM_CIOU_EPS)
+        else:
+            ciou = 100.0 * _ratio(S[:, 0], S[:, 1])
+        out = {"cIoU": ciou, "gIoU": 100.0 * _ratio(S[:, 2], n)}
+        if task == "refcoco":
+            for j, k in enumerate(PR_THRESHOLDS):
+                out[f"Pr@{k}"] = 100.0 * _ratio(S[:, 3 + j], n)
+        elif protocol == "psalm":
+            out["N-acc"] = out["T-acc"] = np.full(len(n), np.nan)
+        else:
+            tp, fn, tn, fp = S[:, 3], S[:, 4], S[:, 5], S[:, 6]
+            out["N-acc"] = 100.0 * _ratio(tp, tp + fn)
+            out["T-acc"] = 100.0 * _ratio(tn, tn + fp)
+        return out
+
+    return keys, stat
+
+
+def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    rec = data["records"]
+    prompt = [str(p) for p in _col(rec, "prompt", src)]
+    keys = list(zip((int(a) for a in _col(rec, "ann_id", src)), prompt))
+    inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
+    union = np.asarray(_col(rec, "U", src), dtype=np.float64)
+    iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
+    protocol = _provenance(data).get("params", {}).get("protocol")
+    groups = [(p, np.asarray([q == p for q in prompt])) for p in PROMPTS] + [("", np.ones(len(prompt), dtype=bool))]
+    cols = []
+    for _, sel in groups:
+        cols += [sel * 1.0, sel * iou, sel * inter, sel * union]
+    X = np.stack(cols, axis=1) if cols and len(prompt) else np.zeros((len(prompt), 4 * len(groups)))
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = W @ X
+        out = {}
+        for g, (p, _) in enumerate(groups):
+            cnt, siou, si, su = S[:, 4 * g], S[:, 4 * g + 1], S[:, 4 * g + 2], S[:, 4 * g + 3]
+            prefix = f"{p}_" if p else ""
+            out[prefix + "mIoU"] = 100.0 * _ratio(siou, cnt)
+            if protocol == "psalm":
+                ciou = np.where(cnt > 0, 100.0 * si / (su + PSALM_CIOU_EPS), np.nan)
+            else:
+                ciou = 100.0 * _ratio(si, su)
+            out[prefix + "cIoU"] = ciou
+        return out
+
+    return keys, stat
+
+
+def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    from psalm_bench.evaluators.vos import db_statistics
+
+    rec = data["records"]
+    seqs = _col(rec, "sequence", src)
+    objs = [int(o) for o in _col(rec, "object", src)]
+    J = np.asarray(_col(rec, "J", src), dtype=np.float64)
+    F = np.asarray(_col(rec, "F", src), dtype=np.float64)
+    order: dict[tuple[str, int], list[int]] = {}
+    for i, key in enumerate(zip(seqs, objs)):
+        order.setdefault((str(key[0]), key[1]), []).append(i)
+    keys = list(order)
+    rows = []
+    for idx in order.values():
+        idx_a = np.asarray(idx)
+        rows.append(db_statistics(J[idx_a]) + db_statistics(F[idx_a]))
+    X = 100.0 * np.asarray(rows, dtype=np.float64).reshape(len(keys), 6)
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = W @ X
+        n = W.sum(axis=1)
+        jm, jr, jd, fm, fr, fd = (_ratio(S[:, i], n) for i in range(6))
+        return {"J&F": (jm + fm) / 2.0, "J": jm, "J-recall": jr, "J-decay": jd, "F": fm, "F-recall": fr, "F-decay": fd}
+
+    return keys, stat
+
+
+def _semantic(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    import scipy.sparse as sp
+
+    rec = data["records"]
+    params = _provenance(data).get("params", {})
+    n = params.get("num_classes")
+    if not isinstance(n, int) or n <= 0:
+        raise InputError("semantic result lacks provenance params num_classes", file=src)
+    protocol = params.get("protocol", "detectron2")
+    keys = [str(k) for k in _col(rec, "image", src)]
+    cells = [np.asarray(c, dtype=np.int64) for c in _col(rec, "cells", src)]
+    counts = [np.asarray(c, dtype=np.float64) for c in _col(rec, "counts", src)]
+    m = len(keys)
+    lengths = np.asarray([len(c) for c in cells], dtype=np.int64)
+    flat_cells = np.concatenate(cells) if m else np.zeros(0, np.int64)
+    flat_counts = np.concatenate(counts) if m else np.zeros(0)
+    if flat_cells.size and (flat_cells.min() < 0 or flat_cells.max() >= n * (n + 1)):
+        raise InputError(f"semantic record cell index outside the {n}x{n + 1} confusion matrix", file=src)
+    # image x cell (sparse), then cell -> per-class tp | pos_gt | pos_pred
+    rows = np.repeat(np.arange(m), lengths)
+    M = sp.csr_matrix((flat_counts, (rows, flat_cells)), shape=(m, n * (n + 1)))
+    used = np.unique(flat_cells)
+    gt_c, pr_c = used // (n + 1), used % (n + 1)
+    p_rows, p_cols = [], []
+    diag = gt_c == pr_c
+    p_rows += [np.flatnonzero(diag)]; p_cols += [gt_c[diag]]
+    p_rows += [np.arange(used.size)]; p_cols += [n + gt_c]
+    pred = pr_c < n
+    p_rows += [np.flatnonzero(pred)]; p_cols += [2 * n + pr_c[pred]]
+    P = sp.csr_matrix((np.ones(sum(r.size for r in p_rows)), (np.concatenate(p_rows), np.concatenate(p_cols))), shape=(used.size, 3 * n))
+    X = (M[:, used] @ P).tocsc()  # m x 3n, sparse
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = np.asarray((X.T @ W.T).T)  # (R, 3n)
+        tp, pos_gt, pos_pred = S[:, :n], S[:, n:2 * n], S[:, 2 * n:]
+        union = pos_gt + pos_pred - tp
+        present = pos_gt > 0
+        valid = (present & (union > 0)) if protocol == "detectron2" else union > 0
+        iou = np.where(valid, tp / np.where(valid, union, 1.0), 0.0)
+        acc = np.where(present, tp / np.where(present, pos_gt, 1.0), 0.0)
+        total = pos_gt.sum(axis=1)
+        return {
+            "mIoU": 100.0 * _ratio(iou.sum(axis=1), valid.sum(axis=1).astype(np.float64)),
+            "fwIoU": np.where(valid.any(axis=1), 100.0 * _ratio((iou * pos_gt).sum(axis=1), total), np.nan),
+            "mACC": 100.0 * _ratio(acc.sum(axis=1), present.sum(axis=1).astype(np.float64)),
+            "pACC": 100.0 * _ratio(tp.sum(axis=1), total),
+        }
+
+    return keys, stat
+
+
+def _panoptic_isthing(data: dict[str, Any], seg_cats: np.ndarray, outcome: np.ndarray, iou: np.ndarray, src: str) -> dict[int, bool]:
+    """Category id -> isthing, read from ``per_class`` (keyed by name, so
+    matched to category ids by each category's TP/FP/FN and PQ)."""
+    per_class = data.get("per_class")
+    if not isinstance(per_class, dict):
+        raise InputError("panoptic result lacks per_class (needed to tell things from stuff)", file=src)
+    entries = [v for v in per_class.values() if isinstance(v, dict)]
+    sigs: dict[tuple[int, int, int], set[tuple[float, bool]]] = {}
+    for e in entries:
+        try:
+            sigs.setdefault((int(e["TP"]), int(e["FP"]), int(e["FN"])), set()).add((float(e["PQ"]), bool(e["isthing"])))
+        except (KeyError, TypeError, ValueError):
+            raise InputError("panoptic per_class entries need TP, FP, FN, PQ and isthing", file=src) from None
+    out: dict[int, bool] = {}
+    present = []
+    for c in np.unique(seg_cats):
+        sel = seg_cats == c
+        tp, fp, fn = (int(np.count_nonzero(outcome[sel] == k)) for k in (0, 1, 2))
+        if tp + fp + fn == 0:
+            continue
+        present.append(int(c))
+        pq = 100.0 * float(np.nansum(np.where(outcome[sel] == 0, iou[sel], 0.0))) / (tp + 0.5 * fp + 0.5 * fn)
+        cands = {th for p, th in sigs.get((tp, fp, fn), set()) if abs(p - pq) < 1e-6}
+        if len(cands) == 1:
+            out[int(c)] = cands.pop()
+    if len(out) < len(present) and len(present) == len(entries):
+        # ambiguous signatures: categories listed in id order (COCO's layout)
+        for c, e in zip(sorted(present), entries):
+            out.setdefault(c, bool(e["isthing"]))
+    missing = [c for c in present if c not in out]
+    if missing:
+        raise InputError(f"cannot tell thing from stuff for category id(s) {missing[:5]} from per_class", file=src)
+    return out
+
+
+def _panoptic(data: dict[str, Any], src: str, isthing: dict[int, bool] | None = None) -> tuple[list[Any], Callable, dict[int, bool], np.ndarray]:
+    rec = data["records"]
+    if not isinstance(rec, dict) or "images" not in rec or "segments" not in rec:
+        raise InputError("panoptic records need \"images\" and \"segments\"", file=src)
+    img_ids = [int(i) for i in _col(rec["images"], "image_id", src)]
+    segs = rec["segments"]
+    seg_img = np.asarray(_col(segs, "image_id", src), dtype=np.int64)
+    seg_cat = np.asarray(_col(segs, "category_id", src), dtype=np.int64)
+    outcome = np.asarray(_col(segs, "outcome", src), dtype=np.int64)
+    seg_iou = np.asarray([np.nan if v is None else v for v in _col(segs, "iou", src)], dtype=np.float64)
+    return img_ids, (seg_img, seg_cat, outcome, seg_iou), _panoptic_isthing(data, seg_cat, outcome, seg_iou, src), None  # type: ignore[return-value]
+
+
+def _panoptic_stat(img_ids: list[int], segs: tuple, cats: np.ndarray, isthing: np.ndarray, src: str) -> Callable:
+    seg_img, seg_cat, outcome, seg_iou = segs
+    pos = {k: i for i, k in enumerate(img_ids)}
+    try:
+        rows = np.asarray([pos[int(i)] for i in seg_img], dtype=np.int64)
+    except KeyError as exc:
+        raise InputError(f"panoptic segment of image {exc.args[0]} not in the images records", file=src) from None
+    m, K = len(img_ids), len(cats)
+    keep = outcome <= 2
+    col = np.searchsorted(cats, seg_cat[keep])
+    r = rows[keep]
+    oc = outcome[keep]
+    mats = np.zeros((4, m, K))
+    for k in range(3):
+        sel = oc == k
+        np.add.at(mats[k], (r[sel], col[sel]), 1.0)
+    sel = oc == 0
+    np.add.at(mats[3], (r[sel], col[sel]), np.nan_to_num(seg_iou[keep][sel]))
+    X = mats.transpose(1, 0, 2).reshape(m, 4 * K)  # m x [tp | fp | fn | iou]
+    groups = [("", np.ones(K, dtype=bool)), ("_th", isthing), ("_st", ~isthing)]
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = W @ X
+        tp, fp, fn, iou = S[:, :K], S[:, K:2 * K], S[:, 2 * K:3 * K], S[:, 3 * K:]
+        used = (tp + fp + fn) > 0
+        denom = np.where(used, tp + 0.5 * fp + 0.5 * fn, 1.0)
+        pq = np.where(used, iou / denom, 0.0)
+        sq = np.where(used & (tp > 0), iou / np.where(tp > 0, tp, 1.0), 0.0)
+        rq = np.where(used, tp / denom, 0.0)
+        out = {}
+        for suffix, g in groups:
+            u = used & g
+            cnt = u.sum(axis=1).astype(np.float64)
+            for name, v in (("PQ", pq), ("SQ", sq), ("RQ", rq)):
+                out[name + suffix] = 100.0 * _ratio((v * u).sum(axis=1), cnt)
+        return out
+
+    return stat
+
+
+# ---------------------------------------------------------------------------
+# Pairing and bootstrap
+
+
+def _pair(base_keys: Sequence[Any], cur_keys: Sequence[Any], unit: str, src: str) -> np.ndarray:
+    """Index into current's samples for each baseline sample, or InputError."""
+    for keys, where in ((base_keys, "baseline"), (cur_keys, "current")):
+        if len(set(keys)) != len(keys):
+            seen: set[Any] = set()
+            dup = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise InputError(f"{where} records repeat sample {dup!r}; cannot pair {unit}")
+    pos = {k: i for i, k in enumerate(cur_keys)}
+    only_base = [k for k in base_keys if k not in pos]
+    only_cur = set(cur_keys) - set(base_keys)
+    if only_base or only_cur:
+        ex = (only_base or sorted(only_cur, key=str))[0]
+        raise InputError(
+            f"records cannot be paired: {len(only_base)} baseline and {len(only_cur)} current {unit} have no partner "
+            f"(e.g. {ex!r}); were both scored on the same samples?")
+    return np.asarray([pos[k] for k in base_keys], dtype=np.int64)
+
+
+def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n) multinomial counts of a bootstrap: row r counts how
+    often each sample is drawn (n draws with replacement). Deterministic."""
+    rng = np.random.default_rng(seed)
+    if n == 0 or resamples == 0:
+        return np.zeros((resamples, n))
+    idx = rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+    idx += (np.arange(resamples, dtype=np.int64) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+
+
+def _finite(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _label(delta: float | None, lo: float | None, hi: float | None, higher: bool, tol: float) -> str:
+    if delta is None or lo is None or hi is None:
+        return "no records"
+    g_lo, g_hi = (lo, hi) if higher else (-hi, -lo)
+    if g_hi < -tol:
+        return "regressed"
+    if g_lo > tol:
+        return "improved"
+    return "within noise"
+
+
+def compare_results(
+    baseline: Mapping[str, Any] | str | Path,
+    current: Mapping[str, Any] | str | Path,
+    *,
+    tolerance: float = 0.0,
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Report:
+    """Compare two result files metric by metric (see the module docstring)."""
+    if not 0.0 < confidence < 1.0:
+        raise InputError(f"confidence must lie in (0, 1), got {confidence}")
+    if tolerance < 0 or not math.isfinite(tolerance):
+        raise InputError(f"tolerance must be a finite number >= 0, got {tolerance}")
+    if resamples < 1:
+        raise InputError(f"resamples must be >= 1, got {resamples}")
+    base, base_src = _load(baseline, "baseline")
+    cur, cur_src = _load(current, "current")
+    task, base_m = _check(base, base_src)
+    cur_task, cur_m = _check(cur, cur_src)
+    if task != cur_task:
+        raise InputError(f"different tasks: baseline is {task}, current is {cur_task}")
+    bg, cg = _provenance(base).get("gt_sha256"), _provenance(cur).get("gt_sha256")
+    if bg and cg and bg != cg:
+        raise InputError(f"baseline and current were scored on different ground truth (gt_sha256 {bg[:12]}... vs {cg[:12]}...)")
+    bp = (_provenance(base).get("params") or {}).get("protocol")
+    cp = (_provenance(cur).get("params") or {}).get("protocol")
+    if bp != cp:
+        raise InputError(f"baseline and current use different protocols ({bp} vs {cp}); their numbers are not comparable")
+    names = TASK_METRICS.get(task)
+    if names is None:  # a registered task without a layout here: its keys must agree
+        if set(base_m) != set(cur_m):
+            diff = sorted(set(base_m) ^ set(cur_m))
+            raise InputError(f"baseline and current have different metrics: {', '.join(diff)}")
+        names = list(base_m)
+
+    has_records = task in UNITS and base.get("records") is not None and cur.get("records") is not None
+    if task in UNITS and not has_records:
+        which = base_src if base.get("records") is None else cur_src
+        raise InputError(f"no per-sample records (task {task} writes them; was it produced by an old psalm-bench?)", file=which)
+
+    stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    n_samples: int | None = None
+    if has_records:
+        b_keys, b_stat, c_keys, c_stat = _build(task, base, base_src, cur, cur_src)
+        perm = _pair(b_keys, c_keys, UNITS[task], cur_src)
+        n = len(b_keys)
+        n_samples = n
+        ones = np.ones((1, n))
+        b_point, c_point = b_stat(ones), c_stat(ones[:, :len(c_keys)])
+        for role, point, m, src in (("baseline", b_point, base_m, base_src), ("current", c_point, cur_m, cur_src)):
+            for name in names:
+                want, got = m.get(name), _finite(point[name][0])
+                if (want is None) != (got is None) or (want is not None and abs(float(want) - got) > POINT_CHECK_TOL * max(1.0, abs(float(want)))):
+                    raise InputError(f"records do not reproduce metric {name} ({got} from records, {want} in the file)", file=src)
+        C = resample_counts(n, resamples, seed)
+        inv = np.empty(n, dtype=np.int64)
+        inv[perm] = np.arange(n)
+        b_boot = b_stat(C)
+        c_boot = c_stat(C[:, inv])  # current's sample perm[i] gets baseline sample i's count
+        for name in names:
+            stats[name] = (b_boot[name], c_boot[name])
+
+    alpha = (1.0 - confidence) / 2.0
+    out: list[MetricComparison] = []
+    for name in names:
+        b, c = _finite(base_m.get(name)), _finite(cur_m.get(name))
+        delta = None if b is None or c is None else c - b
+        lo = hi = None
+        if delta is not None and name in stats:
+            d = stats[name][1] - stats[name][0]
+            d = d[np.isfinite(d)]
+            if d.size:
+                lo, hi = (float(v) for v in np.quantile(d, [alpha, 1.0 - alpha]))
+        higher = name not in LOWER_IS_BETTER
+        out.append(MetricComparison(name, b, c, delta, lo, hi, _label(delta, lo, hi, higher, tolerance), higher))
+    return Report(task, base_src, cur_src, float(tolerance), float(confidence), int(resamples), int(seed),
+                  n_samples, UNITS.get(task) if has_records else None, out)
+
+
+def _build(task: str, base: dict, base_src: str, cur: dict, cur_src: str):
+    if task in ("refcoco", "gref"):
+        return (*_referring(base, base_src, task), *_referring(cur, cur_src, task))
+    if task == "interactive":
+        return (*_interactive(base, base_src), *_interactive(cur, cur_src))
+    if task == "vos":
+        return (*_vos(base, base_src), *_vos(cur, cur_src))
+    if task == "semantic":
+        nb = _provenance(base).get("params", {}).get("num_classes")
+        nc = _provenance(cur).get("params", {}).get("num_classes")
+        if nb != nc:
+            raise InputError(f"baseline and current have different class counts ({nb} vs {nc})")
+        return (*_semantic(base, base_src), *_semantic(cur, cur_src))
+    if task == "panoptic":
+        b_ids, b_segs, b_th, _ = _panoptic(base, base_src)
+        c_ids, c_segs, c_th, _ = _panoptic(cur, cur_src)
+        for c in set(b_th) & set(c_th):
+            if b_th[c] != c_th[c]:
+                raise InputError(f"category {c} is a thing in one file and stuff in the other")
+        th = {**b_th, **c_th}
+        cats = np.asarray(sorted(th), dtype=np.int64)
+        isthing = np.asarray([th[c] for c in cats], dtype=bool)
+        return (b_ids, _panoptic_stat(b_ids, b_segs, cats, isthing, base_src),
+                c_ids, _panoptic_stat(c_ids, c_segs, cats, isthing, cur_src))
+    raise AssertionError(task)  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------
+# Exit status
+
+
+def metric_fails(m: MetricComparison, fail_on: str, tolerance: float) -> bool:
+    if fail_on == "never":
+        return False
+    if m.label == "no records":
+        if m.delta is None:
+            return False
+        gain = m.delta if m.higher_is_better else -m.delta
+        return gain < -tolerance or (fail_on == "any" and gain > tolerance)
+    if fail_on == "regression":
+        return m.label == "regressed"
+    return m.label in ("regressed", "improved")
+
+
+def _check_fail_on(fail_on: str) -> str:
+    if fail_on not in FAIL_ON:
+        raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
+    return fail_on
+
+
+def exit_code(report: Report, fail_on: str = "regression") -> int:
+    """1 when a metric fails under ``fail_on`` (module docstring), else 0."""
+    _check_fail_on(fail_on)
+    return int(any(metric_fails(m, fail_on, report.tolerance) for m in report.metrics))
+
+
+# ---------------------------------------------------------------------------
+# Renderers
+
+
+def _f(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "-"
+    return f"{x:+.2f}" if signed else f"{x:.2f}"
+
+
+def _ci(m: MetricComparison) -> str:
+    return "-" if m.ci_low is None else f"[{m.ci_low:+.2f}, {m.ci_high:+.2f}]"
+
+
+def _name(m: MetricComparison) -> str:
+    return m.name + ("" if m.higher_is_better else " (lower is better)")
+
+
+def _summary(report: Report) -> str:
+    c = report.counts()
+    parts = [f"{c[k]} {k}" for k in LABELS if c[k]]
+    return ", ".join(parts) or "no metrics"
+
+
+def _header(report: Report) -> str:
+    pct = f"{100 * report.confidence:g}%"
+    if report.n_samples is None:
+        return f"task {report.task}: no per-sample records, point values only; tolerance {report.tolerance:g}"
+    return (f"task {report.task}: {report.n_samples} paired {report.unit}, {pct} paired bootstrap CI "
+            f"({report.resamples} resamples, seed {report.seed}); tolerance {report.tolerance:g}")
+
+
+def render_text(report: Report) -> str:
+    rows = [("metric", "baseline", "current", "delta", f"{100 * report.confidence:g}% CI", "")]
+    rows += [(_name(m), _f(m.baseline), _f(m.current), _f(m.delta, True), _ci(m), m.label) for m in report.metrics]
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    lines = [f"baseline: {report.baseline}", f"current:  {report.current}", _header(report), ""]
+    for r in rows:
+        lines.append("  ".join(c.ljust(widths[i]) if i in (0, 5) else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip())
+    lines += ["", _summary(report)]
+    return "\n".join(lines)
+
+
+_MD_MARK = {"improved": "🟢 improved", "regressed": "🔴 regressed", "within noise": "⚪ within noise", "no records": "no records"}
+
+
+def render_markdown(report: Report) -> str:
+    c = report.counts()
+    verdict = "❌ significant regression" if c["regressed"] else "✅ no significant regression"
+    lines = [
+        f"### psalm-bench report: {report.task} — {verdict}",
+        "",
+        f"{_header(report)}. Baseline `{report.baseline}`, current `{report.current}`.",
+        "",
+        f"| metric | baseline | current | Δ | {100 * report.confidence:g}% CI of Δ | |",
+        "|:--|--:|--:|--:|:-:|:--|",
+    ]
+    for m in report.metrics:
+        name = m.name.replace("|", "\\|") + ("" if m.higher_is_better else " ↓")
+        lines.append(f"| {name} | {_f(m.baseline)} | {_f(m.current)} | {_f(m.delta, True)} | {_ci(m)} | {_MD_MARK[m.label]} |")
+    lines += ["", f"**{_summary(report)}**" + ("" if all(m.higher_is_better for m in report.metrics) else " (↓: lower is better)")]
+    return "\n".join(lines) + "\n"
+
+
+def render_junit(report: Report, fail_on: str = "regression") -> str:
+    """JUnit XML: one testcase per metric; a failure where the metric fails
+    under ``fail_on`` (by default: a significant regression beyond tolerance)."""
+    _check_fail_on(fail_on)
+    fails = [metric_fails(m, fail_on, report.tolerance) for m in report.metrics]
+    suites = ET.Element("testsuites", name="psalm-bench report", tests=str(len(fails)), failures=str(sum(fails)))
+    suite = ET.SubElement(suites, "testsuite", name=f"psalm-bench.report.{report.task}", tests=str(len(fails)),
+                          failures=str(sum(fails)), errors="0", skipped="0")
+    props = ET.SubElement(suite, "properties")
+    for k, v in (("baseline", report.baseline), ("current", report.current), ("tolerance", report.tolerance),
+                 ("confidence", report.confidence), ("resamples", report.resamples), ("seed", report.seed),
+                 ("n_samples", report.n_samples), ("fail_on", fail_on)):
+        ET.SubElement(props, "property", name=k, value="" if v is None else str(v))
+    for m, failed in zip(report.metrics, fails):
+        case = ET.SubElement(suite, "testcase", classname=f"psalm-bench.{report.task}", name=m.name, time="0")
+        text = f"{m.name}: baseline {_f(m.baseline)}, current {_f(m.current)}, delta {_f(m.delta, True)}, CI {_ci(m)}: {m.label}"
+        if failed:
+            msg = f"{m.name} {m.label}: delta {_f(m.delta, True)}, {100 * report.confidence:g}% CI {_ci(m)}, tolerance {report.tolerance:g}"
+            ET.SubElement(case, "failure", message=msg, type=m.label.replace(" ", "_")).text = text
+        ET.SubElement(case, "system-out").text = text
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def to_json(report: Report, fail_on: str = "regression") -> dict[str, Any]:
+    """The report as a JSON-ready dict (with the exit code under ``fail_on``)."""
+    d = asdict(report)
+    d["summary"] = report.counts()
+    d["fail_on"] = _check_fail_on(fail_on)
+    d["exit_code"] = exit_code(report, fail_on)
+    return d
+
+
+def render(report: Report, fmt: str = "text", fail_on: str = "regression") -> str:
+    """One entry point for the CLI: text, markdown, junit or json."""
+    if fmt == "text":
+        return render_text(report)
+    if fmt == "markdown":
+        return render_markdown(report)
+    if fmt == "junit":
+        return render_junit(report, fail_on)
+    if fmt == "json":
+        return json.dumps(to_json(report, fail_on), indent=2, ensure_ascii=False)
+    raise InputError(f"--format must be one of text, markdown, junit, json, got {fmt!r}")
