@@ -46,10 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
+from psalm_bench.jsonio import load_json
 from psalm_bench.formats.jsonl import read_jsonl
 from psalm_bench.masks import RLE, MaskFormatError, check_rle_decodes, to_rle
 
@@ -97,20 +97,6 @@ class GcgPrediction:
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def _load_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", file=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a JSON file", file=path) from None
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", file=path) from None
 
 
 def _samples(data: Any, path: Path) -> list[Any]:
@@ -183,18 +169,24 @@ def _pred_line(record: dict[str, Any], number: int, path: Path, gt: dict[SampleI
 # MUSE
 
 
+def _sample_header(rec: Any, k: int, path: Path) -> tuple[Any, str, int, int]:
+    """A GT sample's id, its name in messages, and its image size."""
+    where = f"sample {k}"
+    if not isinstance(rec, dict):
+        raise InputError("each sample must be a JSON object", file=path, record=where)
+    if "id" not in rec:
+        raise InputError("missing 'id'", file=path, record=where)
+    sid = _sample_id(rec["id"], path, where)
+    where = f"id {sid!r}"
+    h, w = _size(rec, path, where)
+    return sid, where, h, w
+
+
 def load_muse_gt(path: str | Path) -> list[MuseSample]:
     path = Path(path)
     out: list[MuseSample] = []
-    for k, rec in enumerate(_samples(_load_json(path), path)):
-        where = f"sample {k}"
-        if not isinstance(rec, dict):
-            raise InputError("each sample must be a JSON object", file=path, record=where)
-        if "id" not in rec:
-            raise InputError("missing 'id'", file=path, record=where)
-        sid = _sample_id(rec["id"], path, where)
-        where = f"id {sid!r}"
-        h, w = _size(rec, path, where)
+    for k, rec in enumerate(_samples(load_json(path), path)):
+        sid, where, h, w = _sample_header(rec, k, path)
         if "questions" in rec:
             qs = rec["questions"]
             if not isinstance(qs, list) or not qs:
@@ -248,7 +240,7 @@ def read_muse_scores(path: str | Path, gt: dict[SampleId, MuseSample]) -> dict[S
     order, all questions concatenated). JSON object keys are strings, so an
     integer sample id is looked up by its decimal string."""
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, dict):
         raise InputError("expected a JSON object {id: score}", file=path)
     by_str = {str(k): k for k in gt}
@@ -299,15 +291,8 @@ def _phrases(value: Any, h: int, w: int, path: Path, where: str) -> list[GcgPhra
 def load_gcg_gt(path: str | Path) -> list[GcgSample]:
     path = Path(path)
     out: list[GcgSample] = []
-    for k, rec in enumerate(_samples(_load_json(path), path)):
-        where = f"sample {k}"
-        if not isinstance(rec, dict):
-            raise InputError("each sample must be a JSON object", file=path, record=where)
-        if "id" not in rec:
-            raise InputError("missing 'id'", file=path, record=where)
-        sid = _sample_id(rec["id"], path, where)
-        where = f"id {sid!r}"
-        h, w = _size(rec, path, where)
+    for k, rec in enumerate(_samples(load_json(path), path)):
+        sid, where, h, w = _sample_header(rec, k, path)
         caption = rec.get("caption")
         if not isinstance(caption, str):
             raise InputError("'caption' must be a string", file=path, record=where)
