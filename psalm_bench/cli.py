@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -205,6 +205,77 @@ def report_command(
         out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     typer.echo(text.rstrip("\n"))
     raise typer.Exit(exit_code(report, fail_on.value))
+
+
+leaderboard_app = typer.Typer(help="The results store: an SQLite leaderboard of result JSONs.", no_args_is_help=True)
+app.add_typer(leaderboard_app, name="leaderboard")
+DbOption = Annotated[Path, typer.Option("--db", help="Leaderboard database file.")]
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@leaderboard_app.command("add")
+def leaderboard_add(
+    results: Annotated[List[Path], typer.Argument(help="Result JSON(s) written by `eval --json`; all are added or none.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name on the board.")],
+    meta: Annotated[Optional[List[str]], typer.Option("--meta", help="Model metadata KEY=VALUE (params, llm, backbone, training data, link); repeatable.")] = None,
+    source: Annotated[str, typer.Option("--source", help="measured (scored by psalm-bench) or reported (a paper's numbers).")] = "measured",
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Add results for a model; re-adding the same results changes nothing."""
+    from psalm_bench.leaderboard.store import ResultsStore, parse_meta
+
+    meta_dict = parse_meta(meta)
+    with ResultsStore.open(db) as store:
+        for outcome in store.add_many(results, model, meta_dict, source):
+            typer.echo(outcome.describe())
+
+
+@leaderboard_app.command("list")
+def leaderboard_list(
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Only this model.")] = None,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Print the board, one table per task / benchmark / split."""
+    from psalm_bench.leaderboard.store import ResultsStore, render_board
+
+    with ResultsStore.open(db, create=False) as store:
+        typer.echo(render_board(store.list(task=task, model=model)))
+
+
+@leaderboard_app.command("remove")
+def leaderboard_remove(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model whose results to remove.")],
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Only this benchmark.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Only this split.")] = None,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Remove a model's results (all, or one task / benchmark / split)."""
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    with ResultsStore.open(db, create=False) as store:
+        removed = store.remove(model, task=task, benchmark=benchmark, split=split)
+    typer.echo(f"removed {removed} result(s) of {model}")
+
+
+@leaderboard_app.command("export")
+def leaderboard_export(
+    out: Annotated[Path, typer.Argument(help="File to write (.csv or .parquet).")],
+    fmt: Annotated[Optional[ExportFormat], typer.Option("--format", help="csv or parquet [default: from OUT's suffix].")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task.")] = None,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Write the board as CSV or Parquet: one row per result, one column per metric, meta.KEY per metadata key."""
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    with ResultsStore.open(db, create=False) as store:
+        written = store.export(out, fmt.value if fmt else None, task=task)
+    typer.echo(f"wrote {written} row(s) to {out}")
 
 
 @app.command("tasks")

@@ -111,3 +111,33 @@ def test_report_command_exit_codes_and_junit(tmp_path: Path) -> None:
     run_cli("eval", "--task", "semantic", "--gt", other / "gt", "--pred", other / "pred", "--num-classes", "21", "--json", sem)
     mixed = run_cli("report", "--baseline", base, "--current", sem)
     assert_one_line_error(mixed, "task")
+
+
+@needs_fixtures
+def test_leaderboard_add_list_export_and_refusals(tmp_path: Path) -> None:
+    import sqlite3
+
+    case = FIXTURES / "refcoco" / "refcoco_unc_val"
+    result = tmp_path / "r.json"
+    assert run_cli("eval", "--task", "refcoco", "--gt", case / "gt", "--pred", case / "pred.jsonl", "--split", "val", "--json", result).returncode == 0
+    db = tmp_path / "board.db"
+    added = run_cli("leaderboard", "add", result, "--model", "PSALM", "--meta", "llm=phi-1.5", "--db", db)
+    assert added.returncode == 0 and "added" in added.stdout, added.stderr
+    again = run_cli("leaderboard", "add", result, "--model", "PSALM", "--db", db)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    listed = run_cli("leaderboard", "list", "--db", db)
+    assert listed.returncode == 0 and "PSALM" in listed.stdout and "cIoU" in listed.stdout
+    out = tmp_path / "board.csv"
+    assert run_cli("leaderboard", "export", out, "--db", db).returncode == 0 and out.read_text().count("\n") == 2
+    data = json.loads(result.read_text())
+    data["provenance"]["gt_sha256"] = "0" * 64
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data))
+    clash = run_cli("leaderboard", "add", other, "--model", "LISA", "--db", db)
+    assert_one_line_error(clash, "other.json", "ground truth")
+    data["task"] = "nope"
+    other.write_text(json.dumps(data))
+    assert_one_line_error(run_cli("leaderboard", "add", other, "--model", "LISA", "--db", db), "nope")
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    assert_one_line_error(run_cli("leaderboard", "list", "--db", db), "newer")

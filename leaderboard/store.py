@@ -1,0 +1,577 @@
+"""The results store: an embedded SQLite leaderboard of evaluation results.
+
+One row per (model, task, benchmark, split) holds the headline metrics, where
+the per-sample records came from (the result file's path and the sha256 of its
+canonical records JSON; the records themselves stay in the file), provenance
+(toolkit version, GT and prediction hashes, parameters), where the numbers come
+from (``measured`` by this toolkit or ``reported`` by a paper), the date, and
+the model's free-form metadata (``k=v``: parameters, LLM, backbone, training
+data, link), kept once per model.
+
+Rules:
+
+- ``benchmark`` is the result's ``params.dataset``, else ``params.benchmark``,
+  else ``"default"``; ``split`` is ``params.split``, else ``"default"``.
+- Re-adding a result with the same prediction hash and metrics changes nothing
+  (``unchanged``); the same key with other numbers replaces the row
+  (``replaced``, with the old metrics in the outcome).
+- All rows of one (task, benchmark, split) share one ground-truth hash: a
+  result on other ground truth is refused (numbers on different ground truth do
+  not share a table).
+- A result of an unknown task, without a task's headline metric, with a
+  non-numeric metric or without a GT hash is refused; so is a database written
+  by a newer schema. Refusals are :class:`InputError` (one line, exit 2).
+- Every write is one transaction: nothing partial is stored.
+
+Schema versions live in ``PRAGMA user_version``; ``MIGRATIONS[i]`` brings a
+database from version ``i`` to ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from psalm_bench.errors import InputError
+
+DEFAULT_DB = "leaderboard.db"
+SOURCES = ("measured", "reported")
+EXPORT_FORMATS = ("csv", "parquet")
+
+# MIGRATIONS[i]: SQL that takes schema version i to i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE results (
+        model            TEXT NOT NULL,
+        task             TEXT NOT NULL,
+        benchmark        TEXT NOT NULL,
+        split            TEXT NOT NULL,
+        metrics          TEXT NOT NULL,   -- JSON object, metric -> percent or null
+        n_samples        INTEGER,
+        records_sha256   TEXT,            -- sha256 of the canonical records JSON, NULL if none
+        result_path      TEXT,            -- the result file it was added from, NULL if a dict
+        toolkit_version  TEXT NOT NULL,
+        gt_sha256        TEXT NOT NULL,
+        pred_sha256      TEXT NOT NULL,
+        params           TEXT NOT NULL,   -- JSON object
+        source           TEXT NOT NULL,
+        added_at         TEXT NOT NULL,   -- ISO 8601, UTC
+        PRIMARY KEY (model, task, benchmark, split)
+    );
+    CREATE INDEX results_board ON results (task, benchmark, split);
+    CREATE TABLE model_meta (
+        model  TEXT NOT NULL,
+        key    TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (model, key)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_FIXED_COLUMNS = [
+    "model", "task", "benchmark", "split", "source", "n_samples", "added_at", "toolkit_version",
+    "gt_sha256", "pred_sha256", "records_sha256", "result_path", "params",
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One result on the board."""
+
+    model: str
+    task: str
+    benchmark: str
+    split: str
+    metrics: dict[str, float | None]
+    n_samples: int | None
+    records_sha256: str | None
+    result_path: str | None
+    toolkit_version: str
+    gt_sha256: str
+    pred_sha256: str
+    params: dict[str, Any]
+    source: str
+    added_at: str
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.model, self.task, self.benchmark, self.split)
+
+
+@dataclass(frozen=True)
+class AddOutcome:
+    """What ``add`` did: ``added``, ``replaced`` or ``unchanged``."""
+
+    status: str
+    model: str
+    task: str
+    benchmark: str
+    split: str
+    previous_metrics: dict[str, float | None] | None = None  # set when replaced
+    meta_changed: bool = False
+
+    def describe(self) -> str:
+        where = f"{self.model} on {self.task}/{self.benchmark}/{self.split}"
+        if self.status == "unchanged":
+            text = f"unchanged: {where} (same predictions and metrics)"
+            return text + ("; model metadata updated" if self.meta_changed else "")
+        return f"{self.status}: {where}"
+
+
+def parse_meta(items: Iterable[str] | None) -> dict[str, str]:
+    """``["llm=Phi-1.5", "link=https://..."]`` -> dict; a bad item is an InputError."""
+    meta: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--meta {item!r}: expected KEY=VALUE")
+        meta[key] = value.strip()
+    return meta
+
+
+def _canonical_json(obj: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys, no spaces, NaN/inf as null, numpy as lists)."""
+    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.ndarray):
+            return _plain(obj.tolist())
+        if isinstance(obj, np.generic):
+            return _plain(obj.item())
+    except ImportError:  # pragma: no cover
+        pass
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _plain(dataclasses.asdict(obj))
+    raise InputError(f"not JSON-serialisable value of type {type(obj).__name__}")
+
+
+def records_digest(records: Any) -> str | None:
+    """sha256 of the canonical JSON of a result's per-sample records (None without records)."""
+    if records is None:
+        return None
+    return hashlib.sha256(_canonical_json(records)).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    model: str
+    task: str
+    benchmark: str
+    split: str
+    metrics: dict[str, float | None]
+    metrics_json: str
+    n_samples: int | None
+    records_sha256: str | None
+    result_path: str | None
+    toolkit_version: str
+    gt_sha256: str
+    pred_sha256: str
+    params_json: str
+    source: str
+    file: str | None = None  # as the user named it, for messages
+
+
+def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) -> _Prepared:
+    from psalm_bench.tasks import TASKS
+
+    file: str | None = None
+    result_path: str | None = None
+    if isinstance(result, (str, Path)):
+        from psalm_bench.jsonio import load_json
+
+        file = str(result)
+        result_path = str(Path(result).resolve())
+        data = load_json(result)
+    else:
+        data = result
+
+    def bad(problem: str) -> InputError:
+        return InputError(problem, file=file)
+
+    if not isinstance(model, str) or not model.strip():
+        raise InputError("--model must name the model (a non-empty string)")
+    if source not in SOURCES:
+        raise InputError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if not isinstance(data, Mapping):
+        raise bad("not a result: expected a JSON object with task, metrics and provenance")
+    task = data.get("task")
+    if not isinstance(task, str):
+        raise bad("not a result: no \"task\"")
+    if task not in TASKS:
+        raise bad(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    metrics = data.get("metrics")
+    if not isinstance(metrics, Mapping):
+        raise bad("not a result: no \"metrics\" object")
+    wanted = [m for row in TASKS[task].table_rows for m in row]
+    missing = [m for m in wanted if m not in metrics]
+    if missing:
+        raise bad(f"task {task} result lacks metric(s) {', '.join(missing)}")
+    clean: dict[str, float | None] = {}
+    for name, value in metrics.items():
+        if value is None:
+            clean[str(name)] = None
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"metrics: {name}: must be a number or null, got {value!r}")
+        elif not math.isfinite(float(value)):
+            clean[str(name)] = None  # JSON has no NaN; the toolkit writes undefined metrics as null
+        else:
+            clean[str(name)] = float(value)
+    prov = data.get("provenance")
+    if not isinstance(prov, Mapping):
+        raise bad("not a result: no \"provenance\" (write it with `psalm-bench eval --json`)")
+    gt_sha = prov.get("gt_sha256")
+    if not isinstance(gt_sha, str) or not gt_sha:
+        raise bad("provenance: no gt_sha256; a result without its ground truth's hash cannot join a board")
+    pred_sha = prov.get("pred_sha256") or ""
+    if not isinstance(pred_sha, str):
+        raise bad(f"provenance: pred_sha256 must be a string, got {pred_sha!r}")
+    params = prov.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise bad("provenance: params must be an object")
+    benchmark = params.get("dataset") or params.get("benchmark") or "default"
+    split = params.get("split") or "default"
+    n_samples = data.get("n_samples")
+    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int)):
+        raise bad(f"n_samples must be an integer, got {n_samples!r}")
+    return _Prepared(
+        model=model.strip(),
+        task=task,
+        benchmark=str(benchmark),
+        split=str(split),
+        metrics=clean,
+        metrics_json=_canonical_json(clean).decode(),
+        n_samples=n_samples,
+        records_sha256=records_digest(data.get("records")),
+        result_path=result_path,
+        toolkit_version=str(prov.get("psalm_bench") or ""),
+        gt_sha256=gt_sha,
+        pred_sha256=pred_sha,
+        params_json=_canonical_json(params).decode(),
+        source=source,
+        file=file,
+    )
+
+
+class ResultsStore:
+    """A leaderboard database. ``ResultsStore.open(path)`` creates or migrates it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self._conn = conn
+        self.path = path
+
+    # -- opening and schema ------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path = DEFAULT_DB, *, create: bool = True) -> "ResultsStore":
+        path = Path(path)
+        if path.is_dir():
+            raise InputError("is a directory, expected a leaderboard database file", file=path)
+        if not path.exists():
+            if not create:
+                raise InputError("no leaderboard database here (add a result first, or choose one with --db)", file=path)
+            if not path.parent.is_dir():
+                raise InputError("folder does not exist", file=path.parent)
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None)  # transactions are explicit
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open database ({exc})", file=path) from None
+        store = cls(conn, path)
+        try:
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise InputError(f"not a leaderboard database ({exc})", file=path) from None
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA foreign_keys = ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"database schema version {version} is newer than this psalm-bench reads (version {SCHEMA_VERSION}); upgrade psalm-bench",
+                file=self.path,
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction():
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
+            if version == 0:
+                tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+                if tables:
+                    raise InputError(
+                        f"not a leaderboard database (it holds other tables: {', '.join(t[0] for t in tables[:5])})",
+                        file=self.path,
+                    )
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[step]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "ResultsStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- writing -----------------------------------------------------------
+
+    def add(
+        self,
+        result: str | Path | Mapping[str, Any],
+        model: str,
+        meta: Mapping[str, str] | None = None,
+        source: str = "measured",
+    ) -> AddOutcome:
+        """Add one result (a result JSON path, or its dict) for ``model``."""
+        return self.add_many([result], model, meta, source)[0]
+
+    def add_many(
+        self,
+        results: Sequence[str | Path | Mapping[str, Any]],
+        model: str,
+        meta: Mapping[str, str] | None = None,
+        source: str = "measured",
+    ) -> list[AddOutcome]:
+        """Add several results of one model in one transaction: all or none."""
+        prepared = [_prepare(r, model, source) for r in results]
+        meta = {str(k): str(v) for k, v in (meta or {}).items()}
+        seen: dict[tuple[str, str, str, str], int] = {}
+        for i, p in enumerate(prepared):
+            key = (p.model, p.task, p.benchmark, p.split)
+            if key in seen:
+                raise InputError(f"two results for {p.task}/{p.benchmark}/{p.split} in one add (items {seen[key] + 1} and {i + 1})")
+            seen[key] = i
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        outcomes: list[AddOutcome] = []
+        with self._transaction():
+            meta_changed = self._set_meta(model.strip(), meta) if prepared else False
+            for p in prepared:
+                outcomes.append(self._add_one(p, now, meta_changed))
+        return outcomes
+
+    def _set_meta(self, model: str, meta: Mapping[str, str]) -> bool:
+        changed = False
+        for key, value in meta.items():
+            old = self._conn.execute("SELECT value FROM model_meta WHERE model = ? AND key = ?", (model, key)).fetchone()
+            if old is None or old[0] != value:
+                self._conn.execute(
+                    "INSERT INTO model_meta (model, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
+                    (model, key, value),
+                )
+                changed = True
+        return changed
+
+    def _add_one(self, p: _Prepared, now: str, meta_changed: bool) -> AddOutcome:
+        conn = self._conn
+        other = conn.execute(
+            "SELECT model, gt_sha256 FROM results WHERE task = ? AND benchmark = ? AND split = ? AND model != ? AND gt_sha256 != ? LIMIT 1",
+            (p.task, p.benchmark, p.split, p.model, p.gt_sha256),
+        ).fetchone()
+        if other is not None:
+            raise InputError(
+                f"{p.task}/{p.benchmark}/{p.split}: ground truth differs from the board's "
+                f"(result gt_sha256 {p.gt_sha256}, board {other[1]}, e.g. model {other[0]}); "
+                "numbers on different ground truth do not share a table",
+                file=p.file,
+            )
+        old = conn.execute(
+            "SELECT metrics, pred_sha256, gt_sha256, records_sha256, source FROM results "
+            "WHERE model = ? AND task = ? AND benchmark = ? AND split = ?",
+            (p.model, p.task, p.benchmark, p.split),
+        ).fetchone()
+        base = dict(model=p.model, task=p.task, benchmark=p.benchmark, split=p.split, meta_changed=meta_changed)
+        if old is not None and old[0] == p.metrics_json and old[1] == p.pred_sha256 and old[2] == p.gt_sha256 and old[3] == p.records_sha256 and old[4] == p.source:
+            return AddOutcome("unchanged", **base)
+        values = (
+            p.model, p.task, p.benchmark, p.split, p.metrics_json, p.n_samples, p.records_sha256, p.result_path,
+            p.toolkit_version, p.gt_sha256, p.pred_sha256, p.params_json, p.source, now,
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO results (model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, "
+            "toolkit_version, gt_sha256, pred_sha256, params, source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        if old is None:
+            return AddOutcome("added", **base)
+        return AddOutcome("replaced", previous_metrics=json.loads(old[0]), **base)
+
+    def remove(self, model: str, task: str | None = None, benchmark: str | None = None, split: str | None = None) -> int:
+        """Remove a model's rows (all, or those of one task / benchmark / split); returns how many."""
+        where, args = ["model = ?"], [model]
+        for column, value in (("task", task), ("benchmark", benchmark), ("split", split)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        with self._transaction():
+            count = self._conn.execute(f"DELETE FROM results WHERE {' AND '.join(where)}", args).rowcount
+            left = self._conn.execute("SELECT 1 FROM results WHERE model = ? LIMIT 1", (model,)).fetchone()
+            if left is None:
+                self._conn.execute("DELETE FROM model_meta WHERE model = ?", (model,))
+        return count
+
+    # -- reading -----------------------------------------------------------
+
+    def meta(self, model: str) -> dict[str, str]:
+        rows = self._conn.execute("SELECT key, value FROM model_meta WHERE model = ? ORDER BY key", (model,)).fetchall()
+        return dict(rows)
+
+    def list(self, task: str | None = None, model: str | None = None, benchmark: str | None = None, split: str | None = None) -> list[Row]:
+        """Rows, ordered by task, benchmark, split, model; optionally filtered."""
+        where, args = [], []
+        for column, value in (("task", task), ("model", model), ("benchmark", benchmark), ("split", split)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = (
+            "SELECT model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, toolkit_version, "
+            "gt_sha256, pred_sha256, params, source, added_at FROM results"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY task, benchmark, split, model"
+        )
+        metas: dict[str, dict[str, str]] = {}
+        for model_name, key, value in self._conn.execute("SELECT model, key, value FROM model_meta ORDER BY model, key"):
+            metas.setdefault(model_name, {})[key] = value
+        out = []
+        for r in self._conn.execute(sql, args).fetchall():
+            out.append(
+                Row(
+                    model=r[0], task=r[1], benchmark=r[2], split=r[3], metrics=json.loads(r[4]), n_samples=r[5],
+                    records_sha256=r[6], result_path=r[7], toolkit_version=r[8], gt_sha256=r[9], pred_sha256=r[10],
+                    params=json.loads(r[11]), source=r[12], added_at=r[13], meta=dict(metas.get(r[0], {})),
+                )
+            )
+        return out
+
+    def frame(self, task: str | None = None):
+        """The board as a pandas DataFrame: fixed columns, one column per metric, ``meta.KEY`` per meta key."""
+        import pandas as pd
+
+        rows = self.list(task=task)
+        metric_names: list[str] = []
+        meta_names: list[str] = []
+        for row in rows:
+            for name in row.metrics:
+                if name not in metric_names:
+                    metric_names.append(name)
+            for key in row.meta:
+                if f"meta.{key}" not in meta_names:
+                    meta_names.append(f"meta.{key}")
+        meta_names.sort()
+        records = []
+        for row in rows:
+            rec: dict[str, Any] = {c: getattr(row, c) for c in _FIXED_COLUMNS}
+            rec["params"] = _canonical_json(row.params).decode()
+            for name in metric_names:
+                value = row.metrics.get(name)
+                rec[name] = float("nan") if value is None else value
+            for col in meta_names:
+                rec[col] = row.meta.get(col[len("meta."):])
+            records.append(rec)
+        columns = _FIXED_COLUMNS + metric_names + meta_names
+        df = pd.DataFrame.from_records(records, columns=columns)
+        if metric_names:
+            df[metric_names] = df[metric_names].astype("float64")
+        df["n_samples"] = df["n_samples"].astype("Int64")
+        for col in [c for c in columns if c not in metric_names and c != "n_samples"]:
+            df[col] = df[col].astype("object")
+        return df
+
+    def export(self, path: str | Path, format: str | None = None, task: str | None = None) -> int:
+        """Write the board as CSV or Parquet (format from ``format`` or the suffix); returns the row count."""
+        path = Path(path)
+        fmt = (format or path.suffix.lstrip(".") or "").lower()
+        if fmt == "pq":
+            fmt = "parquet"
+        if fmt not in EXPORT_FORMATS:
+            raise InputError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt or 'none'!r}", file=path)
+        if not path.parent.is_dir():
+            raise InputError("folder does not exist", file=path.parent)
+        df = self.frame(task=task)
+        tmp = path.with_name(path.name + ".partial")
+        try:
+            if fmt == "csv":
+                df.to_csv(tmp, index=False)
+            else:
+                df.to_parquet(tmp, index=False)
+            tmp.replace(path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return len(df)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (no ';' inside our SQL literals)."""
+    out = []
+    for chunk in script.split(";"):
+        lines = [line.split("--", 1)[0] for line in chunk.splitlines()]
+        text = "\n".join(lines).strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def render_board(rows: Sequence[Row]) -> str:
+    """Plain-text board: one table per (task, benchmark, split), headline metrics as columns."""
+    from psalm_bench.tables import grid
+    from psalm_bench.tasks import TASKS
+
+    if not rows:
+        return "no results on the board"
+    groups: dict[tuple[str, str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.task, row.benchmark, row.split), []).append(row)
+    blocks = []
+    for (task, benchmark, split), members in groups.items():
+        names = [m for r in TASKS[task].table_rows for m in r] if task in TASKS else sorted(members[0].metrics)
+        table = grid(["model"] + names + ["source"], [[r.model] + [r.metrics.get(n) for n in names] + [r.source] for r in members])
+        blocks.append(f"{task} / {benchmark} / {split}  (gt {members[0].gt_sha256[:12]})\n\n{table}")
+    return "\n\n".join(blocks)
