@@ -203,18 +203,31 @@ def load_muse_gt(path: str | Path) -> list[MuseSample]:
     return out
 
 
+class _PredictionLines:
+    """Iterate (line number, record, GT sample) over a prediction JSONL file,
+    counting the lines skipped as ids the ground truth lacks in ``extra``."""
+
+    def __init__(self, path: Path, gt: dict[SampleId, Any], ignore_extra: bool):
+        self.path, self.gt, self.ignore_extra = path, gt, ignore_extra
+        self.extra = 0
+
+    def __iter__(self):
+        seen: set = set()
+        for number, record in read_jsonl(self.path):
+            sample = _pred_line(record, number, self.path, self.gt, seen, self.ignore_extra)
+            if sample is None:
+                self.extra += 1
+                continue
+            yield number, record, sample
+
+
 def read_muse_predictions(path: str | Path, gt: dict[SampleId, MuseSample], *, ignore_extra: bool = False) -> tuple[dict[SampleId, list[list[RLE]]], int]:
     """Predicted masks per sample and question; also the number of ignored
     lines for ids the ground truth lacks."""
     path = Path(path)
     preds: dict[SampleId, list[list[RLE]]] = {}
-    seen: set = set()
-    extra = 0
-    for number, rec in read_jsonl(path):
-        sample = _pred_line(rec, number, path, gt, seen, ignore_extra)
-        if sample is None:
-            extra += 1
-            continue
+    lines = _PredictionLines(path, gt, ignore_extra)
+    for number, rec, sample in lines:
         where = f"line {number}"
         h, w = sample.height, sample.width
         if "questions" in rec:
@@ -231,7 +244,7 @@ def read_muse_predictions(path: str | Path, gt: dict[SampleId, MuseSample], *, i
                 raise InputError(f"the ground truth has {len(sample.questions)} questions: give 'questions'", file=path, record=where)
             groups = [_mask_list(rec.get("masks"), h, w, path, where)]
         preds[sample.id] = groups
-    return preds, extra
+    return preds, lines.extra
 
 
 def read_muse_scores(path: str | Path, gt: dict[SampleId, MuseSample]) -> dict[SampleId, float | list[float]]:
@@ -304,16 +317,11 @@ def load_gcg_gt(path: str | Path) -> list[GcgSample]:
 def read_gcg_predictions(path: str | Path, gt: dict[SampleId, GcgSample], *, ignore_extra: bool = False) -> tuple[dict[SampleId, GcgPrediction], int]:
     path = Path(path)
     preds: dict[SampleId, GcgPrediction] = {}
-    seen: set = set()
-    extra = 0
-    for number, rec in read_jsonl(path):
-        sample = _pred_line(rec, number, path, gt, seen, ignore_extra)
-        if sample is None:
-            extra += 1
-            continue
+    lines = _PredictionLines(path, gt, ignore_extra)
+    for number, rec, sample in lines:
         where = f"line {number}"
         caption = rec.get("caption")
         if not isinstance(caption, str):
             raise InputError("'caption' must be a string", file=path, record=where)
         preds[sample.id] = GcgPrediction(caption, _phrases(rec.get("phrases", []), sample.height, sample.width, path, where))
-    return preds, extra
+    return preds, lines.extra
