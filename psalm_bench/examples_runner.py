@@ -33,25 +33,18 @@ def run_examples(root: Path = EXAMPLES, *, per_class: bool = False) -> Iterator[
 
 def interactive_baseline(root: Path = EXAMPLES, *, per_class: bool = False) -> str:
     """COCO-Interactive built from the example instances, scored with the
-    simplest honest baseline: each visual prompt, as stored, is the predicted
-    mask. A model has to beat this floor."""
-    import json
+    simplest honest baseline: each visual prompt turned into a mask with no
+    model (generators/baselines.py). A model has to beat this floor."""
     import tempfile
 
+    from psalm_bench.generators.baselines import write_prompt_baseline
     from psalm_bench.generators.interactive import build_interactive
 
     task = get_task("interactive")
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(tmp) / "coco_interactive.json"
         build_interactive(root / "instance" / "gt.json", built, seed=0, progress=False)
-        lines = []
-        for record in json.loads(built.read_text()):
-            for ann in record["anns"]:
-                for prompt in ("point", "scribble", "box", "mask"):
-                    mask = ann[f"{prompt}_visual_prompt_mask"]
-                    lines.append(json.dumps({"image_id": record["image_info"]["id"], "ann_id": ann["id"], "prompt": prompt, "segmentation": mask}))
-        pred = Path(tmp) / "prompt_as_mask.jsonl"
-        pred.write_text("\n".join(lines) + "\n")
+        pred = write_prompt_baseline(built, Path(tmp) / "prompt_as_mask.jsonl")
         result = task.run(built, pred, progress=False)
     header = (
         "$ psalm-bench build-interactive --instances examples/instance/gt.json --out coco_interactive.json\n"
