@@ -1,4 +1,6 @@
-"""Non-learned baselines for the interactive task: the prompt itself as the mask.
+"""Non-learned baselines: the floor a learned model has to clear.
+
+Interactive (``write_prompt_baseline``): the prompt itself as the mask.
 
 A model that reads a visual prompt has to do better than the prompt. Each
 prompt type becomes the mask a user would draw from it with no model at all:
@@ -9,14 +11,20 @@ prompt type becomes the mask a user would draw from it with no model at all:
 - box: the filled box, as stored;
 - mask: the blurred-and-binarised mask prompt, as stored.
 
-The output is an ordinary prediction file (FORMATS.md, ``interactive``), scored
-by the same evaluator as any model.
+Video object segmentation (``write_first_frame_baseline``): the first
+frame's ground-truth objects held still in every frame, the usual "no
+propagation" floor of semi-supervised VOS.
+
+The outputs are ordinary prediction files (FORMATS.md), scored by the same
+evaluators as any model's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator
+
+import shutil
 
 import cv2
 import numpy as np
@@ -28,6 +36,7 @@ from psalm_bench.generators.interactive import iter_records
 PROMPTS = ("point", "scribble", "box", "mask")
 POINT_RADIUS = 10
 BASELINE_NAME = "prompt-as-mask"
+VOS_BASELINE_NAME = "first-frame-copy"
 
 
 def point_disk(prompt: np.ndarray, radius: int = POINT_RADIUS) -> np.ndarray:
@@ -83,4 +92,18 @@ def write_prompt_baseline(interactive_json: str | Path, out: str | Path) -> Path
         for line in baseline_lines(Path(interactive_json)):
             handle.write(line + b"\n")
     tmp.replace(out)
+    return out
+
+
+def write_first_frame_baseline(davis_root: str | Path, out: str | Path, split: str = "val") -> Path:
+    """For every sequence of the split, the first annotation PNG copied to
+    every frame name (``OUT/SEQ/NNNNN.png``)."""
+    from psalm_bench.formats.davis import load_davis
+
+    out = Path(out)
+    for seq in load_davis(davis_root, split):
+        folder = out / seq.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for frame in seq.frames:
+            shutil.copyfile(seq.frames[0], folder / frame.name)
     return out

@@ -51,3 +51,23 @@ def test_baseline_file_scores_every_prompt(tmp_path):
     # a filled box covers its object better than a disk around one point
     assert 0 < m["point_mIoU"] < m["box_mIoU"] < 100
     assert 0 < m["scribble_mIoU"] < 100 and 0 < m["mask_mIoU"] < 100
+
+
+def test_first_frame_baseline_scores_its_first_frames_perfectly(tmp_path):
+    from PIL import Image
+
+    from psalm_bench.generators.baselines import write_first_frame_baseline
+
+    root = tmp_path / "davis"
+    (root / "ImageSets" / "2017").mkdir(parents=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("seq\n")
+    ann = root / "Annotations" / "480p" / "seq"
+    ann.mkdir(parents=True)
+    for t in range(5):  # one square moving right by 4 px per frame
+        frame = np.zeros((48, 64), np.uint8)
+        frame[10:30, 5 + 4 * t:25 + 4 * t] = 1
+        Image.fromarray(frame, mode="L").convert("P").save(ann / f"{t:05d}.png")
+    pred = write_first_frame_baseline(root, tmp_path / "pred")
+    assert sorted(p.name for p in (pred / "seq").iterdir()) == [f"{t:05d}.png" for t in range(5)]
+    m = get_task("vos").run(root, pred).metrics
+    assert 0 < m["J"] < 100  # the object moved away from where the copy holds it
