@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/psalm-bench demo
 
+# tools/install-browser: Debian's chromium for the leaderboard site's browser test (apt, once)
 test: $(STAMP)
+	./tools/install-browser
 	$(VENV)/bin/python -m pytest -q
 
 # The evaluators against the official numbers in ../shared/fixtures.

@@ -51,8 +51,8 @@ def _root(
 @app.command("eval")
 def eval_command(
     task: Annotated[TaskName, typer.Option("--task", "-t", help="What to score (see `psalm-bench tasks`).", case_sensitive=False)],
-    gt: Annotated[Path, typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, or a folder of label PNGs (semantic; a panoptic JSON also works).")],
     pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), or a folder of label PNGs (semantic).")],
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, a folder of label PNGs (semantic; a panoptic JSON also works), a REFER/gRefCOCO/DAVIS folder. [default: the embedded synthetic world's val split (built once into the cache; see `psalm-bench synth`)]")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file.")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too (per class, prompt type or sequence).")] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for decoding and scoring (every task but instance). [default: 1]")] = None,
@@ -84,7 +84,15 @@ def eval_command(
     from psalm_bench.tables import render
     from psalm_bench.tasks import get_task
 
-    spec = get_task(task.value)
+    task_name = task.value
+    world_options: dict = {}
+    if gt is None:
+        from psalm_bench.generators.embedded import ensure_world, world_job
+
+        job = world_job(ensure_world(progress=not quiet and sys.stderr.isatty()), task_name, split)
+        typer.echo(f"ground truth: the embedded world, {job.task} {job.split} ({job.gt})", err=True)
+        task_name, gt, world_options = job.eval_task, job.gt, job.options
+    spec = get_task(task_name)
     options = {
         "gt_dir": gt_dir,
         "pred_dir": pred_dir,
@@ -105,11 +113,12 @@ def eval_command(
         "ignore_extra": ignore_extra,
         "workers": workers,
     }
+    options.update({k: v for k, v in world_options.items() if options.get(k) is None})
     if "progress" in spec.options:
         options["progress"] = not quiet and sys.stderr.isatty()
     result = spec.run(gt, pred, **options)
     if json_out is not None:
-        result.write_json(json_out, gt=_inputs(gt, gt_dir, task.value), pred=_inputs(pred, pred_dir, task.value))
+        result.write_json(json_out, gt=_inputs(gt, gt_dir, task_name), pred=_inputs(pred, pred_dir, task_name))
     typer.echo(render(result, spec.table_rows, per_class=per_class))
 
 
@@ -278,6 +287,158 @@ def leaderboard_export(
     typer.echo(f"wrote {written} row(s) to {out}")
 
 
+class WorldSize(str, Enum):
+    tiny = "tiny"
+    small = "small"
+    full = "full"
+
+
+@app.command("synth")
+def synth_command(
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder to write the world into. [default: the cache folder every command falls back to]")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Every file is a pure function of the seed.")] = 0,
+    size: Annotated[WorldSize, typer.Option("--size", help="tiny: seconds, for tests; small: the reference model's world (< 2 min on 2 cores); full: 10x small.")] = WorldSize.small,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for rendering; output is identical for any number. [default: up to 4]")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Write the synthetic benchmark world in the real benchmarks' formats.
+
+    Scenes in the official formats of COCO (instances, panoptic, semantic),
+    RefCOCO, gRefCOCO, COCO-Interactive and DAVIS-2017, with an
+    open-vocabulary split and a dataset card. Without --out it fills the cache that `eval` and the other commands use
+    when no --gt is given.
+    """
+    import os
+
+    from psalm_bench.generators.embedded import ensure_world
+    from psalm_bench.generators.world import build_world
+
+    progress = not quiet and sys.stderr.isatty()
+    n = workers or min(4, os.cpu_count() or 1)
+    if out is None:
+        root = ensure_world(seed=seed, size=size.value, progress=progress, workers=n)
+        typer.echo(f"world: {root}")
+        return
+    summary = build_world(out, seed=seed, size=size.value, workers=n, progress=progress)
+    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+    typer.echo(f"wrote {summary.root} ({summary.size}, seed {summary.seed}) in {summary.seconds:.1f} s: {counts}")
+    typer.echo(f"dataset card: {summary.root / 'README.md'}")
+
+
+@app.command("train")
+def train_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, train_log.jsonl, and at the end the model (weights, config, tokenizer, provenance).")],
+    config: Annotated[str, typer.Option("--config", "-c", help="Model geometry: tiny, bundled or swinb-phi15 (or a config.json path).")] = "bundled",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps (one task per step, round-robin panoptic/referring/interactive).")] = 1600,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per step.")] = 8,
+    lr: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate (cosine decay after a linear warm-up).")] = 6e-4,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up steps.")] = 80,
+    seed: Annotated[int, typer.Option("--seed", help="Initialisation and sampling seed.")] = 0,
+    world_seed: Annotated[int, typer.Option("--world-seed", help="Seed of the world the scenes come from.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto (CUDA when present, with bf16 autocast), cpu or cuda.")] = "auto",
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Stop (after a checkpoint) when this much time has passed; run again with the same options to resume.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a PSALM model jointly on the synthetic world's train split.
+
+    Resumes from OUT's checkpoint when one is there, so a long run can be cut
+    into chunks (--max-minutes) and continued with the same command.
+    """
+    from psalm_bench.model.config import PSALMConfig
+    from psalm_bench.model.recipe import Recipe, train_on_world
+
+    cfg = PSALMConfig.from_json(config) if config.endswith(".json") else config
+    recipe = Recipe(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup, seed=seed, world_seed=world_seed,
+                    checkpoint_every=max(1, min(200, steps // 8)))
+    summary = train_on_world(cfg, out, recipe, device=device, max_seconds=None if max_minutes is None else 60 * max_minutes,
+                             progress=not quiet and sys.stderr.isatty())
+    losses = ", ".join(f"{k} {v:.3f}" for k, v in summary.last_losses.items())
+    state = "finished" if summary.completed else "paused (run the same command to resume)"
+    typer.echo(f"{state} at step {summary.step}/{summary.steps} on {summary.device} after {summary.wall_seconds / 60:.1f} min; last losses: {losses}")
+    if summary.completed:
+        typer.echo(f"model: {out}")
+
+
+class PredictTask(str, Enum):
+    panoptic = "panoptic"
+    refcoco = "refcoco"
+    gref = "gref"
+    interactive = "interactive"
+    vos = "vos"
+    ov = "ov"
+
+
+@app.command("predict")
+def predict_command(
+    task: Annotated[PredictTask, typer.Option("--task", "-t", help="panoptic (writes panoptic, instance and semantic files from one pass), refcoco, gref, interactive, vos, or ov (the held-out categories).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the prediction file(s).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="bundled, or a folder written by `psalm-bench train`.")] = "bundled",
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Ground truth to predict for (COCO panoptic/instances JSON, REFER/gRefCOCO folder, COCO-Interactive JSON, DAVIS root). [default: the embedded world]")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="Image folder the GT's file names are relative to (with --gt; DAVIS reads JPEGImages/480p itself).")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, testA, testB; vos: the ImageSets/2017 list. [default: val]")] = None,
+    no_target: Annotated[bool, typer.Option("--no-target", help="gref: answer no-target when no proposal passes 0.6 (a different protocol from the released top-1 fallback).")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per forward pass.")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a PSALM model and write predictions in the files `eval` reads."""
+    from psalm_bench.formats.refer import find_grefer_files, find_refer_files
+    from psalm_bench.model import predict as P
+
+    progress = not quiet and sys.stderr.isatty()
+    name = task.value
+    split = split or "val"
+    if gt is None:
+        from psalm_bench.generators.embedded import ensure_world
+        from psalm_bench.generators.world import load_manifest
+
+        root = ensure_world(progress=progress)
+        key = {"panoptic": "panoptic", "ov": "ov-panoptic"}.get(name, name)
+        entry = load_manifest(root)["tasks"][key].get(split)
+        if entry is None:
+            raise InputError(f"the embedded world has no {split!r} split for {name}")
+        gt, images = root / entry["gt"], root / entry["images"]
+    elif images is None and name != "vos":
+        raise InputError(f"--task {name} with --gt needs --images (the folder its file names are relative to)")
+    predictor = P.Predictor.load(model, batch_size=batch_size, progress=progress)
+    if name in ("panoptic", "ov"):
+        written = P.predict_categories(predictor, gt, images, out)
+        typer.echo(f"wrote {written.panoptic_json} (+ PNGs), {written.instance_json}, {written.semantic_dir}/")
+    elif name == "refcoco":
+        refs, instances = find_refer_files(gt)
+        typer.echo(f"wrote {P.predict_referring(predictor, refs, instances, images, split, out)[0]}")
+    elif name == "gref":
+        refs, instances = find_grefer_files(gt)
+        typer.echo(f"wrote {P.predict_referring(predictor, refs, instances, images, split, {out: no_target}, generalized=True)[0]}")
+    elif name == "interactive":
+        typer.echo(f"wrote {P.predict_interactive(predictor, gt, images, out)}")
+    else:
+        typer.echo(f"wrote {P.predict_vos(predictor, gt, out, split=split)}/")
+
+
+@app.command("reproduce")
+def reproduce_command(
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write every result JSON (the eval command's format; baselines named as such), the predictions and tables.md here.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="bundled, or a folder written by `psalm-bench train`.")] = "bundled",
+    world: Annotated[Optional[Path], typer.Option("--world", help="A world folder from `psalm-bench synth`. [default: the embedded world]")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the tables as Markdown.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Score the model and the baselines on every task; print the paper's tables.
+
+    Runs the model and the non-learned baselines over every task of the
+    world, scores them with the evaluators and prints the analogues of the
+    PSALM paper's tables 8-13."""
+    from psalm_bench.reproduce import render_tables, reproduce
+
+    progress = not quiet and sys.stderr.isatty()
+    rep = reproduce(model, world=world, out=out, progress=progress, log=lambda line: typer.echo(line, err=True) if progress else None)
+    typer.echo(render_tables(rep, "markdown" if markdown else "text"))
+    prov = rep.model
+    typer.echo(f"model: {prov.get('source')} ({prov.get('config_name')}, {prov.get('steps')} steps on {prov.get('device_kind')}); world: {rep.world}; {rep.seconds:.0f} s")
+    if out is not None:
+        typer.echo(f"results: {out / 'results'}; tables: {out / 'tables.md'}")
+
+
 @app.command("tasks")
 def tasks_command() -> None:
     """List the tasks `eval` can score."""
@@ -297,6 +458,128 @@ def demo_command(
     for text in run_examples(per_class=per_class):
         typer.echo(text)
         typer.echo("")
+
+
+@leaderboard_app.command("render")
+def leaderboard_render(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static site (replaced if it holds an earlier render).")] = Path("site"),
+    title: Annotated[str, typer.Option("--title", help="Site title.")] = "psalm-bench leaderboard",
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Write the board as a static site: overview, sortable task tables, per-result drill-down with charts."""
+    from psalm_bench.leaderboard.site import render_site
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    with ResultsStore.open(db, create=False) as store:
+        report = render_site(store, out, title=title)
+    typer.echo(report.describe())
+
+
+@leaderboard_app.command("publish")
+def leaderboard_publish(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to upload to a static host (replaced if it holds an earlier render).")] = Path("site"),
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Public URL of the site root; adds sitemap.xml and absolute links in 404.html.")] = None,
+    title: Annotated[str, typer.Option("--title", help="Site title.")] = "psalm-bench leaderboard",
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Render the site plus .nojekyll, 404.html, robots.txt, sitemap.xml (with --base-url) and data/ (JSON, CSV)."""
+    from psalm_bench.leaderboard.site import publish_site
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    with ResultsStore.open(db, create=False) as store:
+        report = publish_site(store, out, base_url=base_url, title=title)
+    typer.echo(report.describe())
+
+
+@leaderboard_app.command("load-published")
+def leaderboard_load_published(
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task's numbers.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--file", help="A published-numbers JSON file [default: the one shipped with psalm-bench].")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per row loaded.")] = False,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Load the numbers papers print (PSALM's tables and its peers') as `published` rows; re-running changes nothing."""
+    from psalm_bench.leaderboard.published import describe_outcomes, load_published
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    with ResultsStore.open(db) as store:
+        outcomes = load_published(store, data, task)
+    if verbose:
+        for outcome in outcomes:
+            typer.echo(outcome.describe())
+    typer.echo(describe_outcomes(outcomes))
+
+
+class TableFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    latex = "latex"
+
+
+class TableSource(str, Enum):
+    all = "all"
+    measured = "measured"
+    published = "published"
+
+
+@leaderboard_app.command("table")
+def leaderboard_table(
+    task: Annotated[str, typer.Option("--task", "-t", help="A task (refcoco, gref, interactive, panoptic, vos, ov-semantic, muse, gcg, ...) or a layout (generic, ov).")],
+    fmt: Annotated[TableFormat, typer.Option("--format", help="text (aligned), markdown (GitHub) or latex (booktabs).")] = TableFormat.text,
+    source: Annotated[TableSource, typer.Option("--source", help="all, measured (scored by psalm-bench) or published (printed in papers).")] = TableSource.all,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table to this file.")] = None,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Print the board in the layout of the paper's table (e.g. PSALM's Table 8 for refcoco)."""
+    from psalm_bench.leaderboard.paper_tables import board_table
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    with ResultsStore.open(db, create=False) as store:
+        text = board_table(store, task, fmt.value, source.value)
+    if out is not None:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    typer.echo(text.rstrip("\n"))
+
+
+@leaderboard_app.command("set-gt")
+def leaderboard_set_gt(
+    gt: Annotated[Path, typer.Option("--gt", help="The board's ground truth (as given to `eval --gt`).")],
+    result: Annotated[Optional[Path], typer.Option("--result", help="A measured result JSON on this GT: task, benchmark, split and options are taken from it, and the GT must hash to its gt_sha256.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Without --result: the task.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Without --result: the board's benchmark [default: --option dataset/benchmark, else 'default'].")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Without --result: the board's split [default: --option split, else 'default'].")] = None,
+    option: Annotated[Optional[List[str]], typer.Option("--option", help="Without --result: an evaluation option KEY=VALUE (e.g. dataset=refcoco, split=val, protocol=psalm); repeatable.")] = None,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Register the ground truth a board is scored on, so that `submit` can score others' predictions on it."""
+    from psalm_bench.leaderboard.store import ResultsStore
+    from psalm_bench.leaderboard.submit import parse_options, register_gt
+
+    with ResultsStore.open(db) as store:
+        board, status = register_gt(store, gt, result=result, task=task, benchmark=benchmark, split=split, options=parse_options(option))
+    typer.echo(f"{status}: {board.task}/{board.benchmark}/{board.split} -> {board.gt_path} (sha256 {board.gt_sha256[:12]}...)")
+
+
+@leaderboard_app.command("submit")
+def leaderboard_submit(
+    archive: Annotated[Path, typer.Argument(help="A zip or tar(.gz/.bz2/.xz) of prediction files.")],
+    task: Annotated[TaskName, typer.Option("--task", "-t", help="The task the predictions are for.", case_sensitive=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name on the board.")],
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Where the board's ground truth is now, if it moved (must hash to the registered sha256).")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="The board, when the task has several registered.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="The board's split, when the task has several registered.")] = None,
+    meta: Annotated[Optional[List[str]], typer.Option("--meta", help="Model metadata KEY=VALUE; repeatable.")] = None,
+    db: DbOption = Path("leaderboard.db"),
+) -> None:
+    """Safely unpack a submission, score it on the board's registered GT and store the result (all or nothing)."""
+    from psalm_bench.leaderboard.store import ResultsStore, parse_meta
+    from psalm_bench.leaderboard.submit import submit
+
+    meta_dict = parse_meta(meta)
+    with ResultsStore.open(db, create=False) as store:
+        done = submit(store, archive, task.value, model, gt=gt, benchmark=benchmark, split=split, meta=meta_dict)
+    shown = ", ".join(f"{k} {v:.1f}" for k, v in done.metrics.items() if isinstance(v, float))
+    typer.echo(f"{done.outcome.describe()} ({done.files} files scored; {shown})")
 
 
 def main() -> None:

@@ -1,0 +1,402 @@
+"""Run a PSALM model over a benchmark and write the prediction files any model would.
+
+The files are the ones FORMATS.md defines (COCO panoptic JSON + PNGs, COCO
+results JSON, semantic label PNGs, JSON Lines for referring / interactive,
+DAVIS PNG folders), so the evaluators score them with no knowledge of the
+model; nothing here imports an evaluator.
+
+One forward pass of the category task gives panoptic, instance and semantic
+outputs together, as PSALM's ``SEG_TASK=panoptic`` evaluation does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+import orjson
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from psalm_bench import masks as mask_ops
+from psalm_bench.errors import InputError
+from psalm_bench.jsonio import load_json
+
+from .inference import (
+    davis_frame_inference,
+    gref_inference,
+    image_outputs,
+    instance_inference,
+    interactive_inference,
+    panoptic_inference,
+    referring_inference,
+    semantic_inference,
+    upsample_masks,
+)
+from .samples import TrainSample, collate
+
+T = TypeVar("T")
+PROMPT_KINDS = ("point", "scribble", "box", "mask")
+
+
+def bundled_model_dir() -> Path:
+    """The weights that ship inside the package (model/bundled)."""
+    return Path(str(resources.files("psalm_bench.model").joinpath("bundled")))
+
+
+def resolve_model_dir(model: str | Path) -> Path:
+    return bundled_model_dir() if str(model) == "bundled" else Path(model)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """RGB uint8; an image that does not open is a one-line error."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputError("image not found", file=path) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"image does not open ({exc})", file=path) from None
+
+
+def _batched(items: Sequence[T], n: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+@dataclass
+class Predictor:
+    """A loaded model plus the eval-time batching around it."""
+
+    model: Any
+    tokenizer: Any
+    provenance: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 8
+    device: str = "cpu"
+    progress: bool = True
+
+    @classmethod
+    def load(cls, model: str | Path = "bundled", *, device: str = "cpu", batch_size: int = 8, progress: bool = True) -> "Predictor":
+        from .checkpoint import load_model
+
+        directory = resolve_model_dir(model)
+        net, tok, prov = load_model(directory, device=device)
+        return cls(net, tok, prov, batch_size, device, progress)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @torch.inference_mode()
+    def forward(self, samples: Sequence[TrainSample]) -> list[Any]:
+        """Final-layer outputs per sample (``ImageOutputs``)."""
+        batch = collate(samples, self.config, self.tokenizer, train=False).to(self.device)
+        outputs = self.model(batch)
+        return [image_outputs(outputs, batch, b) for b in range(len(samples))]
+
+    def run(self, samples: Iterable[TrainSample], total: int, desc: str, consume: Callable[[TrainSample, Any], None]) -> None:
+        """Forward ``samples`` in batches and hand each (sample, outputs) to ``consume``."""
+        bar = tqdm(total=total, desc=desc, unit="img", disable=not self.progress, leave=False)
+        pending: list[TrainSample] = []
+
+        def flush() -> None:
+            for sample, out in zip(pending, self.forward(pending)):
+                consume(sample, out)
+            bar.update(len(pending))
+            pending.clear()
+
+        for sample in samples:
+            pending.append(sample)
+            if len(pending) == self.batch_size:
+                flush()
+        if pending:
+            flush()
+        bar.close()
+
+
+def _empty_targets(image: np.ndarray) -> np.ndarray:
+    return np.zeros((0, *image.shape[:2]), bool)
+
+
+def _rle(mask: np.ndarray) -> dict[str, Any]:
+    return mask_ops.encode(mask.astype(np.uint8))
+
+
+def _write_lines(path: Path, lines: Iterable[bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as handle:
+        for line in lines:
+            handle.write(line + b"\n")
+    tmp.replace(path)
+    return path
+
+
+# --------------------------------------------------------------- category tasks
+
+
+@dataclass
+class CategoryOutputs:
+    """Where ``predict_categories`` wrote each task's predictions."""
+
+    panoptic_json: Path
+    instance_json: Path
+    semantic_dir: Path
+
+
+def _id_to_rgb(seg: np.ndarray) -> np.ndarray:
+    return np.stack([seg % 256, (seg // 256) % 256, seg // 65536], axis=-1).astype(np.uint8)
+
+
+def predict_categories(
+    predictor: Predictor,
+    instances_json: Path,
+    images_dir: Path,
+    out_dir: Path,
+    *,
+    semantic_classes: Sequence[str] | None = None,
+    object_mask_threshold: float = 0.8,
+    overlap_threshold: float = 0.8,
+    topk: int = 100,
+) -> CategoryOutputs:
+    """Panoptic (JSON + PNGs), instance (COCO results) and semantic (label PNGs)
+    predictions from one pass per image, with the GT file's categories as the
+    condition (so held-out categories are named for open-vocabulary sets).
+
+    ``instances_json`` is a COCO instances or panoptic JSON: its ``images`` and
+    ``categories`` (with ``isthing``; absent means thing) are what is used.
+    """
+    gt = load_json(instances_json)
+    categories = gt["categories"]
+    class_names = [c["name"] for c in categories]
+    isthing = [bool(c.get("isthing", 1)) for c in categories]
+    cat_ids = [c["id"] for c in categories]
+    semantic_index = {name: k for k, name in enumerate(semantic_classes or class_names)}
+    to_semantic = np.array([semantic_index.get(name, 255) for name in class_names] + [255], np.uint8)
+
+    pan_dir = out_dir / "panoptic"
+    sem_dir = out_dir / "semantic"
+    pan_dir.mkdir(parents=True, exist_ok=True)
+    sem_dir.mkdir(parents=True, exist_ok=True)
+    pan_annotations: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    images = sorted(gt["images"], key=lambda im: im["id"])
+
+    def samples() -> Iterator[TrainSample]:
+        for im in images:
+            image = read_image(images_dir / im["file_name"])
+            sample = TrainSample("panoptic", image, _empty_targets(image), class_names=class_names)
+            sample.image_record = im  # type: ignore[attr-defined]
+            yield sample
+
+    def consume(sample: TrainSample, out: Any) -> None:
+        im = sample.image_record  # type: ignore[attr-defined]
+        logits = upsample_masks(out.mask_logits, out.geometry)
+        stem = Path(im["file_name"]).stem
+        pan = panoptic_inference(out.class_logits, logits, isthing, object_mask_threshold=object_mask_threshold, overlap_threshold=overlap_threshold)
+        Image.fromarray(_id_to_rgb(pan.seg)).save(pan_dir / f"{stem}.png")
+        pan_annotations.append({
+            "image_id": im["id"], "file_name": f"{stem}.png",
+            "segments_info": [{"id": s.id, "category_id": cat_ids[s.category], "iscrowd": 0, "area": s.area} for s in pan.segments],
+        })
+        inst = instance_inference(out.class_logits, logits, topk=topk, isthing=isthing)
+        for m, score, label in zip(inst.masks, inst.scores, inst.labels):
+            if m.any():
+                results.append({"image_id": im["id"], "category_id": cat_ids[int(label)], "segmentation": _rle(m), "score": float(score)})
+        sem = semantic_inference(out.class_logits, logits).argmax(0).numpy()
+        Image.fromarray(to_semantic[sem]).save(sem_dir / f"{stem}.png")
+
+    predictor.run(samples(), len(images), "category tasks", consume)
+    pan_json = out_dir / "panoptic.json"
+    pan_json.write_bytes(orjson.dumps({
+        "images": images, "annotations": sorted(pan_annotations, key=lambda a: a["image_id"]),
+        "categories": [{"id": c["id"], "name": c["name"], "isthing": int(bool(c.get("isthing", 1)))} for c in categories],
+    }))
+    inst_json = out_dir / "instances_results.json"
+    inst_json.write_bytes(orjson.dumps(results))
+    return CategoryOutputs(pan_json, inst_json, sem_dir)
+
+
+# --------------------------------------------------------------- referring
+
+
+@dataclass(frozen=True)
+class Sentence:
+    sent_id: int
+    text: str
+    image_file: str
+
+
+def refer_sentences(refs_file: Path, instances_json: Path, split: str) -> list[Sentence]:
+    """Every sentence of ``split`` with its image's file name (REFER or gRefCOCO)."""
+    from psalm_bench.formats.refer import load_refs_file
+
+    images = {im["id"]: im["file_name"] for im in load_json(instances_json)["images"]}
+    out = []
+    for ref in load_refs_file(refs_file):
+        if ref.get("split") != split:
+            continue
+        for s in ref["sentences"]:
+            out.append(Sentence(int(s["sent_id"]), str(s.get("sent") or s.get("raw")), images[ref["image_id"]]))
+    if not out:
+        raise InputError(f"no sentences in split {split!r}", file=refs_file)
+    return sorted(out, key=lambda s: s.sent_id)
+
+
+def predict_referring(
+    predictor: Predictor,
+    refs_file: Path,
+    instances_json: Path,
+    images_dir: Path,
+    split: str,
+    out: Path | dict[Path, bool],
+    *,
+    generalized: bool = False,
+    threshold: float = 0.6,
+) -> list[Path]:
+    """One JSONL line per sentence: the top-1 proposal (RefCOCO), or (gRefCOCO)
+    the union of proposals scoring above ``threshold``.
+
+    For gRefCOCO, ``out`` maps each output file to its ``no_target`` choice:
+    False is the released protocol (fall back to the top-1 proposal when none
+    passes), True answers "no target" instead. Both come from one forward pass.
+    """
+    variants = out if isinstance(out, dict) else {Path(out): False}
+    sentences = refer_sentences(refs_file, instances_json, split)
+    lines: dict[Path, list[bytes]] = {path: [] for path in variants}
+    cache: dict[str, np.ndarray] = {}
+
+    def image_of(name: str) -> np.ndarray:
+        if name not in cache:
+            cache.clear()
+            cache[name] = read_image(images_dir / name)
+        return cache[name]
+
+    def samples() -> Iterator[TrainSample]:
+        for s in sorted(sentences, key=lambda s: (s.image_file, s.sent_id)):  # an image's sentences together
+            image = image_of(s.image_file)
+            sample = TrainSample("referring", image, _empty_targets(image), sentence=s.text)
+            sample.sent_id = s.sent_id  # type: ignore[attr-defined]
+            yield sample
+
+    def consume(sample: TrainSample, out_: Any) -> None:
+        logits = upsample_masks(out_.mask_logits, out_.geometry)
+        sent_id = sample.sent_id  # type: ignore[attr-defined]
+        for path, no_target in variants.items():
+            if generalized:
+                res = gref_inference(out_.seg_logits, logits, threshold=threshold, no_target=no_target)
+                line = {"sent_id": sent_id, "segmentation": _rle(res.mask), "no_target": bool(res.no_target)}
+            else:
+                res = referring_inference(out_.seg_logits, logits)
+                line = {"sent_id": sent_id, "segmentation": _rle(res.mask)}
+            lines[path].append(orjson.dumps(line))
+
+    predictor.run(samples(), len(sentences), f"{'gref' if generalized else 'refcoco'} {split}", consume)
+    return [_write_lines(path, lines[path]) for path in variants]
+
+
+# --------------------------------------------------------------- interactive
+
+
+def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir: Path, out: Path, *, kinds: Sequence[str] = PROMPT_KINDS) -> Path:
+    """One JSONL line per (instance, prompt type): all of an image's prompts of
+    one type go in together (one <region> slot each) and each takes its top-1 query."""
+    from psalm_bench.generators.interactive import iter_records
+
+    records = list(iter_records(Path(interactive_json)))
+    lines: list[bytes] = []
+
+    def samples() -> Iterator[TrainSample]:
+        for record in records:
+            info = record["image_info"]
+            image = read_image(images_dir / info["file_name"])
+            for kind in kinds:
+                anns = [a for a in record["anns"] if mask_ops.area(a[f"{kind}_visual_prompt_mask"]) > 0]
+                empty = [a for a in record["anns"] if a not in anns]
+                for a in empty:  # nothing to pool: an empty prediction, scored as such
+                    h, w = info["height"], info["width"]
+                    lines.append(orjson.dumps({"image_id": info["id"], "ann_id": a["id"], "prompt": kind, "segmentation": _rle(np.zeros((h, w), bool))}))
+                if not anns:
+                    continue
+                prompts = np.stack([mask_ops.decode(a[f"{kind}_visual_prompt_mask"]).astype(bool) for a in anns])
+                sample = TrainSample("interactive", image, _empty_targets(image), prompt_masks=prompts, prompt_kinds=[kind] * len(anns))
+                sample.meta = (info["id"], [a["id"] for a in anns], kind)  # type: ignore[attr-defined]
+                yield sample
+
+    def consume(sample: TrainSample, out_: Any) -> None:
+        image_id, ann_ids, kind = sample.meta  # type: ignore[attr-defined]
+        logits = upsample_masks(out_.mask_logits, out_.geometry)
+        res = interactive_inference(out_.region_logits, logits)
+        for ann_id, m in zip(ann_ids, res.masks):
+            lines.append(orjson.dumps({"image_id": image_id, "ann_id": ann_id, "prompt": kind, "segmentation": _rle(m)}))
+
+    predictor.run(samples(), len(records) * len(kinds), "interactive", consume)
+    return _write_lines(out, lines)
+
+
+# --------------------------------------------------------------- video
+
+
+def _palette() -> list[int]:
+    """DAVIS's colour map (the PASCAL VOC bit-interleaved palette)."""
+    palette = []
+    for k in range(256):
+        r = g = b = 0
+        c = k
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split: str = "val", topk: int = 10, memory_iou: float = 0.4) -> Path:
+    """Semi-supervised VOS as PSALM's DAVIS evaluation does it: frame 0's GT
+    masks are the first visual prompts ("mask" kind), pooled from the prompt
+    image; each later frame is segmented with the previous frame and its
+    predicted masks as prompts, unless two predicted masks overlap (IoU >
+    ``memory_iou``): then the older prompts are kept. An object whose mask
+    comes out empty keeps its previous prompt."""
+    from psalm_bench.formats.davis import load_davis, object_ids
+
+    palette = _palette()
+    sequences = load_davis(davis_root, split)
+    bar = tqdm(total=sum(len(s.frames) for s in sequences), desc="vos", unit="frame", disable=not predictor.progress, leave=False)
+    for seq in sequences:
+        folder = out_dir / seq.name
+        folder.mkdir(parents=True, exist_ok=True)
+        first = np.asarray(Image.open(seq.frames[0]))
+        ids = object_ids(first)
+        frames = [davis_root / "JPEGImages" / "480p" / seq.name / f"{name}.jpg" for name in seq.frame_names]
+        prompt_image = read_image(frames[0])
+        prompts = np.stack([first == i for i in ids]) if ids else np.zeros((0, *first.shape), bool)
+        out0 = Image.fromarray(first.astype(np.uint8), mode="P")
+        out0.putpalette(palette)
+        out0.save(folder / f"{seq.frame_names[0]}.png")
+        bar.update(1)
+        for t in range(1, len(frames)):
+            image = read_image(frames[t])
+            label = np.zeros(image.shape[:2], np.uint8)
+            if ids:
+                sample = TrainSample("interactive", image, _empty_targets(image), prompt_masks=prompts, prompt_kinds=["mask"] * len(ids), prompt_image=prompt_image)
+                out = predictor.forward([sample])[0]
+                res = davis_frame_inference(out.region_logits, upsample_masks(out.mask_logits, out.geometry), topk=topk, memory_iou=memory_iou)
+                for k, obj in enumerate(ids):
+                    label[res.label_map == k + 1] = obj
+                if res.update_memory:
+                    keep = res.masks.reshape(len(ids), -1).any(1)
+                    prompts = np.where(keep[:, None, None], res.masks, prompts)
+                    prompt_image = image
+            frame = Image.fromarray(label, mode="P")
+            frame.putpalette(palette)
+            frame.save(folder / f"{seq.frame_names[t]}.png")
+            bar.update(1)
+    bar.close()
+    return out_dir
