@@ -69,7 +69,7 @@ class WorldJob:
 
 def world_job(root: Path, task: str, split: str | None = None) -> WorldJob:
     """Where the world keeps the ground truth of ``task`` (and which split)."""
-    from psalm_bench.generators.world import load_manifest
+    from psalm_bench.generators.world import load_manifest, task_inputs
 
     manifest = load_manifest(root)
     splits = manifest["tasks"].get(task)
@@ -80,9 +80,5 @@ def world_job(root: Path, task: str, split: str | None = None) -> WorldJob:
     if split not in splits:
         raise InputError(f"{root / 'world.json'}: task {task!r} has no split {split!r} in the embedded world (it has {', '.join(splits)})")
     entry = splits[split]
-    options = {k: (root / v if k in PATH_OPTIONS else v) for k, v in entry.get("options", {}).items()}
-    return WorldJob(task, split, entry.get("task", task), root / entry["gt"], options)
-
-
-# runner options that hold file paths (relative to the world's root in world.json)
-PATH_OPTIONS = frozenset({"classes", "gt_dir", "pred_dir", "image_list", "scores"})
+    gt, options = task_inputs(root, entry)
+    return WorldJob(task, split, entry["task"], gt, options)

@@ -1,12 +1,22 @@
 """The results store: an embedded SQLite leaderboard of evaluation results.
 
-One row per (model, task, benchmark, split) holds the headline metrics, where
-the per-sample records came from (the result file's path and the sha256 of its
-canonical records JSON; the records themselves stay in the file), provenance
+One row per (model, task, benchmark, split) and kind of source (measured or
+published) holds the headline metrics, where the per-sample records came from
+(the result file's path and the sha256 of its canonical records JSON; the
+records themselves stay in the file), provenance
 (toolkit version, GT and prediction hashes, parameters), where the numbers come
-from (``measured`` by this toolkit or ``reported`` by a paper), the date, and
-the model's free-form metadata (``k=v``: parameters, LLM, backbone, training
-data, link), kept once per model.
+from (``measured`` by this toolkit; ``reported``: a paper's numbers added as a
+result file, the version-1 vocabulary; ``published``: a paper's numbers loaded
+from the curated tables in ``leaderboard/published/``, with their citation and
+no ground truth), the date, and the model's free-form metadata (``k=v``:
+parameters, LLM, backbone, training data, link), kept once per model.
+
+Published rows live beside measured ones: the same model may have both on one
+(task, benchmark, split), they carry no GT hash, and they neither trigger nor
+are subject to the GT-hash guard. The ``benchmarks`` table remembers, per
+(task, benchmark, split), the ground truth a board is scored on (path, sha256,
+evaluation options), so that ``leaderboard submit`` can score someone else's
+predictions on the board's own GT.
 
 Rules:
 
@@ -15,9 +25,13 @@ Rules:
 - Re-adding a result with the same prediction hash and metrics changes nothing
   (``unchanged``); the same key with other numbers replaces the row
   (``replaced``, with the old metrics in the outcome).
-- All rows of one (task, benchmark, split) share one ground-truth hash: a
-  result on other ground truth is refused (numbers on different ground truth do
-  not share a table).
+- All measured/reported rows of one (task, benchmark, split) share one
+  ground-truth hash, and it equals the registered benchmark's hash where one is
+  registered: a result on other ground truth is refused (numbers on different
+  ground truth do not share a table).
+- ``measured`` and ``reported`` rows share a key (re-adding under the other
+  source replaces the row, as in schema version 1); ``published`` rows have
+  their own.
 - A result of an unknown task, without a task's headline metric, with a
   non-numeric metric or without a GT hash is refused; so is a database written
   by a newer schema. Refusals are :class:`InputError` (one line, exit 2).
@@ -42,7 +56,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from psalm_bench.errors import InputError
 
 DEFAULT_DB = "leaderboard.db"
-SOURCES = ("measured", "reported")
+SOURCES = ("measured", "reported", "published")
+RESULT_SOURCES = ("measured", "reported")  # what `add` takes; `published` rows come from add_published
 EXPORT_FORMATS = ("csv", "parquet")
 
 # MIGRATIONS[i]: SQL that takes schema version i to i + 1.
@@ -73,12 +88,52 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, key)
     );
     """,
+    # 1 -> 2: `published` rows (no GT hash, a citation) get their own key beside
+    # measured ones; the `benchmarks` registry of each board's ground truth.
+    """
+    CREATE TABLE results_v2 (
+        model            TEXT NOT NULL,
+        task             TEXT NOT NULL,
+        benchmark        TEXT NOT NULL,
+        split            TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        metrics          TEXT NOT NULL,
+        n_samples        INTEGER,
+        records_sha256   TEXT,
+        result_path      TEXT,
+        toolkit_version  TEXT NOT NULL,
+        gt_sha256        TEXT,            -- NULL exactly for published rows
+        pred_sha256      TEXT NOT NULL,
+        params           TEXT NOT NULL,
+        citation         TEXT,            -- JSON: where a published number is printed
+        added_at         TEXT NOT NULL,
+        PRIMARY KEY (model, task, benchmark, split, source),
+        CHECK ((source = 'published') = (gt_sha256 IS NULL))
+    );
+    INSERT INTO results_v2 (model, task, benchmark, split, source, metrics, n_samples, records_sha256, result_path,
+                            toolkit_version, gt_sha256, pred_sha256, params, citation, added_at)
+        SELECT model, task, benchmark, split, source, metrics, n_samples, records_sha256, result_path,
+               toolkit_version, gt_sha256, pred_sha256, params, NULL, added_at FROM results;
+    DROP TABLE results;
+    ALTER TABLE results_v2 RENAME TO results;
+    CREATE INDEX results_board ON results (task, benchmark, split);
+    CREATE TABLE benchmarks (
+        task           TEXT NOT NULL,
+        benchmark      TEXT NOT NULL,
+        split          TEXT NOT NULL,
+        gt_path        TEXT NOT NULL,   -- absolute
+        gt_sha256      TEXT NOT NULL,
+        options        TEXT NOT NULL,   -- JSON object: the evaluation options the board is scored with
+        registered_at  TEXT NOT NULL,
+        PRIMARY KEY (task, benchmark, split)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _FIXED_COLUMNS = [
     "model", "task", "benchmark", "split", "source", "n_samples", "added_at", "toolkit_version",
-    "gt_sha256", "pred_sha256", "records_sha256", "result_path", "params",
+    "gt_sha256", "pred_sha256", "records_sha256", "result_path", "params", "citation",
 ]
 
 
@@ -95,12 +150,13 @@ class Row:
     records_sha256: str | None
     result_path: str | None
     toolkit_version: str
-    gt_sha256: str
+    gt_sha256: str | None  # None for published rows
     pred_sha256: str
     params: dict[str, Any]
     source: str
     added_at: str
     meta: dict[str, str] = field(default_factory=dict)
+    citation: dict[str, Any] | None = None  # published rows: where the numbers are printed
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -109,7 +165,7 @@ class Row:
 
 @dataclass(frozen=True)
 class AddOutcome:
-    """What ``add`` did: ``added``, ``replaced`` or ``unchanged``."""
+    """What ``add`` did: ``added``, ``replaced`` or ``unchanged`` (``removed``: a pruned published row)."""
 
     status: str
     model: str
@@ -125,6 +181,76 @@ class AddOutcome:
             text = f"unchanged: {where} (same predictions and metrics)"
             return text + ("; model metadata updated" if self.meta_changed else "")
         return f"{self.status}: {where}"
+
+
+@dataclass(frozen=True)
+class PublishedEntry:
+    """A number a paper prints: one model on one (task, benchmark, split)."""
+
+    model: str
+    task: str
+    benchmark: str
+    split: str
+    metrics: dict[str, float]
+    citation: dict[str, Any]  # title, arxiv, table, read_from, printed_as, ...
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A board's ground truth: what `leaderboard submit` scores predictions against."""
+
+    task: str
+    benchmark: str
+    split: str
+    gt_path: str
+    gt_sha256: str
+    options: dict[str, Any]
+    registered_at: str
+
+
+def task_metric_names(task: str) -> list[str]:
+    """The metric names a task's results carry (FORMATS.md), in table order."""
+    from psalm_bench.tasks import TASKS
+
+    return [m for row in TASKS[task].table_rows for m in row]
+
+
+def _check_published(entry: PublishedEntry) -> PublishedEntry:
+    from psalm_bench.tasks import TASKS
+
+    where = f"published entry {entry.model!r} {entry.task}/{entry.benchmark}/{entry.split}"
+    for name in ("model", "task", "benchmark", "split"):
+        value = getattr(entry, name)
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{where}: {name} must be a non-empty string")
+    if entry.task not in TASKS:
+        raise InputError(f"{where}: unknown task {entry.task!r}; choose one of {', '.join(TASKS)}")
+    if not entry.metrics:
+        raise InputError(f"{where}: no metrics")
+    allowed = task_metric_names(entry.task)
+    clean: dict[str, float] = {}
+    for name, value in entry.metrics.items():
+        if name not in allowed:
+            raise InputError(f"{where}: metric {name!r} is not a {entry.task} metric ({', '.join(allowed)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+            raise InputError(f"{where}: metric {name} must be a finite number, got {value!r}")
+        clean[name] = float(value)
+    if not isinstance(entry.citation, Mapping) or not entry.citation.get("title"):
+        raise InputError(f"{where}: a published number needs its citation (at least a title)")
+    meta = {str(k): str(v) for k, v in (entry.meta or {}).items()}
+    return PublishedEntry(entry.model.strip(), entry.task, entry.benchmark, entry.split, clean, dict(entry.citation), meta)
+
+
+def _unique_keys(items: Sequence[Any], problem: Any) -> dict[tuple[str, str, str, str], int]:
+    """Index items by (model, task, benchmark, split); a repeated key is an InputError worded by ``problem(item, first, second)``."""
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for i, item in enumerate(items):
+        key = (item.model, item.task, item.benchmark, item.split)
+        if key in seen:
+            raise InputError(problem(item, seen[key] + 1, i + 1))
+        seen[key] = i
+    return seen
 
 
 def parse_meta(items: Iterable[str] | None) -> dict[str, str]:
@@ -216,8 +342,9 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
 
     if not isinstance(model, str) or not model.strip():
         raise InputError("--model must name the model (a non-empty string)")
-    if source not in SOURCES:
-        raise InputError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if source not in RESULT_SOURCES:
+        hint = " (published rows come from `leaderboard load-published`)" if source == "published" else ""
+        raise InputError(f"source must be one of {', '.join(RESULT_SOURCES)}, got {source!r}{hint}")
     if not isinstance(data, Mapping):
         raise bad("not a result: expected a JSON object with task, metrics and provenance")
     task = data.get("task")
@@ -382,12 +509,7 @@ class ResultsStore:
         """Add several results of one model in one transaction: all or none."""
         prepared = [_prepare(r, model, source) for r in results]
         meta = {str(k): str(v) for k, v in (meta or {}).items()}
-        seen: dict[tuple[str, str, str, str], int] = {}
-        for i, p in enumerate(prepared):
-            key = (p.model, p.task, p.benchmark, p.split)
-            if key in seen:
-                raise InputError(f"two results for {p.task}/{p.benchmark}/{p.split} in one add (items {seen[key] + 1} and {i + 1})")
-            seen[key] = i
+        _unique_keys(prepared, lambda p, a, b: f"two results for {p.task}/{p.benchmark}/{p.split} in one add (items {a} and {b})")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         outcomes: list[AddOutcome] = []
         with self._transaction():
@@ -409,12 +531,17 @@ class ResultsStore:
                 changed = True
         return changed
 
+    def _other_gt(self, task: str, benchmark: str, split: str, gt_sha256: str, besides: str = "") -> tuple[str, str] | None:
+        """(model, gt_sha256) of a row on this board scored on other ground truth; published rows (no GT) never count."""
+        return self._conn.execute(
+            "SELECT model, gt_sha256 FROM results WHERE task = ? AND benchmark = ? AND split = ? AND model != ? "
+            "AND gt_sha256 IS NOT NULL AND gt_sha256 != ? LIMIT 1",
+            (task, benchmark, split, besides, gt_sha256),
+        ).fetchone()
+
     def _add_one(self, p: _Prepared, now: str, meta_changed: bool) -> AddOutcome:
         conn = self._conn
-        other = conn.execute(
-            "SELECT model, gt_sha256 FROM results WHERE task = ? AND benchmark = ? AND split = ? AND model != ? AND gt_sha256 != ? LIMIT 1",
-            (p.task, p.benchmark, p.split, p.model, p.gt_sha256),
-        ).fetchone()
+        other = self._other_gt(p.task, p.benchmark, p.split, p.gt_sha256, besides=p.model)
         if other is not None:
             raise InputError(
                 f"{p.task}/{p.benchmark}/{p.split}: ground truth differs from the board's "
@@ -422,20 +549,35 @@ class ResultsStore:
                 "numbers on different ground truth do not share a table",
                 file=p.file,
             )
+        registered = conn.execute(
+            "SELECT gt_sha256 FROM benchmarks WHERE task = ? AND benchmark = ? AND split = ?", (p.task, p.benchmark, p.split)
+        ).fetchone()
+        if registered is not None and registered[0] != p.gt_sha256:
+            raise InputError(
+                f"{p.task}/{p.benchmark}/{p.split}: ground truth differs from the board's registered ground truth "
+                f"(result gt_sha256 {p.gt_sha256}, registered {registered[0]}); "
+                "numbers on different ground truth do not share a table",
+                file=p.file,
+            )
         old = conn.execute(
             "SELECT metrics, pred_sha256, gt_sha256, records_sha256, source FROM results "
-            "WHERE model = ? AND task = ? AND benchmark = ? AND split = ?",
+            "WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source != 'published'",
             (p.model, p.task, p.benchmark, p.split),
         ).fetchone()
         base = dict(model=p.model, task=p.task, benchmark=p.benchmark, split=p.split, meta_changed=meta_changed)
         if old is not None and old[0] == p.metrics_json and old[1] == p.pred_sha256 and old[2] == p.gt_sha256 and old[3] == p.records_sha256 and old[4] == p.source:
             return AddOutcome("unchanged", **base)
+        if old is not None:  # measured and reported share one key
+            conn.execute(
+                "DELETE FROM results WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source = ?",
+                (p.model, p.task, p.benchmark, p.split, old[4]),
+            )
         values = (
             p.model, p.task, p.benchmark, p.split, p.metrics_json, p.n_samples, p.records_sha256, p.result_path,
             p.toolkit_version, p.gt_sha256, p.pred_sha256, p.params_json, p.source, now,
         )
         conn.execute(
-            "INSERT OR REPLACE INTO results (model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, "
+            "INSERT INTO results (model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, "
             "toolkit_version, gt_sha256, pred_sha256, params, source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
@@ -443,10 +585,126 @@ class ResultsStore:
             return AddOutcome("added", **base)
         return AddOutcome("replaced", previous_metrics=json.loads(old[0]), **base)
 
-    def remove(self, model: str, task: str | None = None, benchmark: str | None = None, split: str | None = None) -> int:
-        """Remove a model's rows (all, or those of one task / benchmark / split); returns how many."""
+    def add_published(
+        self, entries: Sequence["PublishedEntry"], *, prune_tasks: Iterable[str] | None = None, collection: str | None = None
+    ) -> list[AddOutcome]:
+        """Load a paper's printed numbers, all or none, idempotently.
+
+        Each entry becomes a ``published`` row (no GT hash, its citation kept);
+        re-loading the same entries changes nothing. Model metadata from the
+        entries fills keys the model does not have yet, never overwriting a
+        user's ``--meta``. With ``prune_tasks`` and ``collection``, published
+        rows of those tasks that came from that collection (``citation
+        ["collection"]``) and are no longer among the entries are removed
+        (outcome ``removed``): a corrected data file replaces what an older one
+        loaded, and other collections are left alone.
+        """
+        cleaned = [_check_published(e) for e in entries]
+        seen = _unique_keys(cleaned, lambda e, a, b: f"published entries {a} and {b} are both {e.model} on {e.task}/{e.benchmark}/{e.split}")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        conn = self._conn
+        outcomes: list[AddOutcome] = []
+        with self._transaction():
+            meta_changed: dict[str, bool] = {}
+            for e in cleaned:
+                missing = {k: v for k, v in e.meta.items() if k not in self.meta(e.model)}
+                meta_changed[e.model] = self._set_meta(e.model, missing) or meta_changed.get(e.model, False)
+            for e in cleaned:
+                metrics_json = _canonical_json(e.metrics).decode()
+                citation_json = _canonical_json(e.citation).decode()
+                base = dict(model=e.model, task=e.task, benchmark=e.benchmark, split=e.split, meta_changed=meta_changed[e.model])
+                old = conn.execute(
+                    "SELECT metrics, citation FROM results WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source = 'published'",
+                    (e.model, e.task, e.benchmark, e.split),
+                ).fetchone()
+                if old is not None and old[0] == metrics_json and old[1] == citation_json:
+                    outcomes.append(AddOutcome("unchanged", **base))
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO results (model, task, benchmark, split, source, metrics, n_samples, records_sha256, "
+                    "result_path, toolkit_version, gt_sha256, pred_sha256, params, citation, added_at) "
+                    "VALUES (?, ?, ?, ?, 'published', ?, NULL, NULL, NULL, '', NULL, '', '{}', ?, ?)",
+                    (e.model, e.task, e.benchmark, e.split, metrics_json, citation_json, now),
+                )
+                if old is None:
+                    outcomes.append(AddOutcome("added", **base))
+                else:
+                    outcomes.append(AddOutcome("replaced", previous_metrics=json.loads(old[0]), **base))
+            for task in sorted(set(prune_tasks or ())) if collection else []:
+                rows = conn.execute(
+                    "SELECT model, benchmark, split, citation FROM results WHERE source = 'published' AND task = ? "
+                    "ORDER BY model, benchmark, split",
+                    (task,),
+                ).fetchall()
+                for model, benchmark, split, citation in rows:
+                    mine = json.loads(citation or "{}").get("collection") == collection
+                    if mine and (model, task, benchmark, split) not in seen:
+                        conn.execute(
+                            "DELETE FROM results WHERE source = 'published' AND model = ? AND task = ? AND benchmark = ? AND split = ?",
+                            (model, task, benchmark, split),
+                        )
+                        outcomes.append(AddOutcome("removed", model=model, task=task, benchmark=benchmark, split=split))
+            self._drop_orphan_meta()
+        return outcomes
+
+    def _drop_orphan_meta(self) -> None:
+        self._conn.execute("DELETE FROM model_meta WHERE model NOT IN (SELECT DISTINCT model FROM results)")
+
+    # -- the board's ground truth ------------------------------------------
+
+    def register_benchmark(
+        self, task: str, benchmark: str, split: str, gt_path: str | Path, gt_sha256: str, options: Mapping[str, Any] | None = None
+    ) -> str:
+        """Remember the ground truth of (task, benchmark, split): ``registered``, ``updated`` or ``unchanged``.
+
+        Refused when results on the board were scored on other ground truth:
+        the registry must describe the GT the board's numbers come from.
+        """
+        from psalm_bench.tasks import TASKS
+
+        if task not in TASKS:
+            raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+        if not gt_sha256:
+            raise InputError("ground truth hash is empty (does the GT path exist?)", file=gt_path)
+        path = str(Path(gt_path).resolve())
+        options_json = _canonical_json(dict(options or {})).decode()
+        conn = self._conn
+        with self._transaction():
+            other = self._other_gt(task, benchmark, split, gt_sha256)
+            if other is not None:
+                raise InputError(
+                    f"{task}/{benchmark}/{split}: the board's results were scored on other ground truth "
+                    f"(GT sha256 {gt_sha256}, board {other[1]}, e.g. model {other[0]})",
+                    file=gt_path,
+                )
+            old = conn.execute(
+                "SELECT gt_path, gt_sha256, options FROM benchmarks WHERE task = ? AND benchmark = ? AND split = ?", (task, benchmark, split)
+            ).fetchone()
+            if old is not None and tuple(old) == (path, gt_sha256, options_json):
+                return "unchanged"
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            conn.execute(
+                "INSERT OR REPLACE INTO benchmarks (task, benchmark, split, gt_path, gt_sha256, options, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (task, benchmark, split, path, gt_sha256, options_json, now),
+            )
+        return "registered" if old is None else "updated"
+
+    def benchmarks(self, task: str | None = None) -> list["Benchmark"]:
+        """Registered boards, ordered by task, benchmark, split."""
+        sql = "SELECT task, benchmark, split, gt_path, gt_sha256, options, registered_at FROM benchmarks"
+        args: list[str] = []
+        if task is not None:
+            sql += " WHERE task = ?"
+            args.append(task)
+        rows = self._conn.execute(sql + " ORDER BY task, benchmark, split", args).fetchall()
+        return [Benchmark(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    def remove(
+        self, model: str, task: str | None = None, benchmark: str | None = None, split: str | None = None, source: str | None = None
+    ) -> int:
+        """Remove a model's rows (all, or those of one task / benchmark / split / source); returns how many."""
         where, args = ["model = ?"], [model]
-        for column, value in (("task", task), ("benchmark", benchmark), ("split", split)):
+        for column, value in (("task", task), ("benchmark", benchmark), ("split", split), ("source", source)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -463,18 +721,21 @@ class ResultsStore:
         rows = self._conn.execute("SELECT key, value FROM model_meta WHERE model = ? ORDER BY key", (model,)).fetchall()
         return dict(rows)
 
-    def list(self, task: str | None = None, model: str | None = None, benchmark: str | None = None, split: str | None = None) -> list[Row]:
-        """Rows, ordered by task, benchmark, split, model; optionally filtered."""
+    def list(
+        self, task: str | None = None, model: str | None = None, benchmark: str | None = None, split: str | None = None,
+        source: str | None = None,
+    ) -> list[Row]:
+        """Rows, ordered by task, benchmark, split, model, source; optionally filtered."""
         where, args = [], []
-        for column, value in (("task", task), ("model", model), ("benchmark", benchmark), ("split", split)):
+        for column, value in (("task", task), ("model", model), ("benchmark", benchmark), ("split", split), ("source", source)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
         sql = (
             "SELECT model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, toolkit_version, "
-            "gt_sha256, pred_sha256, params, source, added_at FROM results"
+            "gt_sha256, pred_sha256, params, source, added_at, citation FROM results"
             + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY task, benchmark, split, model"
+            + " ORDER BY task, benchmark, split, model, source"
         )
         metas: dict[str, dict[str, str]] = {}
         for model_name, key, value in self._conn.execute("SELECT model, key, value FROM model_meta ORDER BY model, key"):
@@ -486,6 +747,7 @@ class ResultsStore:
                     model=r[0], task=r[1], benchmark=r[2], split=r[3], metrics=json.loads(r[4]), n_samples=r[5],
                     records_sha256=r[6], result_path=r[7], toolkit_version=r[8], gt_sha256=r[9], pred_sha256=r[10],
                     params=json.loads(r[11]), source=r[12], added_at=r[13], meta=dict(metas.get(r[0], {})),
+                    citation=json.loads(r[14]) if r[14] is not None else None,
                 )
             )
         return out
@@ -509,6 +771,7 @@ class ResultsStore:
         for row in rows:
             rec: dict[str, Any] = {c: getattr(row, c) for c in _FIXED_COLUMNS}
             rec["params"] = _canonical_json(row.params).decode()
+            rec["citation"] = None if row.citation is None else _canonical_json(row.citation).decode()
             for name in metric_names:
                 value = row.metrics.get(name)
                 rec[name] = float("nan") if value is None else value
@@ -573,5 +836,8 @@ def render_board(rows: Sequence[Row]) -> str:
     for (task, benchmark, split), members in groups.items():
         names = [m for r in TASKS[task].table_rows for m in r] if task in TASKS else sorted(members[0].metrics)
         table = grid(["model"] + names + ["source"], [[r.model] + [r.metrics.get(n) for n in names] + [r.source] for r in members])
-        blocks.append(f"{task} / {benchmark} / {split}  (gt {members[0].gt_sha256[:12]})\n\n{table}")
+        gts = [r.gt_sha256 for r in members if r.gt_sha256]
+        counts = ", ".join(f"{n} {s}" for s in SOURCES if (n := sum(r.source == s for r in members)))
+        where = f"gt {gts[0][:12]}; {counts}" if gts else counts
+        blocks.append(f"{task} / {benchmark} / {split}  ({where})\n\n{table}")
     return "\n\n".join(blocks)

@@ -73,6 +73,7 @@ def eval_command(
     scores: Annotated[Optional[Path], typer.Option("--scores", help="muse: JSON of externally computed text scores per sample [default: mask-only scoring].")] = None,
     captions: Annotated[Optional[bool], typer.Option("--captions/--no-captions", help="gcg: also score captions with METEOR and CIDEr (needs Java). [default: captions]")] = None,
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
+    world: Annotated[Optional[Path], typer.Option("--world", help="Without --gt: a world folder from `psalm-bench synth` to take the ground truth from. [default: the embedded world]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score predictions against ground truth and print the task's table.
@@ -89,9 +90,12 @@ def eval_command(
     if gt is None:
         from psalm_bench.generators.embedded import ensure_world, world_job
 
-        job = world_job(ensure_world(progress=not quiet and sys.stderr.isatty()), task_name, split)
+        root = world if world is not None else ensure_world(progress=not quiet and sys.stderr.isatty())
+        job = world_job(root, task_name, split)
         typer.echo(f"ground truth: the embedded world, {job.task} {job.split} ({job.gt})", err=True)
         task_name, gt, world_options = job.eval_task, job.gt, job.options
+    elif world is not None:
+        raise InputError("--world names where to take the ground truth from; it cannot go with --gt")
     spec = get_task(task_name)
     options = {
         "gt_dir": gt_dir,

@@ -1,0 +1,400 @@
+"""Paper-style tables from the results store: the layouts of PSALM's tables.
+
+Each layout is declared as data: groups of columns, each column one
+(task, benchmark, split, metric) cell of the board, plus the model metadata
+columns the paper prints. Rendering is separate from the layout and comes in
+three forms: aligned text (terminals, CI logs), GitHub Markdown and LaTeX
+(booktabs, multicolumn group headers). Missing cells print as an en dash.
+Every row says where its numbers come from (measured by psalm-bench, or
+published, with a numbered reference to the paper table it was read from),
+so printed and measured numbers are never mistaken for each other.
+
+Board keys differ between measured and published rows where an evaluator
+records no dataset name (gRefCOCO, COCO panoptic, DAVIS, ...): measured rows
+say ``default``. :func:`canonical` maps both onto the layout's names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from psalm_bench.errors import InputError
+
+FORMATS = ("text", "markdown", "latex")
+SOURCE_FILTERS = ("all", "measured", "published")
+MISSING = "\u2013"  # en dash
+
+# The board names of benchmarks whose evaluators record no dataset (or a short one).
+BENCHMARK_ALIASES: dict[str, dict[str, str]] = {
+    "gref": {"default": "grefcoco"},
+    "panoptic": {"default": "coco"},
+    "instance": {"default": "coco"},
+    "semantic": {"default": "coco"},
+    "interactive": {"default": "coco-interactive"},
+    "vos": {"default": "davis2017"},
+    "ov-semantic": {"a150": "ade20k-150", "pas20": "voc20"},
+    "ov-instance": {"a150": "ade20k-150"},
+    "muse": {"default": "muse"},
+    "gcg": {"default": "gcg"},
+}
+
+
+def canonical(task: str, benchmark: str, split: str) -> tuple[str, str, str]:
+    """The layout's name for a board key (``default`` split means val)."""
+    benchmark = BENCHMARK_ALIASES.get(task, {}).get(benchmark, benchmark)
+    return task, benchmark, "val" if split == "default" else split
+
+
+@dataclass(frozen=True)
+class Column:
+    task: str
+    benchmark: str
+    split: str
+    metric: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Group:
+    title: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    title: str
+    groups: tuple[Group, ...]
+    meta: tuple[tuple[str, tuple[str, ...]], ...] = (("Seg. data", ("segmentation_data", "seg_data", "training_data")), ("LLM", ("llm",)))
+
+    @property
+    def columns(self) -> list[Column]:
+        return [c for g in self.groups for c in g.columns]
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({c.task for c in self.columns})
+
+
+def _group(title: str, task: str, benchmark: str, cells: Sequence[tuple[str, str, str]]) -> Group:
+    """A group of (split, metric, label) cells of one task and benchmark."""
+    return Group(title, tuple(Column(task, benchmark, split, metric, label) for split, metric, label in cells))
+
+
+def _ov(title: str, benchmark: str) -> Group:
+    """Open-vocabulary instance AP and semantic mIoU on one benchmark."""
+    return Group(title, (Column("ov-instance", benchmark, "val", "AP", "AP"), Column("ov-semantic", benchmark, "val", "mIoU", "mIoU")))
+
+
+def _splits(task: str, benchmark: str, title: str, splits: Sequence[str], metric: str) -> Group:
+    return _group(title, task, benchmark, [(s, metric, s) for s in splits])
+
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in [
+        Layout(
+            "refcoco",
+            "Referring segmentation on RefCOCO, RefCOCO+ and RefCOCOg (cIoU)",
+            (
+                _splits("refcoco", "refcoco", "RefCOCO", ("val", "testA", "testB"), "cIoU"),
+                _splits("refcoco", "refcoco+", "RefCOCO+", ("val", "testA", "testB"), "cIoU"),
+                _splits("refcoco", "refcocog", "RefCOCOg", ("val", "test"), "cIoU"),
+            ),
+        ),
+        Layout(
+            "gref",
+            "Generalized referring segmentation on gRefCOCO",
+            tuple(_group(split, "gref", "grefcoco", [(split, "cIoU", "cIoU"), (split, "gIoU", "gIoU")]) for split in ("val", "testA", "testB")),
+        ),
+        Layout(
+            "interactive",
+            "Interactive segmentation on COCO-Interactive",
+            tuple(
+                _group(prompt.capitalize(), "interactive", "coco-interactive", [("val", f"{prompt}_mIoU", "mIoU"), ("val", f"{prompt}_cIoU", "cIoU")])
+                for prompt in ("point", "scribble", "box", "mask")
+            ),
+            meta=(),
+        ),
+        Layout(
+            "generic",
+            "Panoptic, instance and semantic segmentation on COCO val",
+            (
+                _group("Panoptic", "panoptic", "coco", [("val", "PQ", "PQ")]),
+                _group("Instance", "instance", "coco", [("val", "AP", "AP")]),
+                _group("Semantic", "semantic", "coco", [("val", "mIoU", "mIoU")]),
+            ),
+            meta=(("Backbone", ("backbone",)), ("LLM", ("llm",))),
+        ),
+        Layout(
+            "ov",
+            "Open-vocabulary segmentation (zero-shot)",
+            (
+                _ov("ADE20K-150", "ade20k-150"),
+                _ov("Cityscapes", "cityscapes"),
+                _group("ADE20K-847", "ov-semantic", "ade20k-847", [("val", "mIoU", "mIoU")]),
+                _group("PC-59", "ov-semantic", "pc59", [("val", "mIoU", "mIoU")]),
+                _group("PC-459", "ov-semantic", "pc459", [("val", "mIoU", "mIoU")]),
+                _group("VOC-20", "ov-semantic", "voc20", [("val", "mIoU", "mIoU")]),
+                _group("VOC-21", "ov-semantic", "voc21", [("val", "mIoU", "mIoU")]),
+            ),
+            meta=(("Seg. data", ("segmentation_data", "seg_data", "training_data")),),
+        ),
+        Layout(
+            "vos",
+            "Video object segmentation on DAVIS-2017 val",
+            (_group("DAVIS-2017", "vos", "davis2017", [("val", "J&F", "J&F"), ("val", "J", "J"), ("val", "F", "F")]),),
+            meta=(),
+        ),
+        Layout(
+            "muse",
+            "Multi-target reasoning segmentation on MUSE",
+            tuple(_group(split, "muse", "muse", [(split, "gIoU", "gIoU"), (split, "cIoU", "cIoU")]) for split in ("val", "test")),
+        ),
+        Layout(
+            "gcg",
+            "Grounded conversation generation (GCG)",
+            tuple(
+                _group(split, "gcg", "gcg", [(split, m, m) for m in ("METEOR", "CIDEr", "AP50", "mIoU", "Recall")])
+                for split in ("val", "test")
+            ),
+        ),
+    ]
+}
+
+TASK_LAYOUT = {
+    "refcoco": "refcoco", "gref": "gref", "interactive": "interactive", "panoptic": "generic", "instance": "generic",
+    "semantic": "generic", "ov-semantic": "ov", "ov-instance": "ov", "vos": "vos", "muse": "muse", "gcg": "gcg",
+}
+
+
+def layout_for(name: str) -> Layout:
+    """The layout of a task (``refcoco``, ``panoptic``, ...) or a layout name (``generic``, ``ov``)."""
+    key = TASK_LAYOUT.get(name, name)
+    if key not in LAYOUTS:
+        choices = sorted(set(TASK_LAYOUT) | set(LAYOUTS))
+        raise InputError(f"no paper table for {name!r}; choose one of {', '.join(choices)}")
+    return LAYOUTS[key]
+
+
+# ---------------------------------------------------------------------------
+# Building
+
+
+@dataclass(frozen=True)
+class TableLine:
+    model: str
+    source: str  # measured, reported, published
+    source_label: str  # what the Source column prints, e.g. "published [1]"
+    meta: tuple[str, ...]
+    values: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    layout: Layout
+    lines: list[TableLine]
+    references: list[str] = field(default_factory=list)  # "[1] title, table (arXiv ...)"
+
+
+_SOURCE_ORDER = {"published": 0, "reported": 1, "measured": 2}
+
+
+def _reference(citation: dict[str, Any]) -> str:
+    text = f"{citation.get('title', '?')}, {citation.get('table', '')}".rstrip(", ")
+    if citation.get("arxiv"):
+        text += f" (arXiv {citation['arxiv']})"
+    return text
+
+
+def build_table(rows: Sequence[Any], layout: Layout, source: str = "all") -> PaperTable:
+    """Arrange board rows (store ``Row`` records) in ``layout``.
+
+    ``source``: all, measured (psalm-bench's own numbers) or published (numbers
+    papers print: ``published`` and the version-1 ``reported`` rows).
+    """
+    if source not in SOURCE_FILTERS:
+        raise InputError(f"--source must be one of {', '.join(SOURCE_FILTERS)}, got {source!r}")
+    index = {(c.task, c.benchmark, c.split, c.metric): i for i, c in enumerate(layout.columns)}
+    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if source == "measured" and row.source != "measured":
+            continue
+        if source == "published" and row.source not in ("published", "reported"):
+            continue
+        task, benchmark, split = canonical(row.task, row.benchmark, row.split)
+        hits = {index[(task, benchmark, split, m)]: v for m, v in row.metrics.items() if (task, benchmark, split, m) in index}
+        if not hits:
+            continue
+        entry = grouped.setdefault((row.model, row.source), {"values": {}, "meta": dict(row.meta), "citations": []})
+        entry["values"].update(hits)
+        if row.citation:
+            entry["citations"].append(row.citation)
+    references: list[str] = []
+    lines = []
+    for (model, src), entry in sorted(grouped.items(), key=lambda kv: (_SOURCE_ORDER.get(kv[0][1], 3), kv[0][0].lower())):
+        label = src
+        refs = []
+        for cite in entry["citations"]:
+            ref = _reference(cite)
+            if ref not in references:
+                references.append(ref)
+            number = references.index(ref) + 1
+            if number not in refs:
+                refs.append(number)
+        if refs:
+            label += " " + "".join(f"[{n}]" for n in sorted(refs))
+        meta = tuple(next((entry["meta"][k] for k in keys if entry["meta"].get(k)), MISSING) for _, keys in layout.meta)
+        values = tuple(entry["values"].get(i) for i in range(len(layout.columns)))
+        lines.append(TableLine(model, src, label, meta, values))
+    return PaperTable(layout, lines, [f"[{i + 1}] {r}" for i, r in enumerate(references)])
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+
+
+def _num(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1f}"
+
+
+def _head(table: PaperTable) -> tuple[list[str], list[str], list[tuple[str, int]]]:
+    """Leading labels, column labels, and (group title, width) spans."""
+    lead = ["Method"] + [name for name, _ in table.layout.meta] + ["Source"]
+    spans = [(g.title, len(g.columns)) for g in table.layout.groups]
+    return lead, [c.label for c in table.layout.columns], spans
+
+
+def _cells(line: TableLine) -> list[str]:
+    return [line.model, *line.meta, line.source_label] + [_num(v) for v in line.values]
+
+
+def _notes(table: PaperTable) -> list[str]:
+    notes = ["Numbers in percent; " + MISSING + " = not reported. Source: measured = scored by psalm-bench; published = printed in the paper table cited."]
+    return notes + table.references
+
+
+def render_text(table: PaperTable) -> str:
+    lead, labels, spans = _head(table)
+    body = [_cells(line) for line in table.lines]
+    n_lead = len(lead)
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(lead + labels)]
+    # widen value columns so each group title fits over its span
+    start = n_lead
+    for title, width in spans:
+        have = sum(widths[start:start + width]) + 2 * (width - 1)
+        if len(title) > have:
+            widths[start + width - 1] += len(title) - have
+        start += width
+
+    def join(cells: list[str]) -> str:
+        return "  ".join(c.ljust(widths[i]) if i < n_lead else c.rjust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    top = [" " * widths[i] for i in range(n_lead)]
+    start = n_lead
+    for title, width in spans:
+        span = sum(widths[start:start + width]) + 2 * (width - 1)
+        top.append(title.center(span))
+        start += width
+    group_rule = [" " * widths[i] for i in range(n_lead)]
+    start = n_lead
+    for title, width in spans:
+        span = sum(widths[start:start + width]) + 2 * (width - 1)
+        group_rule.append(("-" * span) if title else " " * span)
+        start += width
+    rule = "  ".join("-" * w for w in widths)
+    out = [table.layout.title, ""]
+    out += ["  ".join(top).rstrip(), "  ".join(group_rule).rstrip(), join(lead + labels), rule]
+    out += [join(r) for r in body] if body else ["(no rows)"]
+    out += [""] + _notes(table)
+    return "\n".join(out)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(table: PaperTable) -> str:
+    lead, labels, spans = _head(table)
+    titles: list[str] = []
+    last = ""
+    for title, width in spans:
+        last = title or last
+        titles += [last] * width
+    headers = lead + [f"{t} {label}".strip() if t and t != label else label for t, label in zip(titles, labels)]
+    out = [f"**{_md_escape(table.layout.title)}**", ""]
+    out.append("| " + " | ".join(_md_escape(h) for h in headers) + " |")
+    out.append("|" + "|".join([":--"] * len(lead) + ["--:"] * len(labels)) + "|")
+    for line in table.lines:
+        out.append("| " + " | ".join(_md_escape(c) for c in _cells(line)) + " |")
+    if not table.lines:
+        out.append("| (no rows) |" + " |" * (len(headers) - 1))
+    out.append("")
+    out += [_md_escape(n) + "  " for n in _notes(table)]
+    return "\n".join(out).rstrip() + "\n"
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", MISSING: "--",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters (and write the en dash as --)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def render_latex(table: PaperTable) -> str:
+    lead, labels, spans = _head(table)
+    n_lead = len(lead)
+    spec = "l" * n_lead + "".join(" " + "r" * len(g.columns) for g in table.layout.groups)
+    top, rules = [], []
+    start = n_lead + 1  # 1-based column numbers
+    for title, width in spans:
+        if title:
+            top.append(f"\\multicolumn{{{width}}}{{c}}{{{latex_escape(title)}}}")
+            rules.append(f"\\cmidrule(lr){{{start}-{start + width - 1}}}")
+        else:
+            top.append(" & ".join([""] * width))
+        start += width
+    out = [
+        "% generated by psalm-bench leaderboard table; needs \\usepackage{booktabs}",
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{latex_escape(table.layout.title)}}}",
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join([""] * n_lead + top) + " \\\\",
+    ]
+    if rules:
+        out.append(" ".join(rules))
+    out.append(" & ".join(latex_escape(h) for h in lead + labels) + " \\\\")
+    out.append("\\midrule")
+    for line in table.lines:
+        out.append(" & ".join(latex_escape(c) for c in _cells(line)) + " \\\\")
+    if not table.lines:
+        out.append(f"\\multicolumn{{{n_lead + len(labels)}}}{{c}}{{(no rows)}} \\\\")
+    out += ["\\bottomrule", "\\end{tabular}"]
+    out.append("\\par\\smallskip{\\footnotesize " + " \\par ".join(latex_escape(n) for n in _notes(table)) + "\\par}")
+    out.append("\\end{table}")
+    return "\n".join(out) + "\n"
+
+
+def render(table: PaperTable, fmt: str = "text") -> str:
+    """text, markdown or latex."""
+    if fmt == "text":
+        return render_text(table)
+    if fmt == "markdown":
+        return render_markdown(table)
+    if fmt == "latex":
+        return render_latex(table)
+    raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def board_table(store: Any, name: str, fmt: str = "text", source: str = "all") -> str:
+    """One entry point for the CLI: the paper table of ``name`` from ``store``."""
+    layout = layout_for(name)
+    rows = [r for task in layout.tasks for r in store.list(task=task)]
+    return render(build_table(rows, layout, source), fmt)
