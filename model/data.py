@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from psalm_bench.generators.interactive import Crop, make_prompts
+from psalm_bench.generators.world import annotation_id
 from psalm_bench.generators.world_scene import CATEGORIES, MAX_INDEX, Scene, generate_scene
 from psalm_bench.generators.world_text import referring_expressions
 
@@ -83,7 +84,7 @@ def interactive_sample(scene: Scene, image: np.ndarray, rng: np.random.Generator
     prompts, targets, kinds = [], [], []
     for i in objects:
         thing = scene.things[i]
-        made = make_prompts(Crop(0, 0, thing.mask.astype(np.uint8)), h, w, seed=seed, ann_id=scene.image_id * 100 + i)
+        made = make_prompts(Crop(0, 0, thing.mask.astype(np.uint8)), h, w, seed=seed, ann_id=annotation_id(scene.image_id, i))
         for kind in rng.permutation(PROMPT_KINDS):
             if not made.is_empty(str(kind)):
                 prompts.append(made.crop(str(kind)).full(h, w).astype(bool))
