@@ -64,8 +64,8 @@ def test_json_result_carries_provenance(tmp_path: Path) -> None:
     assert "AP50" in run.stdout and "class" in run.stdout and "protocol: pycocotools" in run.stdout
 
 
-def test_demo_scores_the_bundled_examples() -> None:
-    run = run_cli("demo")
+def test_demo_examples_scores_the_bundled_examples() -> None:
+    run = run_cli("demo", "--examples")
     assert run.returncode == 0, run.stderr
     for fragment in ("--task panoptic", "PQ_th", "--task instance", "AR100", "--task semantic", "mIoU", "--task interactive", "scribble_cIoU"):
         assert fragment in run.stdout
