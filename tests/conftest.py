@@ -59,3 +59,11 @@ def assert_one_line_error(run: CliRun, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     assert run.stdout.strip() == ""
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> Path:
+    """The tiny synthetic world, built once per test session into a private cache."""
+    from psalm_bench.generators.embedded import ensure_world
+
+    return ensure_world(tmp_path_factory.mktemp("world-cache"), size="tiny", progress=False, workers=1)

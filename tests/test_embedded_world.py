@@ -16,9 +16,8 @@ EXE = [sys.executable, "-m", "psalm_bench"]
 
 
 @pytest.fixture(scope="module")
-def cached_world(tmp_path_factory) -> tuple[Path, Path]:
-    cache = tmp_path_factory.mktemp("cache")
-    return cache, ensure_world(cache, size="tiny", progress=False, workers=1)
+def cached_world(tiny_world) -> tuple[Path, Path]:
+    return tiny_world.parent, tiny_world
 
 
 def test_world_is_built_once_into_the_cache(cached_world):

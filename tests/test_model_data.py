@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from psalm_bench.errors import InputError
-from psalm_bench.generators.embedded import ensure_world
 from psalm_bench.generators.world_scene import CATEGORIES
 from psalm_bench.model.config import get_config
 from psalm_bench.model.data import WorldSampleSource, known_class_names
@@ -22,8 +21,8 @@ EXE = [sys.executable, "-m", "psalm_bench"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
-    return ensure_world(tmp_path_factory.mktemp("cache"), size="tiny", progress=False, workers=1)
+def world(tiny_world) -> Path:
+    return tiny_world
 
 
 @pytest.fixture(scope="module")
