@@ -1,6 +1,6 @@
 """Measure a config's size and CPU/GPU speed: parameters, fp16 file size, train step, eval throughput.
 
-``python -m psalm_bench.model.speed --config bundled --threads 2`` prints one JSON object.
+``python benchmarks/model_speed.py --config bundled --threads 2`` prints one JSON object.
 Scenes are random rectangles (the numbers depend on shapes, not on content).
 """
 
@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import WEIGHTS_FILE, save_model
-from .config import PSALMConfig, get_config
-from .criterion import PSALMCriterion
-from .psalm import PSALM
-from .samples import TrainSample, collate
-from .toy import random_samples
-from .tokenizer import build_tokenizer
+from psalm_bench.model.checkpoint import WEIGHTS_FILE, save_model
+from psalm_bench.model.config import PSALMConfig, get_config
+from psalm_bench.model.criterion import PSALMCriterion
+from psalm_bench.model.psalm import PSALM
+from psalm_bench.model.samples import TrainSample, collate
+from psalm_bench.model.toy import random_samples
+from psalm_bench.model.tokenizer import build_tokenizer
 
 CLASSES = ["circle", "square", "triangle", "star", "hexagon", "ring", "cross", "heart", "sky", "grass"]
 
