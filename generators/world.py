@@ -48,7 +48,8 @@ from psalm_bench.generators.world_manifest import (
     IMAGE_DIRS, JPEG_QUALITY, MANIFEST, PANOPTIC_DIRS, PATH_OPTIONS, REFER_SPLITS, SEMANTIC_DIRS, SIZE_SPECS, TEST_GROUPS,
     WORLD_NAME, WORLD_VERSION, SizeSpec, card, category_manifest, load_manifest, task_inputs, tasks, train_paths,
 )
-from psalm_bench.generators.world_video import Video, VideoObject, davis_palette, generate_video
+from psalm_bench.formats.davis import davis_palette
+from psalm_bench.generators.world_video import Video, VideoObject, generate_video
 
 _CHUNK = 16  # images per task sent to a worker
 

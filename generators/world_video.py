@@ -45,21 +45,6 @@ class Video:
     objects: list[VideoObject]
 
 
-def davis_palette() -> list[int]:
-    """The VOC/DAVIS colour map: id k gets the colour of its bit pattern."""
-    palette = []
-    for k in range(256):
-        r = g = b = 0
-        c = k
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette += [r, g, b]
-    return palette
-
-
 def _bounce(start: float, velocity: float, lo: float, hi: float, n: int) -> np.ndarray:
     """Positions over n frames of a point moving at constant speed between
     two walls, reflected at each (a triangle wave)."""
@@ -138,4 +123,4 @@ def generate_video(seed: int, index: int, n_frames: int = 20) -> Video:
     return Video(name, index, frames, labels, objects)
 
 
-__all__ = ["VIDEO_SHAPE", "Video", "VideoObject", "davis_palette", "generate_video"]
+__all__ = ["VIDEO_SHAPE", "Video", "VideoObject", "generate_video"]

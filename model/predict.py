@@ -342,21 +342,6 @@ def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir
 # --------------------------------------------------------------- video
 
 
-def _palette() -> list[int]:
-    """DAVIS's colour map (the PASCAL VOC bit-interleaved palette)."""
-    palette = []
-    for k in range(256):
-        r = g = b = 0
-        c = k
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette += [r, g, b]
-    return palette
-
-
 def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split: str = "val", topk: int = 10, memory_iou: float = 0.4) -> Path:
     """Semi-supervised VOS as PSALM's DAVIS evaluation does it: frame 0's GT
     masks are the first visual prompts ("mask" kind), pooled from the prompt
@@ -364,9 +349,9 @@ def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split:
     predicted masks as prompts, unless two predicted masks overlap (IoU >
     ``memory_iou``): then the older prompts are kept. An object whose mask
     comes out empty keeps its previous prompt."""
-    from psalm_bench.formats.davis import load_davis, object_ids
+    from psalm_bench.formats.davis import davis_palette, load_davis, object_ids
 
-    palette = _palette()
+    palette = davis_palette()
     sequences = load_davis(davis_root, split)
     bar = tqdm(total=sum(len(s.frames) for s in sequences), desc="vos", unit="frame", disable=not predictor.progress, leave=False)
     for seq in sequences:

@@ -67,3 +67,22 @@ def tiny_world(tmp_path_factory) -> Path:
     from psalm_bench.generators.embedded import ensure_world
 
     return ensure_world(tmp_path_factory.mktemp("world-cache"), size="tiny", progress=False, workers=1)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one torch thread avoids OpenMP contention (restored after)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    """The model tests' word-level tokenizer over the toy scenes' words."""
+    from psalm_bench.model.tokenizer import build_tokenizer
+    from psalm_bench.model.toy import TOY_WORDS
+
+    return build_tokenizer(TOY_WORDS)

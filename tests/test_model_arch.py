@@ -26,13 +26,7 @@ from psalm_bench.model.tokenizer import build_tokenizer, load_tokenizer  # noqa:
 from psalm_bench.model.toy import TOY_WORDS, toy_sample, toy_scene  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: 1 thread avoids OpenMP contention (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

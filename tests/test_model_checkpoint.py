@@ -18,22 +18,11 @@ from psalm_bench.model.checkpoint import load_model, load_official, save_model  
 from psalm_bench.model.config import PSALMConfig, get_config  # noqa: E402
 from psalm_bench.model.psalm import PSALM  # noqa: E402
 from psalm_bench.model.samples import collate  # noqa: E402
-from psalm_bench.model.tokenizer import build_tokenizer  # noqa: E402
-from psalm_bench.model.toy import TOY_WORDS, toy_sample  # noqa: E402
+from psalm_bench.model.toy import toy_sample  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: 1 thread avoids OpenMP contention (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-
-@pytest.fixture(scope="module")
-def tok():
-    return build_tokenizer(TOY_WORDS)
 
 
 def _fp16_rounded(model: PSALM) -> PSALM:

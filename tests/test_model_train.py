@@ -20,23 +20,12 @@ from psalm_bench.model.criterion import PSALMCriterion  # noqa: E402
 from psalm_bench.model.predictor import PredictionSet  # noqa: E402
 from psalm_bench.model.psalm import PSALM, PSALMOutputs  # noqa: E402
 from psalm_bench.model.samples import collate  # noqa: E402
-from psalm_bench.model.tokenizer import build_tokenizer  # noqa: E402
-from psalm_bench.model.toy import TOY_WORDS, toy_sample, toy_source  # noqa: E402
+from psalm_bench.model.toy import toy_sample, toy_source  # noqa: E402
 from psalm_bench.model.train import train  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: 1 thread avoids OpenMP contention (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-
-@pytest.fixture(scope="module")
-def tok():
-    return build_tokenizer(TOY_WORDS)
 
 
 def _handmade(batch, cls=None, seg=None, region=None, best_query=2, runner_up=None):

@@ -141,3 +141,18 @@ def object_ids(first_frame: np.ndarray) -> list[int]:
 
 
 __all__ = ["VOID", "DavisSequence", "VosSample", "read_split", "load_davis", "pair_predictions", "read_frame", "object_ids"]
+
+
+def davis_palette() -> list[int]:
+    """The VOC/DAVIS colour map: id k gets the colour of its bit pattern."""
+    palette = []
+    for k in range(256):
+        r = g = b = 0
+        c = k
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette += [r, g, b]
+    return palette
