@@ -53,6 +53,14 @@ def resolve_model_dir(model: str | Path) -> Path:
     return bundled_model_dir() if str(model) == "bundled" else Path(model)
 
 
+def is_official_checkpoint(directory: Path) -> bool:
+    """An official PSALM release folder: its config.json says ``model_type: llava_phi``."""
+    try:
+        return json.loads((Path(directory) / "config.json").read_text()).get("model_type") == "llava_phi"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def read_image(path: Path) -> np.ndarray:
     """RGB uint8; an image that does not open is a one-line error."""
     try:
@@ -82,9 +90,18 @@ class Predictor:
 
     @classmethod
     def load(cls, model: str | Path = "bundled", *, device: str = "cpu", batch_size: int = 8, progress: bool = True) -> "Predictor":
-        from .checkpoint import load_model
+        """``bundled``, a folder from ``psalm-bench train``, or an official PSALM
+        checkpoint folder (``model_type: llava_phi``; loaded as ``swinb-phi15``
+        with the folder's own tokenizer and the official key names mapped)."""
+        from .checkpoint import load_model, load_official
+        from .config import get_config
+        from .tokenizer import load_tokenizer
 
         directory = resolve_model_dir(model)
+        if is_official_checkpoint(directory):
+            tok = load_tokenizer(directory)
+            net = load_official(directory, get_config("swinb-phi15"), tok, device=device)
+            return cls(net, tok, {"source": str(directory), "config_name": "swinb-phi15", "official": True}, batch_size, device, progress)
         net, tok, prov = load_model(directory, device=device)
         return cls(net, tok, prov, batch_size, device, progress)
 

@@ -100,3 +100,13 @@ def test_predict_with_a_missing_model_is_one_line(world, tmp_path):
     run = subprocess.run([*EXE, "predict", "--task", "interactive", "--model", str(tmp_path / "nowhere"), "--gt", str(world / "coco" / "coco_interactive_val.json"),
                           "--images", str(world / "coco" / "val2017"), "--out", str(tmp_path / "x.jsonl"), "-q"], capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no such model directory" in run.stderr
+
+
+def test_official_checkpoint_folders_are_told_apart(tiny_model, tmp_path):
+    import json
+
+    from psalm_bench.model.predict import is_official_checkpoint
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llava_phi", "hidden_size": 2048}))
+    assert is_official_checkpoint(tmp_path)
+    assert not is_official_checkpoint(tiny_model) and not is_official_checkpoint(tmp_path / "missing")
