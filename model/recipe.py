@@ -69,3 +69,27 @@ def train_on_world(
         checkpoint_every=recipe.checkpoint_every, device=device, seed=recipe.seed, max_seconds=max_seconds,
         progress=progress, threads=threads, extra_provenance=provenance,
     )
+
+
+def export_paused_run(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Release files from a run's last checkpoint, before its final step: to
+    look at a long run part-way. The provenance says which step it stopped at."""
+    from psalm_bench.errors import InputError
+
+    from .checkpoint import STATE_FILE, load_training_state, save_model
+    from .psalm import PSALM
+    from .tokenizer import tokenizer_from_str
+
+    state_path = Path(run_dir) / STATE_FILE
+    if not state_path.is_file():
+        raise InputError("no training checkpoint here", file=state_path)
+    state = load_training_state(state_path)
+    config = PSALMConfig.from_dict(state["config"], source=str(state_path))
+    tokenizer = tokenizer_from_str(state["tokenizer"])
+    model = PSALM(config, tokenizer)
+    model.load_state_dict(state["model"])
+    provenance = {"config_name": config.name, "config": config.to_dict(), **state["hyper"],
+                  "stopped_at_step": state["step"], "completed": state["step"] >= state["hyper"]["steps"],
+                  "wall_seconds": round(state["wall_seconds"], 1), "final_losses": state.get("last_losses", {}),
+                  "devices": state.get("devices", []), "device_kind": (state.get("devices") or ["cpu"])[0].split(":")[0]}
+    return save_model(model.float(), out_dir, provenance, tokenizer=tokenizer)

@@ -110,3 +110,17 @@ def test_official_checkpoint_folders_are_told_apart(tiny_model, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llava_phi", "hidden_size": 2048}))
     assert is_official_checkpoint(tmp_path)
     assert not is_official_checkpoint(tiny_model) and not is_official_checkpoint(tmp_path / "missing")
+
+
+def test_a_paused_run_exports_loadable_weights(tmp_path):
+    from psalm_bench.model.checkpoint import load_model
+    from psalm_bench.model.recipe import export_paused_run
+
+    cfg = get_config("tiny")
+    cfg.llm.vocab_size = 256
+    summary = train_on_world(cfg, tmp_path / "run", Recipe(steps=5, batch_size=2, warmup_steps=1, checkpoint_every=0), max_seconds=0, progress=False, threads=1)
+    assert not summary.completed and summary.step == 1
+    model, _, provenance = load_model(export_paused_run(tmp_path / "run", tmp_path / "export"))
+    assert provenance["stopped_at_step"] == 1 and provenance["completed"] is False and provenance["steps"] == 5
+    with pytest.raises(InputError, match="no training checkpoint"):
+        export_paused_run(tmp_path / "nothing", tmp_path / "x")
