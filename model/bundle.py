@@ -50,6 +50,10 @@ def bundle(run_dir: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_FILES:
         shutil.copyfile(run_dir / name, dest / name)
+    provenance = json.loads((dest / PROVENANCE_FILE).read_text())
+    kind = provenance.get("device_kind", "unknown")
+    provenance["trained_on"] = "CPU (no GPU was available to this run)" if kind == "cpu" else f"{kind}: {provenance.get('device_name', '?')}"
+    (dest / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
     (dest / CHECK_FILE).write_text(json.dumps(check_metrics(dest), indent=2, sort_keys=True) + "\n")
     return dest
 
