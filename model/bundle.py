@@ -20,7 +20,7 @@ from .tokenizer import TOKENIZER_FILE
 
 CHECK_FILE = "check.json"
 CHECK_WORLD = {"size": "tiny", "seed": 0}
-RELEASE_FILES = (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, PROVENANCE_FILE)
+RELEASE_FILES = (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, PROVENANCE_FILE, "train_log.jsonl")
 
 
 def headline(rep: Any) -> dict[str, dict[str, float | None]]:
@@ -42,6 +42,20 @@ def check_metrics(model_dir: Path, world: Path | None = None) -> dict[str, Any]:
     return {"world": {**CHECK_WORLD, "version": WORLD_VERSION}, "metrics": headline(rep)}
 
 
+def final_losses_by_task(log: Path, last: int = 10) -> dict[str, dict[str, float]]:
+    """Mean of each loss term over each task's ``last`` logged steps (the log has every 10th step)."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        by_task.setdefault(record["task"], []).append(record)
+    out = {}
+    for task, records in by_task.items():
+        tail = records[-last:]
+        terms = [k for k in tail[-1] if k not in ("step", "task", "lr", "seconds")]
+        out[task] = {k: round(sum(r[k] for r in tail) / len(tail), 4) for k in terms}
+    return out
+
+
 def bundle(run_dir: Path, dest: Path) -> Path:
     run_dir, dest = Path(run_dir), Path(dest)
     missing = [f for f in RELEASE_FILES if not (run_dir / f).is_file()]
@@ -52,6 +66,7 @@ def bundle(run_dir: Path, dest: Path) -> Path:
         shutil.copyfile(run_dir / name, dest / name)
     provenance = json.loads((dest / PROVENANCE_FILE).read_text())
     kind = provenance.get("device_kind", "unknown")
+    provenance["final_losses_by_task"] = final_losses_by_task(dest / "train_log.jsonl")
     provenance["trained_on"] = "CPU (no GPU was available to this run)" if kind == "cpu" else f"{kind}: {provenance.get('device_name', '?')}"
     (dest / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
     (dest / CHECK_FILE).write_text(json.dumps(check_metrics(dest), indent=2, sort_keys=True) + "\n")
