@@ -100,7 +100,8 @@ def reproduce(
         pred_inputs = [pred, pred.with_suffix("")] if entry["task"] == "panoptic" else [pred]
         result.write_json(base / "results" / _slug(system) / f"{key}-{split}.json", gt=inputs, pred=pred_inputs)
         rep.entries.append(Entry(system, key, split, result, baseline))
-        log(f"{system}: {key} {split}: {entry['metric']} {result.metrics.get(entry['metric'])}")
+        value = result.metrics.get(entry["metric"])
+        log(f"{system}: {key} {split}: {entry['metric']} {'-' if value is None else f'{value:.1f}'}")
 
     try:
         wanted = set(tasks)
