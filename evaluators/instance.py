@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances, rle_sizes_match_images
 from psalm_bench.results import EvalResult
+from psalm_bench.stdio import quiet_stderr
 
 METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 IOU_TYPES = ("segm", "bbox")
@@ -169,25 +168,11 @@ def _engine_load_results(coco_gt: Any, pred: Path) -> Any | None:
     if not pred.is_file():
         raise InputError("file not found", file=pred)
     try:
-        with _quiet_stderr():  # the engine prints its own warnings; ours name the record
+        with quiet_stderr():  # the engine prints its own warnings; ours name the record
             coco_dt = coco_gt.load_res(str(pred))
     except Exception:  # NaN scores, a dict instead of a list, bad JSON: the validator says which
         return None
     return coco_dt
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence writes to file descriptor 2, where native code prints."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _screen_passes(coco_gt: Any, coco_dt: Any, pred: Path, ground_truth: CocoInstances, iou_type: str) -> bool:

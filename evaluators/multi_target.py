@@ -146,6 +146,7 @@ from psalm_bench.formats.multi_target import (
 from psalm_bench.masks import RLE
 from psalm_bench.parallel import run_sharded
 from psalm_bench.results import EvalResult
+from psalm_bench.stdio import quiet_stderr
 
 MUSE_PROTOCOLS = ("pixellm", "per-image")
 GCG_PROTOCOLS = ("glamm",)
@@ -555,27 +556,6 @@ def _gcg_ap(items: list[GcgInput]) -> tuple[float | None, float | None]:
     return (None if stats[1] < 0 else 100.0 * stats[1]), (None if stats[0] < 0 else 100.0 * stats[0])
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence the Java tokenizer's progress line (it writes to file descriptor 2)."""
-    import os
-    import sys
-
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def caption_metrics(refs: dict[Any, list[str]], hyps: dict[Any, str]) -> dict[str, float]:
     """METEOR and CIDEr as pycocoevalcap's COCOEvalCap computes them (PTB tokenizer, then the scorers)."""
     from pycocoevalcap.cider.cider import Cider
@@ -585,7 +565,7 @@ def caption_metrics(refs: dict[Any, list[str]], hyps: dict[Any, str]) -> dict[st
     keys = list(hyps)
     gts = {k: [{"caption": c} for c in refs[k]] for k in keys}
     res = {k: [{"caption": hyps[k]}] for k in keys}
-    with contextlib.redirect_stdout(io.StringIO()), _quiet_stderr():
+    with contextlib.redirect_stdout(io.StringIO()), quiet_stderr():
         tok = PTBTokenizer()
         gts_t, res_t = tok.tokenize(gts), tok.tokenize(res)
         meteor, _ = Meteor().compute_score(gts_t, res_t)
