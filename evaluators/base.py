@@ -40,3 +40,22 @@ class Evaluator(ABC, Generic[GT, Pred]):
     @abstractmethod
     def config(self) -> dict[str, Any]:
         """Constructor arguments, so a worker can build an empty twin."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything ``merge`` combines, as plain values, arrays and records.
+
+        ``psalm_bench.shards`` writes it to a versioned, non-pickle shard file;
+        the default is the instance's attributes (config-derived ones included,
+        so ``from_state`` restores an exact twin).
+        """
+        return dict(vars(self))
+
+    @classmethod
+    def from_state(cls: type[Self], config: dict[str, Any], state: dict[str, Any]) -> Self:
+        """The evaluator ``state_dict`` described, built from its ``config``."""
+        evaluator = cls(**config)
+        unknown = sorted(set(state) - set(vars(evaluator)))
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no state {', '.join(unknown)}")
+        evaluator.__dict__.update(state)
+        return evaluator

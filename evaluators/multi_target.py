@@ -321,7 +321,7 @@ def evaluate_muse(
     predictions, extra = read_muse_predictions(pred, index, ignore_extra=ignore_extra)
     score_map = read_muse_scores(scores, index) if scores is not None else None
     items = [MuseInput(s, predictions.get(s.id), (score_map.get(s.id) if score_map is not None else None)) for s in samples]
-    evaluator = run_sharded(MuseEvaluator(protocol), items, _muse_load, workers=max(1, int(workers or 1)), desc="muse", progress=progress)
+    evaluator = run_sharded(MuseEvaluator(protocol), items, _muse_load, workers=workers if not isinstance(workers, (int, type(None))) else max(1, int(workers or 1)), desc="muse", progress=progress)
     result = evaluator.compute()
     missing = sum(1 for s in samples if s.id not in predictions)
     if missing:

@@ -350,7 +350,7 @@ def _evaluate(
     targets = dataset.target_masks(refs, rasterizer="cv2" if psalm else "pycocotools")
     empty_targets = sum(1 for ref in refs if not ref.no_target and _area(targets[ref.ref_id]) == 0)
     samples, missing, unused = _build_samples(refs, targets, predictions, per_ref=psalm, gref=gref)
-    run_sharded(evaluator, samples, _sample_pair, workers=max(1, int(workers or 1)), desc=evaluator.task, progress=progress)
+    run_sharded(evaluator, samples, _sample_pair, workers=workers if not isinstance(workers, (int, type(None))) else max(1, int(workers or 1)), desc=evaluator.task, progress=progress)
     result = evaluator.compute()
     result.warnings = _warnings(missing, len(samples), unused, predictions, per_ref=psalm, gref=gref, empty_targets=empty_targets)
     return result

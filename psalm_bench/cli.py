@@ -75,6 +75,11 @@ def eval_command(
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
     world: Annotated[Optional[Path], typer.Option("--world", help="Without --gt: a world folder from `psalm-bench synth` to take the ground truth from. [default: the embedded world]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: score as tasks on a Ray cluster (pip install 'psalm-bench[ray]'); same result as one process. [default: this machine's --workers pool]")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
+    shards: Annotated[Optional[int], typer.Option("--shards", help="--engine ray: Ray tasks to split the samples into. [default: 4 per cluster CPU]")] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Score only shard K of N (1-based, e.g. 3/16; a Slurm array index) and write its state to --state-out for `psalm-bench merge`.")] = None,
+    state_out: Annotated[Optional[Path], typer.Option("--state-out", help="With --shard: the shard state file to write (docs/scale.md).")] = None,
 ) -> None:
     """Score predictions against ground truth and print the task's table.
 
@@ -120,7 +125,14 @@ def eval_command(
     options.update({k: v for k, v in world_options.items() if options.get(k) is None})
     if "progress" in spec.options:
         options["progress"] = not quiet and sys.stderr.isatty()
+    from psalm_bench.cli_cluster import eval_engine, finish_shard
+
+    cluster = eval_engine(spec, gt, pred, options, engine=engine, address=address, shards=shards, shard=shard, state_out=state_out)
+    if cluster is not None:
+        options["workers"] = cluster
     result = spec.run(gt, pred, **options)
+    if finish_shard(cluster):
+        return
     if json_out is not None:
         result.write_json(json_out, gt=_inputs(gt, gt_dir, task_name), pred=_inputs(pred, pred_dir, task_name))
     typer.echo(render(result, spec.table_rows, per_class=per_class))
@@ -606,6 +618,11 @@ def leaderboard_submit(
         done = submit(store, archive, task.value, model, gt=gt, benchmark=benchmark, split=split, meta=meta_dict)
     shown = ", ".join(f"{k} {v:.1f}" for k, v in done.metrics.items() if isinstance(v, float))
     typer.echo(f"{done.outcome.describe()} ({done.files} files scored; {shown})")
+
+
+from psalm_bench.cli_cluster import merge_command  # noqa: E402 - `merge`: shard states -> result
+
+app.command("merge")(merge_command)
 
 
 def main() -> None:

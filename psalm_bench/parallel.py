@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tqdm import tqdm
 
@@ -18,6 +18,14 @@ from psalm_bench.evaluators.base import Evaluator
 
 E = TypeVar("E", bound=Evaluator)
 Loader = Callable[[Any], tuple[Any, Any]]
+
+
+class Engine(Protocol):
+    """Who scores the samples when not this machine's pool: a Ray cluster
+    (``psalm_bench.ray_engine``), one shard of a job array, or a merge of
+    stored shard states (``psalm_bench.shards``). Passed as ``workers``."""
+
+    def run(self, evaluator: E, samples: Sequence[Any], load: Loader, *, desc: str, progress: bool, chunk_size: int | None) -> E: ...
 
 
 def _score_chunk(evaluator: Evaluator, load: Loader, chunk: Sequence[Any]) -> Evaluator:
@@ -37,7 +45,7 @@ def run_sharded(
     samples: Sequence[Any],
     load: Loader,
     *,
-    workers: int = 1,
+    workers: int | Engine = 1,
     desc: str = "evaluating",
     progress: bool = True,
     chunk_size: int | None = None,
@@ -45,7 +53,11 @@ def run_sharded(
     """Update ``evaluator`` with every sample; ``load`` turns a descriptor into (gt, pred).
 
     ``load`` must be a module-level function so the pool can pickle it.
+    ``workers`` is a process count, or an :class:`Engine` that schedules the
+    samples elsewhere (the result is the same either way).
     """
+    if not isinstance(workers, int):
+        return workers.run(evaluator, samples, load, desc=desc, progress=progress, chunk_size=chunk_size)
     workers = max(1, min(workers, len(samples) or 1))
     bar = tqdm(total=len(samples), desc=desc, unit="img", disable=not progress, leave=False, dynamic_ncols=True)
     try:

@@ -1,0 +1,125 @@
+"""The CLI's cluster options: `eval --engine ray | --shard K/N --state-out`, and `merge`.
+
+cli.py registers these with a few lines; the logic lives here so the eval
+command stays a thin parse-call-print.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, List, Optional
+
+import typer
+
+from psalm_bench.errors import InputError
+from psalm_bench.tasks import Task
+
+_NOT_RECORDED = {"workers", "progress"}  # how, not what: they never change the result
+
+
+def _abs(value: Any) -> Any:
+    return value.resolve() if isinstance(value, Path) else value
+
+
+def _inputs_and_hashes(task: str, gt: Path, pred: Path, options: dict[str, Any]) -> tuple[list[Path], list[Path], str, str]:
+    from psalm_bench.cli import _inputs
+    from psalm_bench.results import _hash_inputs
+
+    gt_in = _inputs(gt, options.get("gt_dir"), task)
+    pred_in = _inputs(pred, options.get("pred_dir"), task)
+    return gt_in, pred_in, _hash_inputs(gt_in), _hash_inputs(pred_in)
+
+
+def eval_engine(
+    spec: Task,
+    gt: Path,
+    pred: Path,
+    options: dict[str, Any],
+    *,
+    engine: Optional[str],
+    address: Optional[str],
+    shards: Optional[int],
+    shard: Optional[str],
+    state_out: Optional[Path],
+) -> Any:
+    """The engine `eval` passes as ``workers``, or None for the local pool."""
+    if engine is None and address is None and shards is None and shard is None and state_out is None:
+        return None
+    if "workers" not in spec.options:
+        reason = spec.why_not.get("workers", "it does not score samples one by one")
+        raise InputError(f"task {spec.name} cannot be sharded ({reason})")
+    if engine not in (None, "ray", "local"):
+        raise InputError(f"--engine {engine}: choose ray or local")
+    if shard is not None or state_out is not None:
+        if shard is None or state_out is None:
+            raise InputError("--shard K/N and --state-out FILE go together")
+        if engine == "ray" or address is not None or shards is not None:
+            raise InputError("--shard runs one shard here; it cannot go with --engine ray, --address or --shards")
+        from psalm_bench.shards import ShardEngine, ShardHeader, parse_shard
+
+        k, n = parse_shard(shard)
+        gt_in, pred_in, gt_sha, pred_sha = _inputs_and_hashes(spec.name, gt, pred, options)
+        recorded = {key: _abs(v) for key, v in options.items() if v is not None and key not in _NOT_RECORDED}
+        header = ShardHeader(spec.name, recorded, [str(Path(gt).resolve())], [str(Path(pred).resolve())], gt_sha, pred_sha, (k, n))
+        return ShardEngine(header, state_out, workers=int(options.get("workers") or 1))
+    if engine != "ray":
+        raise InputError("--address and --shards need --engine ray")
+    if options.get("workers") not in (None, 1):
+        raise InputError("--workers is this machine's pool; with --engine ray use --shards")
+    if shards is not None and shards < 1:
+        raise InputError("--shards must be at least 1")
+    from psalm_bench.ray_engine import RayEngine
+
+    return RayEngine(address=address, shards=shards)
+
+
+def finish_shard(engine: Any) -> bool:
+    """After `eval --shard`: say what was written; True if the command is done."""
+    from psalm_bench.shards import ShardEngine
+
+    if not isinstance(engine, ShardEngine):
+        return False
+    k, n = engine.header.shard
+    typer.echo(f"shard {k}/{n}: state written to {engine.state_out}; combine all {n} with `psalm-bench merge`")
+    return True
+
+
+def merge_command(
+    states: Annotated[List[Path], typer.Argument(help="The shard state files of one run (any order; every shard once).")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Combine the states of `eval --shard K/N --state-out` into the result one process gives.
+
+    Refuses (one line, exit 2) states of different tasks, options, inputs or
+    versions, and a missing or duplicated shard. The inputs are re-read from
+    the paths the shards recorded and must still hash the same.
+    """
+    from psalm_bench.results import EvalResult
+    from psalm_bench.shards import ReplayEngine, check_compatible, read_state
+    from psalm_bench.tables import render
+    from psalm_bench.tasks import get_task
+
+    from psalm_bench import __version__
+
+    ordered = check_compatible([read_state(p) for p in states])
+    header = ordered[0].header
+    if ordered[0].version != __version__:
+        raise InputError(f"written by psalm-bench {ordered[0].version}; this is {__version__}", file=ordered[0].path)
+    spec = get_task(header.task)
+    gt, pred = Path(header.gt[0]), Path(header.pred[0])
+    options = dict(header.options)
+    gt_in, pred_in, gt_sha, pred_sha = _inputs_and_hashes(spec.name, gt, pred, options)
+    if gt_sha != header.gt_sha256:
+        raise InputError("ground truth changed since the shards were scored (sha256 differs)", file=gt)
+    if pred_sha != header.pred_sha256:
+        raise InputError("predictions changed since the shards were scored (sha256 differs)", file=pred)
+    options["workers"] = ReplayEngine(ordered)
+    if "progress" in spec.options:
+        options["progress"] = not quiet and sys.stderr.isatty()
+    result: EvalResult = spec.run(gt, pred, **options)
+    if json_out is not None:
+        result.write_json(json_out, gt=gt_in, pred=pred_in)
+    typer.echo(render(result, spec.table_rows, per_class=per_class))
