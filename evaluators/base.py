@@ -46,9 +46,10 @@ class Evaluator(ABC, Generic[GT, Pred]):
 
         ``psalm_bench.shards`` writes it to a versioned, non-pickle shard file;
         the default is the instance's attributes (config-derived ones included,
-        so ``from_state`` restores an exact twin).
+        so ``from_state`` restores an exact twin; ``__getstate__`` drops scratch,
+        as it does for the process pool).
         """
-        return dict(vars(self))
+        return dict(self.__getstate__())
 
     @classmethod
     def from_state(cls: type[Self], config: dict[str, Any], state: dict[str, Any]) -> Self:

@@ -21,8 +21,10 @@ Values are encoded as JSON with tags (no pickle, nothing executable):
 plain JSON for None/bool/int/float/str/list; ``{"__t": T, ...}`` for
 ``tuple``, ``dict`` (key/value pairs, so integer keys survive), ``set``,
 ``path``, ``bytes`` (base64), ``nd`` (a numpy array member), ``np`` (a numpy
-scalar), ``arr`` (an ``array.array``), ``dc`` (a dataclass of the
-``psalm_bench`` namespace, by its fields). Floats keep full precision.
+scalar), ``arr`` (an ``array.array``), ``dc`` (a dataclass or ``__slots__``
+record of the ``psalm_bench`` namespace, as ordered field pairs; only such classes are
+ever built on reading). Non-finite floats are ``float`` tags; floats keep full
+precision.
 """
 
 from __future__ import annotations
@@ -107,9 +109,25 @@ def _encode(value: Any, arrays: list[np.ndarray], where: str) -> Any:
         cls = type(value)
         if not cls.__module__.startswith(_NAMESPACE):
             raise InputError(f"{where}: {cls.__module__}.{cls.__qualname__} is not a psalm_bench record")
-        fields = {f.name: _encode(getattr(value, f.name), arrays, where) for f in dataclasses.fields(value)}
+        fields = [[f.name, _encode(getattr(value, f.name), arrays, where)] for f in dataclasses.fields(value)]
+        return {"__t": "dc", "cls": f"{cls.__module__}:{cls.__qualname__}", "v": fields}
+    slots = _slots(type(value))
+    if slots and type(value).__module__.startswith(_NAMESPACE):
+        cls = type(value)
+        fields = [[name, _encode(getattr(value, name), arrays, where)] for name in slots if hasattr(value, name)]
         return {"__t": "dc", "cls": f"{cls.__module__}:{cls.__qualname__}", "v": fields}
     raise InputError(f"{where}: a {type(value).__name__} cannot go into a shard state file")
+
+
+def _slots(cls: type) -> list[str]:
+    """The attribute names of a ``__slots__`` record class (empty if it has a ``__dict__``)."""
+    if not hasattr(cls, "__slots__") or any("__dict__" in vars(c) for c in cls.__mro__ if c is not object):
+        return []
+    names: list[str] = []
+    for c in reversed(cls.__mro__):
+        raw = vars(c).get("__slots__", ())
+        names += [raw] if isinstance(raw, str) else list(raw)
+    return names
 
 
 def _record_class(name: str, where: str) -> type:
@@ -122,7 +140,7 @@ def _record_class(name: str, where: str) -> type:
             obj = getattr(obj, part)
     except (ImportError, AttributeError):
         raise InputError(f"{where}: unknown record class {name}") from None
-    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
+    if not (isinstance(obj, type) and (dataclasses.is_dataclass(obj) or _slots(obj))):
         raise InputError(f"{where}: {name} is not a record class")
     return obj
 
@@ -155,7 +173,7 @@ def _decode(value: Any, arrays: Callable[[int], np.ndarray], where: str) -> Any:
     if tag == "dc":
         cls = _record_class(value["cls"], where)
         obj = cls.__new__(cls)
-        for name, v in value["v"].items():
+        for name, v in value["v"]:  # pairs: field order survives sort_keys
             object.__setattr__(obj, name, _decode(v, arrays, where))
         return obj
     raise InputError(f"{where}: unknown value tag {tag!r}")

@@ -1,0 +1,164 @@
+"""Shard state files and `merge`: every sharded task gives the one-process JSON, byte for byte."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
+from psalm_bench.cli import app
+from psalm_bench.masks import encode
+
+pytestmark = needs_fixtures
+
+SHARDED_TASKS = ["panoptic", "semantic", "refcoco", "gref", "interactive", "vos", "ov-semantic", "muse"]
+
+
+def _fixture_case(task: str, name: str) -> list[str]:
+    case = FIXTURES / task / name
+    exp = json.loads((case / "expected.json").read_text())
+    args = ["--task", task, "--gt", str(case / exp["gt"]), "--pred", str(case / exp["pred"])]
+    for flag, value in exp.get("args", {}).items():
+        args += [flag, str(case / value) if flag == "--classes" else str(value)]
+    return args
+
+
+def _ov_case(root: Path) -> list[str]:
+    rng = np.random.default_rng(5)
+    for k in range(5):
+        for folder, high in (("annotations", 151), ("pred", 150)):
+            path = root / folder / f"ADE_val_{k:08d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, high, (12, 16)).astype(np.uint8)).save(path)
+    return ["--task", "ov-semantic", "--gt", str(root / "annotations"), "--pred", str(root / "pred"), "--benchmark", "a150"]
+
+
+def _muse_case(root: Path) -> list[str]:
+    rng = random.Random(3)
+
+    def rect() -> dict:
+        m = np.zeros((10, 12), dtype=np.uint8)
+        r, c = rng.randrange(8), rng.randrange(10)
+        m[r:r + rng.randint(1, 4), c:c + rng.randint(1, 5)] = 1
+        return encode(m)
+
+    gts = [{"id": i, "height": 10, "width": 12, "masks": [rect() for _ in range(rng.randint(1, 3))]} for i in range(7)]
+    preds = [{"id": i, "masks": [rect() for _ in range(rng.randint(0, 3))]} for i in range(7)]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "gt.json").write_text(json.dumps(gts))
+    (root / "pred.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
+    return ["--task", "muse", "--gt", str(root / "gt.json"), "--pred", str(root / "pred.jsonl")]
+
+
+def case_args(task: str, root: Path) -> list[str]:
+    """CLI args of one small case per sharded task (fixtures where they exist)."""
+    names = {"panoptic": "coco_davis", "semantic": "coco133", "refcoco": "refcoco_unc_val", "gref": "grefcoco_val",
+             "interactive": "polygon_gt", "vos": "davis_val"}
+    if task in names:
+        return _fixture_case(task, names[task])
+    return _ov_case(root / "ov") if task == "ov-semantic" else _muse_case(root / "muse")
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, [*map(str, args), "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("task", SHARDED_TASKS)
+def test_shards_merged_in_any_order_give_the_one_process_json(task: str, tmp_path: Path) -> None:
+    args = case_args(task, tmp_path)
+    invoke("eval", *args, "--json", tmp_path / "one.json")
+    one = (tmp_path / "one.json").read_bytes()
+    assert json.loads(one)["n_samples"] > 0
+    for n in (1, 3, 4):
+        paths = [tmp_path / f"n{n}-s{k}.state" for k in range(1, n + 1)]
+        for k, path in enumerate(paths, 1):
+            assert f"shard {k}/{n}" in invoke("eval", *args, "--shard", f"{k}/{n}", "--state-out", path)
+        random.Random(n).shuffle(paths)
+        invoke("merge", *paths, "--json", tmp_path / f"merged{n}.json")
+        assert (tmp_path / f"merged{n}.json").read_bytes() == one, (task, n)
+
+
+def test_state_files_are_deterministic_and_not_pickles(tmp_path: Path) -> None:
+    args = case_args("refcoco", tmp_path)
+    for name in ("a", "b"):
+        invoke("eval", *args, "--shard", "2/3", "--state-out", tmp_path / f"{name}.state")
+    a = (tmp_path / "a.state").read_bytes()
+    assert a == (tmp_path / "b.state").read_bytes()
+    with np.load(tmp_path / "a.state", allow_pickle=False) as npz:
+        header = json.loads(npz["header.npy"].tobytes())
+    assert header["format"] == "psalm-bench-shard-state" and header["version"] == 1
+    assert header["task"] == "refcoco" and header["shard"] == [2, 3]
+    assert header["options"]["__t"] == "dict"
+
+
+@pytest.fixture()
+def three_shards(tmp_path: Path) -> tuple[list[str], list[Path]]:
+    case = tmp_path / "case"
+    shutil.copytree(FIXTURES / "interactive" / "polygon_gt", case)
+    args = ["--task", "interactive", "--gt", str(case / "gt.json"), "--pred", str(case / "pred.jsonl")]
+    paths = [tmp_path / f"s{k}.state" for k in (1, 2, 3)]
+    for k, path in enumerate(paths, 1):
+        invoke("eval", *args, "--shard", f"{k}/3", "--state-out", path)
+    return args, paths
+
+
+def _rewrite_header(src: Path, dst: Path, **changes: object) -> None:
+    with zipfile.ZipFile(src) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    header = json.loads(np.load(io.BytesIO(members["header.npy"])).tobytes())
+    header.update(changes)
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    members["header.npy"] = buf.getvalue()
+    with zipfile.ZipFile(dst, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_missing_and_duplicate_shards_are_refused(three_shards) -> None:
+    _, (s1, s2, s3) = three_shards
+    assert_one_line_error(run_cli("merge", s1, s3), "1 of 3 shards missing: 2/3")
+    assert_one_line_error(run_cli("merge", s1, s2, s3, s2), "shard 2/3 given twice")
+
+
+def test_mismatched_states_are_refused(three_shards, tmp_path: Path) -> None:
+    args, (s1, s2, s3) = three_shards
+    invoke("eval", *args, "--protocol", "psalm", "--shard", "2/3", "--state-out", tmp_path / "other.state")
+    assert_one_line_error(run_cli("merge", s1, tmp_path / "other.state", s3), "other.state", "options", "protocol=psalm")
+    panoptic = case_args("panoptic", tmp_path)
+    invoke("eval", *panoptic, "--shard", "2/3", "--state-out", tmp_path / "pan.state")
+    assert_one_line_error(run_cli("merge", s1, tmp_path / "pan.state", s3), "pan.state", "task panoptic differs from interactive")
+    _rewrite_header(s2, tmp_path / "old.state", psalm_bench="0.0.1")
+    assert_one_line_error(run_cli("merge", s1, tmp_path / "old.state", s3), "old.state", "psalm-bench version 0.0.1")
+    _rewrite_header(s2, tmp_path / "v9.state", version=9)
+    assert_one_line_error(run_cli("merge", s1, tmp_path / "v9.state", s3), "v9.state", "format version 9")
+    _rewrite_header(s2, tmp_path / "gt.state", gt_sha256="0" * 64)
+    assert_one_line_error(run_cli("merge", s1, tmp_path / "gt.state", s3), "gt.state", "ground truth (sha256)")
+    (tmp_path / "junk.state").write_bytes(b"not a zip")
+    assert_one_line_error(run_cli("merge", s1, tmp_path / "junk.state", s3), "junk.state", "not a psalm-bench shard state file")
+
+
+def test_inputs_changed_after_sharding_are_refused(three_shards) -> None:
+    args, paths = three_shards
+    gt = Path(args[args.index("--gt") + 1])
+    gt.write_text(gt.read_text() + "\n")
+    assert_one_line_error(run_cli("merge", *paths), "gt.json", "ground truth changed")
+
+
+def test_bad_shard_options_are_one_line(tmp_path: Path) -> None:
+    args = case_args("interactive", tmp_path)
+    assert_one_line_error(run_cli("eval", *args, "--shard", "0/3", "--state-out", tmp_path / "s.state"), "--shard 0/3")
+    assert_one_line_error(run_cli("eval", *args, "--shard", "2/3"), "--shard K/N and --state-out FILE go together")
+    assert_one_line_error(run_cli("eval", *_fixture_case("instance", "basic"), "--shard", "1/2", "--state-out", tmp_path / "s.state"),
+                          "task instance cannot be sharded")
