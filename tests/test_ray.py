@@ -1,0 +1,114 @@
+"""`eval --engine ray` on a real local Ray cluster (2 CPUs on 127.0.0.1): the one-process JSON, byte for byte."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import assert_one_line_error, needs_fixtures, run_cli
+from test_shards import SHARDED_TASKS, case_args, invoke
+
+ray = pytest.importorskip("ray")
+pytestmark = needs_fixtures
+
+from psalm_bench.api import evaluate  # noqa: E402
+from psalm_bench.jsonio import dump_json  # noqa: E402
+from psalm_bench.ray_engine import RayEngine  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the killer loader below travels by value
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("task", SHARDED_TASKS)
+def test_ray_gives_the_one_process_json(task: str, tmp_path: Path) -> None:
+    args = case_args(task, tmp_path)
+    invoke("eval", *args, "--json", tmp_path / "one.json")
+    invoke("eval", *args, "--engine", "ray", "--shards", "3", "--json", tmp_path / "ray.json")
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "one.json").read_bytes()
+
+
+@dataclasses.dataclass
+class KillableLoad:
+    """Wraps a loader; the first worker to reach ``target`` records its pid and waits to be killed."""
+
+    load: Any
+    target: str
+    victim: str
+
+    def __call__(self, sample: Any) -> Any:
+        if repr(sample) == self.target:
+            try:
+                fd = os.open(self.victim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pass  # the retry: score normally
+            else:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                time.sleep(120)  # killed here, mid-shard, with one sample already in its state
+        return self.load(sample)
+
+
+@dataclasses.dataclass
+class KillableRay(RayEngine):
+    victim: str = ""
+
+    def run(self, evaluator, samples, load, **kwargs):
+        return super().run(evaluator, samples, KillableLoad(load, repr(samples[1]), self.victim), **kwargs)
+
+
+def test_a_killed_worker_is_retried_without_double_counting(tmp_path: Path) -> None:
+    args = case_args("refcoco", tmp_path)
+    gt, pred = args[args.index("--gt") + 1], args[args.index("--pred") + 1]
+    options = {"dataset": "refcoco", "split": "val", "progress": False}
+    one = evaluate("refcoco", gt, pred, workers=1, **options)
+    victim = tmp_path / "victim.pid"
+    killed: list[int] = []
+
+    def kill_when_waiting() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if victim.exists() and victim.read_text():
+                pid = int(victim.read_text())
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_when_waiting)
+    killer.start()
+    result = evaluate("refcoco", gt, pred, workers=KillableRay(shards=2, victim=str(victim)), **options)
+    killer.join()
+    assert killed, "no worker reached the kill point"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    dump_json(one.to_dict(), tmp_path / "one.json")
+    dump_json(result.to_dict(), tmp_path / "ray.json")
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "one.json").read_bytes()
+    assert result.n_samples == one.n_samples
+
+
+def test_an_address_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    args = case_args("interactive", tmp_path)
+    started = time.time()
+    run = run_cli("eval", *args, "--engine", "ray", "--address", "127.0.0.1:9", "-q")
+    assert_one_line_error(run, "--address 127.0.0.1:9", "no Ray cluster answers there")
+    assert time.time() - started < 60
+
+
+def test_ray_options_without_ray_engine_are_refused(tmp_path: Path) -> None:
+    args = case_args("interactive", tmp_path)
+    assert_one_line_error(run_cli("eval", *args, "--shards", "4"), "--address and --shards need --engine ray")
+    assert_one_line_error(run_cli("eval", *args, "--engine", "ray", "--workers", "2"), "with --engine ray use --shards")
