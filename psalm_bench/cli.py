@@ -625,15 +625,11 @@ from psalm_bench.cli_cluster import merge_command  # noqa: E402 - `merge`: shard
 app.command("merge")(merge_command)
 
 
-def main() -> None:
-    try:
-        app()
-    except InputError as exc:
-        typer.echo(f"psalm-bench: error: {exc}", err=True)
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        typer.echo("psalm-bench: interrupted", err=True)
-        raise SystemExit(130) from None
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: every user-caused failure is one line, exit 2 (psalm_bench/cli_guard.py)."""
+    from psalm_bench.cli_guard import run_cli
+
+    raise SystemExit(run_cli(app, argv))
 
 
 if __name__ == "__main__":

@@ -13,27 +13,63 @@ import orjson
 from psalm_bench.errors import InputError
 
 
-def load_json(path: str | Path) -> Any:
-    """Parse a JSON file; a missing or malformed file is an InputError."""
+# The largest JSON file read into memory: guards against /dev/zero and friends.
+MAX_JSON_BYTES = 8 << 30
+
+
+def read_regular_file(path: str | Path, *, what: str = "a file", limit: int | None = None) -> bytes:
+    """Read a user-named file, refusing folders, devices and FIFOs before opening.
+
+    Opening a FIFO blocks and reading /dev/zero never ends, so the file type is
+    checked with stat first and the read is bounded.
+    """
+    import os
+    import stat as stat_mod
+
     path = Path(path)
     try:
-        data = path.read_bytes()
+        st = os.stat(path)
     except FileNotFoundError:
         raise InputError("file not found", file=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a JSON file", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    mode = st.st_mode
+    if stat_mod.S_ISDIR(mode):
+        raise InputError(f"is a directory, expected {what}", file=path)
+    if not stat_mod.S_ISREG(mode):
+        kind = "a FIFO" if stat_mod.S_ISFIFO(mode) else "a device" if (stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode)) else "a socket" if stat_mod.S_ISSOCK(mode) else "not a regular file"
+        raise InputError(f"is {kind}, expected {what}", file=path)
+    bound = MAX_JSON_BYTES if limit is None else limit
+    if st.st_size > bound:
+        raise InputError(f"is {st.st_size} bytes, more than the {bound}-byte limit for {what}", file=path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(bound + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    if len(data) > bound:
+        raise InputError(f"grew past the {bound}-byte limit for {what} while being read", file=path)
+    return data
+
+
+def load_json(path: str | Path) -> Any:
+    """Parse a JSON file; a missing, malformed or non-regular file is an InputError."""
+    path = Path(path)
+    data = read_regular_file(path, what="a JSON file")
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        orjson_error = str(exc)
+    if "depth limit" in orjson_error:
+        raise InputError("not valid JSON (nested deeper than 1024 levels)", file=path)
     # Python's json module writes NaN and Infinity, which orjson refuses;
     # read them so the validators can name the record that holds one.
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid JSON ({exc})", file=path) from None
+    except RecursionError:
+        raise InputError("not valid JSON (nested too deep)", file=path) from None
 
 
 def _default(obj: Any) -> Any:
@@ -61,13 +97,35 @@ def _finite_or_null(obj: Any) -> Any:
     return obj
 
 
+def _output_error(path: Path, exc: OSError) -> InputError:
+    """One line for an output that cannot be written (read-only, missing, full disk)."""
+    import errno
+
+    reason = {errno.ENOSPC: "disk is full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system"}.get(exc.errno or 0, exc.strerror or str(exc))
+    return InputError(f"cannot write: {reason}", file=path)
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write bytes via ``PATH.partial`` then rename; nothing is left behind on failure."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("is a directory, expected a file to write", file=path)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise _output_error(path, exc) from None
+
+
 def dump_json(obj: Any, path: str | Path) -> None:
     """Write JSON atomically, so a crash never leaves a half-written result."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(orjson.dumps(_finite_or_null(obj), default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    tmp.replace(path)
+    write_atomic(path, orjson.dumps(_finite_or_null(obj), default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 
 
 def sha256_of(path: str | Path) -> str:
