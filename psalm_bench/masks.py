@@ -8,6 +8,7 @@ pycocotools' ``annToRLE`` does (polygons of one annotation merged).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ def check_segmentation(segmentation: Any, height: int, width: int) -> None:
             raise MaskFormatError("RLE 'size' must be [height, width]")
         if size[0] != height or size[1] != width:
             raise MaskFormatError(f"mask size {size[0]}x{size[1]} differs from image size {height}x{width}")
+        check_rle(segmentation)
         return
     if isinstance(segmentation, list):
         if not segmentation:
@@ -65,18 +67,18 @@ def to_rle(segmentation: Any, height: int, width: int) -> RLE:
         raise MaskFormatError(f"mask size {size[0]}x{size[1]} differs from image size {height}x{width}")
     counts = segmentation["counts"]
     if isinstance(counts, list):
-        if not all(isinstance(c, int) and c >= 0 for c in counts):
-            raise MaskFormatError("uncompressed RLE counts must be non-negative integers")
-        if sum(counts) != height * width:
-            raise MaskFormatError(f"RLE counts sum to {sum(counts)}, image has {height * width} pixels")
+        problem = _list_counts_problem(counts, height * width)
+        if problem is not None:
+            raise MaskFormatError(problem)
         return mask_api.frPyObjects(segmentation, height, width)
     if isinstance(counts, str):
-        try:
-            return {"size": [height, width], "counts": counts.encode("ascii")}
-        except UnicodeEncodeError:
-            raise MaskFormatError("RLE counts string has non-ASCII characters") from None
+        if not counts.isascii():
+            raise MaskFormatError("RLE counts string has a character outside the COCO alphabet (non-ASCII)")
+        counts = counts.encode("ascii")
     if isinstance(counts, bytes):
-        return {"size": [height, width], "counts": counts}
+        rle = {"size": [height, width], "counts": counts}
+        check_rle(rle)
+        return rle
     raise MaskFormatError("RLE 'counts' must be a string or a list of integers")
 
 
@@ -104,14 +106,8 @@ def area(rle: RLE) -> int:
 
 
 def check_rle_decodes(rle: RLE) -> None:
-    """Compressed counts that do not cover exactly h*w pixels are malformed."""
-    h, w = rle["size"]
-    try:
-        total = int(mask_api.area(rle))
-    except Exception as exc:  # pycocotools raises plain Exceptions on bad strings
-        raise MaskFormatError(f"RLE counts do not decode ({exc})") from None
-    if total > h * w:
-        raise MaskFormatError("RLE counts exceed the image size")
+    """Alias of check_rle, for existing callers."""
+    check_rle(rle)
 
 
 def intersection_union(a: RLE, b: RLE) -> tuple[int, int]:
@@ -120,3 +116,197 @@ def intersection_union(a: RLE, b: RLE) -> tuple[int, int]:
     inter = int(mask_api.area(mask_api.merge([a, b], intersect=True)))
     union = int(mask_api.area(a)) + int(mask_api.area(b)) - inter
     return inter, union
+
+
+# ---------------------------------------------------------------------------
+# Compressed RLE counts: checked for all masks of a file at once
+
+
+def first_bad_counts(rles: Sequence[RLE], use_native: bool = True) -> tuple[int, str] | None:
+    """The one exact check of untrusted RLE counts, run before pycocotools (or
+    any COCOeval engine) sees them. Returns (index, problem) of the first bad
+    RLE, or None.
+
+    pycocotools trusts counts strings: a truncated one makes ``rleFrString``
+    read past the string's end, an overlong number shifts past its integer,
+    and runs that do not cover h*w pixels are scored as garbage. So every
+    string is decoded here exactly as ``rleFrString`` does, in one vectorised
+    pass: characters '0'..'o' (5 bits each, offset 48), bit 0x20 continues a
+    number, bit 0x10 of its last character is the sign, and from the fourth
+    run on each value is a delta to the run two places back. A number may
+    have at most 7 characters, the 7th holding 0 or 1 (beyond that the C code
+    overflows its int); runs must be non-negative and sum to exactly h*w.
+    List counts must be non-negative integers below 2**32 summing to h*w.
+    The C checker and the numpy pass (``use_native=False``) give the same
+    verdicts and messages.
+    """
+    problems: dict[int, str] = {}
+    string_index: list[int] = []
+    strings: list[bytes] = []
+    sizes: list[Any] = []
+    for index, rle in enumerate(rles):
+        size = rle.get("size") if isinstance(rle, dict) else None
+        if not (type(size) is list and len(size) == 2 and all(type(v) is int and v >= 0 for v in size)):
+            problems[index] = "RLE 'size' must be [height, width] of non-negative integers"
+            break
+        counts = rle.get("counts")
+        if isinstance(counts, str):
+            if not counts.isascii():
+                problems[index] = "RLE counts string has a character outside the COCO alphabet (non-ASCII)"
+                break
+            counts = counts.encode("ascii")
+        if isinstance(counts, bytes):
+            string_index.append(index)
+            strings.append(counts)
+            sizes.append(size)
+        elif isinstance(counts, list):
+            problem = _list_counts_problem(counts, size[0] * size[1])
+            if problem is not None:
+                problems[index] = problem
+                break
+        else:
+            problems[index] = "RLE 'counts' must be a string or a list of integers"
+            break
+    native = _native_rle_check() if use_native else None
+    if native is not None:
+        for k, counts in enumerate(strings):
+            code, total = native(counts, sizes[k][0], sizes[k][1])
+            if code:
+                index = string_index[k]
+                problems.setdefault(index, _problem(code, total, sizes[k][0] * sizes[k][1]))
+                break
+        strings = []  # checked
+    # in batches of ~64K characters: the work arrays stay small and are reused
+    start = 0
+    while start < len(strings):
+        stop, chars = start, 0
+        while stop < len(strings) and (chars < _BATCH_CHARS or stop == start):
+            chars += len(strings[stop])
+            stop += 1
+        bad = _first_bad_counts_batch(strings[start:stop], sizes[start:stop])
+        if bad is not None:
+            problems.setdefault(string_index[start + bad[0]], bad[1])
+            break
+        start = stop
+    if not problems:
+        return None
+    index = min(problems)
+    return index, problems[index]
+
+
+_PROBLEMS = {
+    1: "RLE counts string is empty",
+    2: "RLE counts string has a character outside the COCO alphabet",
+    3: "RLE counts string ends inside a number (truncated)",
+    4: "RLE counts string holds a number too large for a run length (overlong)",
+    5: "RLE counts string decodes to a negative run length",
+    7: "RLE counts string holds more runs than the mask has pixels",
+}
+
+
+def _problem(code: int, total: int, pixels: int) -> str:
+    if code == 6:
+        return f"RLE counts cover {total} pixels, the mask has {pixels}"
+    return _PROBLEMS[code]
+
+
+def _native_rle_check() -> Any:
+    """The C checker (psalm_bench._native.rle_check), or None without it."""
+    try:
+        from psalm_bench import _native
+    except ImportError:
+        return None
+    return getattr(_native, "rle_check", None)
+
+
+def _list_counts_problem(counts: list[Any], pixels: int) -> str | None:
+    if not all(type(c) is int and 0 <= c < 1 << 32 for c in counts):
+        return "uncompressed RLE counts must be non-negative integers below 2**32"
+    total = sum(counts)
+    if total != pixels:
+        return f"RLE counts sum to {total}, the mask has {pixels} pixels"
+    return None
+
+
+def check_rle(rle: RLE) -> None:
+    """Raise MaskFormatError unless one RLE's counts are exact (first_bad_counts)."""
+    bad = first_bad_counts([rle])
+    if bad is not None:
+        raise MaskFormatError(bad[1])
+
+
+_BATCH_CHARS = 1 << 16
+
+
+def _first_bad_counts_batch(strings: list[bytes], sizes: list[Any]) -> tuple[int, str] | None:
+    n = len(strings)
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+    pixels = np.fromiter((int(h) * int(w) for h, w in sizes), dtype=np.int64, count=n)
+    problems: dict[int, str] = {}
+    for index in np.flatnonzero((lengths == 0) & (pixels > 0)):
+        problems[int(index)] = "RLE counts string is empty"
+    raw = np.frombuffer(b"".join(strings), dtype=np.uint8)
+    if raw.size == 0:
+        return (min(problems), problems[min(problems)]) if problems else None
+    char_start = np.cumsum(lengths) - lengths  # first character of each string
+    bad_char = (raw < 48) | (raw > 111)
+    if bad_char.any():
+        owner = int(np.searchsorted(char_start, np.argmax(bad_char), side="right")) - 1
+        problems[owner] = "RLE counts string has a character outside the COCO alphabet"
+        raw = np.where(bad_char, 48, raw)
+    chunk = raw - np.uint8(48)
+    ends = (chunk & 0x20) == 0
+    nonempty = np.flatnonzero(lengths > 0)
+    string_last = char_start[nonempty] + lengths[nonempty] - 1
+    for index in nonempty[~ends[string_last]]:
+        problems.setdefault(int(index), "RLE counts string ends inside a number (truncated)")
+    ends[string_last] = True  # close each string's last number
+    last = np.flatnonzero(ends)  # last character of each number
+    first = np.empty_like(last)
+    first[0] = 0
+    first[1:] = last[:-1] + 1
+    width = last - first + 1
+    overlong = (width > 7) | ((width == 7) & ((chunk[last] & 0x1F) > 1))
+    if overlong.any():
+        owner = int(np.searchsorted(char_start, first[np.argmax(overlong)], side="right")) - 1
+        problems.setdefault(owner, "RLE counts string holds a number too large for a run length (overlong)")
+        width = np.minimum(width, 7)
+    # the last character of a number carries its sign (bit 0x10): its 5 bits
+    # are a signed top digit; the characters before it add unsigned digits
+    values = ((chunk[last] & 0x1F) ^ 0x10).astype(np.int64) - 0x10
+    longer = np.flatnonzero(width > 1)  # most runs fit one character
+    if longer.size:
+        top = values[longer] << (5 * (width[longer] - 1))
+        for k in range(int(width.max()) - 1):
+            longer_k = width[longer] > k + 1
+            top[longer_k] += (chunk[first[longer[longer_k]] + k] & 0x1F).astype(np.int64) << (5 * k)
+        values[longer] = top
+    # runs per string, and each run's position in its string
+    run_owner = np.repeat(np.arange(n, dtype=np.int64), lengths)[first]
+    n_runs = np.bincount(run_owner, minlength=n)
+    first_run = np.cumsum(n_runs) - n_runs
+    position = np.arange(values.size) - first_run[run_owner]
+    has_runs = n_runs > 0
+    # decoded[i] = values[i] + decoded[i-2] for i > 2: running sums over the
+    # odd runs, and over the even runs from the third on, restarting per string
+    odd = (position & 1).astype(bool)
+    even = ~odd & (position >= 2)
+    runs = values.copy()
+    for chain_runs in (odd, even):
+        part = values * chain_runs
+        running = np.cumsum(part)
+        before = np.zeros(n, dtype=np.int64)  # running sum before each string
+        before[has_runs] = running[first_run[has_runs]] - part[first_run[has_runs]]
+        np.copyto(runs, running - before[run_owner], where=chain_runs)
+    if (runs < 0).any():
+        problems.setdefault(int(run_owner[np.argmax(runs < 0)]), "RLE counts string decodes to a negative run length")
+    totals = np.zeros(n, dtype=np.int64)
+    totals[has_runs] = np.add.reduceat(np.maximum(runs, 0), first_run[has_runs])
+    for index in np.flatnonzero((totals != pixels) & has_runs):
+        problems.setdefault(int(index), f"RLE counts cover {int(totals[index])} pixels, the mask has {int(pixels[index])}")
+    for index in np.flatnonzero(n_runs > pixels + 1):
+        problems.setdefault(int(index), "RLE counts string holds more runs than the mask has pixels")
+    if not problems:
+        return None
+    index = min(problems)
+    return index, problems[index]

@@ -18,7 +18,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
-from psalm_bench.masks import MaskFormatError, check_segmentation, to_rle
+from psalm_bench.masks import MaskFormatError, check_segmentation, first_bad_counts, to_rle
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,19 @@ def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check
             well_formed = False
         if not well_formed:
             _check_annotation(ann, index, images, categories, path, check_boxes)
+    _check_rle_strings(raw_anns, path)
     _check_unique_annotation_ids(raw_anns, path)
     return CocoInstances(path, images, categories, raw_anns)
+
+
+def _check_rle_strings(raw_anns: list[dict[str, Any]], path: Path | None) -> None:
+    """Every compressed RLE counts string, checked exactly in one pass before
+    pycocotools or the engine decodes it (masks.first_bad_counts)."""
+    with_strings = [ann for ann in raw_anns if type(ann["segmentation"]) is dict and isinstance(ann["segmentation"].get("counts"), str)]
+    bad = first_bad_counts([ann["segmentation"] for ann in with_strings])
+    if bad is not None:
+        ann = with_strings[bad[0]]
+        raise InputError(bad[1], file=path, record=f"annotation {ann['id']} (image {ann['image_id']})")
 
 
 def _plain_segmentation_fits(segmentation: Any, image: ImageInfo) -> bool:
@@ -217,6 +228,7 @@ def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: 
     categories = gt.categories
     isfinite = math.isfinite
     clean: list[dict[str, Any]] = []
+    compressed: list[int] = []  # detections whose counts strings are checked in one pass below
     for index, det in enumerate(raw):
         if not isinstance(det, dict):
             raise InputError("detection must be an object", file=path, record=f"[{index}]")
@@ -239,6 +251,7 @@ def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: 
                 if size[0] != image.height or size[1] != image.width:
                     raise InputError(f"mask size {size[0]}x{size[1]} differs from image size {image.height}x{image.width}", file=path, record=f"[{index}] (image {image.id})")
                 out["segmentation"] = segmentation
+                compressed.append(index)
             else:
                 try:
                     rle = to_rle(segmentation, image.height, image.width)
@@ -255,6 +268,10 @@ def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: 
                 raise InputError("bbox must be [x, y, w, h] of finite numbers", file=path, record=f"[{index}] (image {image.id})")
             out["bbox"] = bbox
         clean.append(out)
+    bad = first_bad_counts([raw[index]["segmentation"] for index in compressed])
+    if bad is not None:
+        index = compressed[bad[0]]
+        raise InputError(bad[1], file=path, record=f"[{index}] (image {raw[index]['image_id']})")
     return clean
 
 
@@ -281,6 +298,20 @@ def _scan_ids_and_sizes(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     return ids, sizes
 
 
+_COUNTS_STRING = re.compile(rb'"counts"\s*:\s*"((?:[^"\\]|\\\\)*)"')  # the one escape COCO strings need: \\
+
+
+def _counts_strings_exact(data: bytes, sizes: np.ndarray, n_detections: int) -> bool:
+    """Every detection's counts string, read from the bytes in file order and
+    paired with its "size", passes masks.first_bad_counts. Counts that are
+    lists or hold escapes do not match here: the full validator looks."""
+    strings = _COUNTS_STRING.findall(data)
+    if len(strings) != n_detections:
+        return False
+    rles = [{"size": [int(h), int(w)], "counts": counts.replace(b"\\\\", b"\\")} for (h, w), counts in zip(sizes.tolist(), strings)]
+    return first_bad_counts(rles) is None
+
+
 def rle_sizes_match_images(path: str | Path, gt: CocoInstances, n_detections: int) -> bool:
     """Cheap screen of a results file that a COCOeval engine has already parsed:
     does every detection carry an RLE whose size is its image's?
@@ -299,6 +330,8 @@ def rle_sizes_match_images(path: str | Path, gt: CocoInstances, n_detections: in
     if ids.size != n_detections or size_array.shape[0] != n_detections:
         return False  # polygons, boxes only, or an unusual layout: validate fully
     heights_found, widths_found = size_array[:, 0], size_array[:, 1]
+    if not _counts_strings_exact(data, size_array, n_detections):
+        return False
     known_ids = np.array(sorted(gt.images), dtype=np.int64)
     heights = np.array([gt.images[i].height for i in known_ids.tolist()], dtype=np.int64)
     widths = np.array([gt.images[i].width for i in known_ids.tolist()], dtype=np.int64)

@@ -43,7 +43,7 @@ from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import CocoInstances, ImageInfo, load_instances
 from psalm_bench.formats.jsonl import read_jsonl
 from psalm_bench.jsonio import load_json
-from psalm_bench.masks import RLE, MaskFormatError, to_rle
+from psalm_bench.masks import RLE, MaskFormatError, first_bad_counts, to_rle
 
 DATASETS: dict[str, str] = {"refcoco": "unc", "refcoco+": "unc", "refcocog": "umd"}
 SPLIT_BYS = ("unc", "umd", "google")
@@ -191,114 +191,6 @@ def _polygons_rle(polygons: list[Any], height: int, width: int, rasterizer: str)
     for poly in polygons:
         cv2.fillPoly(canvas, [np.asarray(poly, dtype=np.float64).astype(np.int32).reshape(-1, 2)], 1)
     return mask_api.encode(np.asfortranarray(canvas))
-
-
-# ---------------------------------------------------------------------------
-# Compressed RLE counts: checked for all masks of a file at once
-
-
-def first_bad_counts(rles: list[RLE]) -> tuple[int, str] | None:
-    """Check that every compressed RLE's counts string decodes to non-negative
-    runs covering exactly its h x w pixels. Returns (index, problem) of the
-    first bad one, or None.
-
-    pycocotools trusts these strings (a short, long or garbled one gives wrong
-    areas or writes past its buffers), so they are decoded here, all in one
-    vectorised pass, following pycocotools' ``rleFrString``: 5 bits per
-    character offset by 48, bit 0x20 continues a number, bit 0x10 of its last
-    character is the sign, and from the fourth run on each value is a delta
-    to the run two places back.
-    """
-    strings = [r["counts"] if isinstance(r["counts"], bytes) else str(r["counts"]).encode("latin-1", "replace") for r in rles]
-    sizes = [r["size"] for r in rles]
-    # in batches of ~64K characters: the work arrays stay small and are reused
-    start = 0
-    while start < len(strings):
-        stop, chars = start, 0
-        while stop < len(strings) and (chars < _BATCH_CHARS or stop == start):
-            chars += len(strings[stop])
-            stop += 1
-        bad = _first_bad_counts_batch(strings[start:stop], sizes[start:stop])
-        if bad is not None:
-            return start + bad[0], bad[1]
-        start = stop
-    return None
-
-
-_BATCH_CHARS = 1 << 16
-
-
-def _first_bad_counts_batch(strings: list[bytes], sizes: list[Any]) -> tuple[int, str] | None:
-    n = len(strings)
-    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
-    pixels = np.fromiter((int(h) * int(w) for h, w in sizes), dtype=np.int64, count=n)
-    problems: dict[int, str] = {}
-    for index in np.flatnonzero(lengths == 0):
-        problems[int(index)] = "RLE counts string is empty"
-    raw = np.frombuffer(b"".join(strings), dtype=np.uint8)
-    if raw.size == 0:
-        return (min(problems), problems[min(problems)]) if problems else None
-    char_start = np.cumsum(lengths) - lengths  # first character of each string
-    bad_char = (raw < 48) | (raw > 111)
-    if bad_char.any():
-        owner = int(np.searchsorted(char_start, np.argmax(bad_char), side="right")) - 1
-        problems[owner] = "RLE counts string has a character outside the COCO alphabet"
-        raw = np.where(bad_char, 48, raw)
-    chunk = raw - np.uint8(48)
-    ends = (chunk & 0x20) == 0
-    nonempty = np.flatnonzero(lengths > 0)
-    string_last = char_start[nonempty] + lengths[nonempty] - 1
-    for index in nonempty[~ends[string_last]]:
-        problems.setdefault(int(index), "RLE counts string ends inside a number")
-    ends[string_last] = True  # close each string's last number
-    last = np.flatnonzero(ends)  # last character of each number
-    first = np.empty_like(last)
-    first[0] = 0
-    first[1:] = last[:-1] + 1
-    width = last - first + 1
-    if (width > 7).any():
-        owner = int(np.searchsorted(char_start, first[np.argmax(width > 7)], side="right")) - 1
-        problems.setdefault(owner, "RLE counts string holds a number too large for a run length")
-        width = np.minimum(width, 7)
-    # the last character of a number carries its sign (bit 0x10): its 5 bits
-    # are a signed top digit; the characters before it add unsigned digits
-    values = ((chunk[last] & 0x1F) ^ 0x10).astype(np.int64) - 0x10
-    longer = np.flatnonzero(width > 1)  # most runs fit one character
-    if longer.size:
-        top = values[longer] << (5 * (width[longer] - 1))
-        for k in range(int(width.max()) - 1):
-            longer_k = width[longer] > k + 1
-            top[longer_k] += (chunk[first[longer[longer_k]] + k] & 0x1F).astype(np.int64) << (5 * k)
-        values[longer] = top
-    # runs per string, and each run's position in its string
-    run_owner = np.repeat(np.arange(n, dtype=np.int64), lengths)[first]
-    n_runs = np.bincount(run_owner, minlength=n)
-    first_run = np.cumsum(n_runs) - n_runs
-    position = np.arange(values.size) - first_run[run_owner]
-    has_runs = n_runs > 0
-    # decoded[i] = values[i] + decoded[i-2] for i > 2: running sums over the
-    # odd runs, and over the even runs from the third on, restarting per string
-    odd = (position & 1).astype(bool)
-    even = ~odd & (position >= 2)
-    runs = values.copy()
-    for chain_runs in (odd, even):
-        part = values * chain_runs
-        running = np.cumsum(part)
-        before = np.zeros(n, dtype=np.int64)  # running sum before each string
-        before[has_runs] = running[first_run[has_runs]] - part[first_run[has_runs]]
-        np.copyto(runs, running - before[run_owner], where=chain_runs)
-    if (runs < 0).any():
-        problems.setdefault(int(run_owner[np.argmax(runs < 0)]), "RLE counts string decodes to a negative run length")
-    totals = np.zeros(n, dtype=np.int64)
-    totals[has_runs] = np.add.reduceat(np.maximum(runs, 0), first_run[has_runs])
-    for index in np.flatnonzero((totals != pixels) & has_runs):
-        problems.setdefault(int(index), f"RLE counts cover {int(totals[index])} pixels, the mask has {int(pixels[index])}")
-    for index in np.flatnonzero(n_runs > pixels + 1):
-        problems.setdefault(int(index), "RLE counts string holds more runs than the mask has pixels")
-    if not problems:
-        return None
-    index = min(problems)
-    return index, problems[index]
 
 
 # ---------------------------------------------------------------------------
