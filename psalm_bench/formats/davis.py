@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.paths import require_folder
 from psalm_bench.pngio import read_label_map
 
 VOID = 255
@@ -55,9 +56,7 @@ class VosSample:
 
 def read_split(root: str | Path, split: str) -> list[str]:
     """Sequence names of ``ImageSets/2017/SPLIT.txt``, in file order."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError("DAVIS root folder not found", file=root)
+    root = require_folder(root, "DAVIS root")
     path = root / SPLITS_DIR / f"{split}.txt"
     try:
         text = path.read_text(encoding="utf-8")
@@ -103,9 +102,7 @@ def pair_predictions(sequences: list[DavisSequence], pred_dir: str | Path, *, al
     """A sample per sequence. A missing sequence folder is an error; a missing
     frame is left as None (scored as all objects absent, or an error under
     ``strict``; the caller decides). Only scored frames are looked up."""
-    pred_dir = Path(pred_dir)
-    if not pred_dir.is_dir():
-        raise InputError("prediction folder not found", file=pred_dir)
+    pred_dir = require_folder(pred_dir, "prediction")
     samples = []
     for seq in sequences:
         folder = pred_dir / seq.name

@@ -31,6 +31,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import dump_json, load_json
+from psalm_bench.paths import inside, require_folder
 from psalm_bench.pngdecode import decode_panoptic_dense_fast
 from psalm_bench.pngio import read_panoptic_ids, read_png_bytes
 
@@ -77,6 +78,8 @@ class PanopticDataset:
     categories: dict[int, PanopticCategory]
     images: list[PanopticAnnotation]
     by_image: dict[int, PanopticAnnotation] = field(default_factory=dict)
+    # A submission's PNGs may not be links out of its folder (psalm_bench/paths.py).
+    untrusted: bool = False
 
     def __post_init__(self) -> None:
         if not self.by_image:
@@ -87,7 +90,7 @@ class PanopticDataset:
         return self.images
 
     def png_path(self, annotation: PanopticAnnotation) -> Path:
-        return self.png_dir / annotation.file_name
+        return inside(self.png_dir, annotation.file_name, file=self.path, record=f"image {annotation.image_id}", links=self.untrusted)
 
 
 # --------------------------------------------------------------------------
@@ -329,9 +332,7 @@ def _parse_annotations(
 
 def _png_dir(json_path: Path, png_dir: str | Path | None, what: str) -> Path:
     folder = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
-    if not folder.is_dir():
-        raise InputError(f"{what} PNG folder not found", file=folder)
-    return folder
+    return require_folder(folder, f"{what} PNG")
 
 
 def load_panoptic_gt(path: str | Path, png_dir: str | Path | None = None) -> PanopticDataset:
@@ -385,7 +386,7 @@ def load_panoptic_pred(
             more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
             raise InputError(f"prediction for an image the ground truth does not have{more}", file=path, record=f"image {extra[0].image_id}")
         images = [a for a in images if a.image_id in gt.by_image]
-    return PanopticDataset(path, _png_dir(path, png_dir, "prediction"), gt.categories, images)
+    return PanopticDataset(path, _png_dir(path, png_dir, "prediction"), gt.categories, images, untrusted=True)
 
 
 def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnnotation] | None = None) -> None:
@@ -396,6 +397,7 @@ def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnn
         raise InputError(f"cannot list PNG folder: {exc.strerror}", file=dataset.png_dir) from None
     for ann in dataset.images if annotations is None else annotations:
         name = ann.file_name
+        dataset.png_path(ann)  # refuses names (and, for submissions, links) leaving the folder
         if name in present:
             continue
         if ("/" in name or os.sep in name) and (dataset.png_dir / name).is_file():

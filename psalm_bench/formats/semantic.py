@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.paths import require_folder
 from psalm_bench.jsonio import load_json
 from psalm_bench.pngdecode import decode_panoptic_dense_fast
 from psalm_bench.pngio import read_label_map, read_panoptic_ids, read_png_bytes
@@ -54,9 +55,7 @@ def load_class_names(path: str | Path) -> list[str]:
 
 
 def list_pngs(folder: str | Path, what: str) -> dict[str, Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{what} folder not found", file=folder)
+    folder = require_folder(folder, what)
     pngs = {p.stem: p for p in folder.iterdir() if p.suffix.lower() == ".png"}
     if not pngs:
         raise InputError(f"{what} folder holds no PNG files", file=folder)
@@ -103,7 +102,7 @@ def samples_from_panoptic(gt_json: str | Path, pred_dir: str | Path, *, gt_dir: 
         ids = np.array([s.id for s in image.segments], dtype=np.uint32)
         classes = np.array([contiguous[s.category_id] for s in image.segments], dtype=np.uint8)
         order = np.argsort(ids)
-        source = PanopticLabelSource(panoptic.png_dir / image.file_name, ids[order], classes[order])
+        source = PanopticLabelSource(panoptic.png_path(image), ids[order], classes[order])
         samples.append(SemanticSample(name, source, Path()))
     preds = pair_with_predictions(names, pred_dir, ignore_extra=ignore_extra)
     samples = [SemanticSample(s.name, s.gt, preds[s.name]) for s in samples]
