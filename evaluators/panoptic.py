@@ -355,7 +355,7 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         self.tp += other.tp
         self.fp += other.fp
         self.fn += other.fn
-        self.iou += other.iou
+        self._add_iou_per_image(other)
         self.n_images += other.n_images
         self.missing.extend(other.missing)
         self._img_id.extend(other._img_id)
@@ -366,6 +366,22 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         self._seg_outcome.extend(other._seg_outcome)
         self._seg_iou.extend(other._seg_iou)
         return self
+
+    def _add_iou_per_image(self, other: PanopticEvaluator) -> None:
+        """Add ``other``'s IoU sums image by image, as ``update`` did: float
+        addition is not associative, and this keeps any sharding (pool, Ray,
+        shard files) bit-identical to one process."""
+        counts = np.frombuffer(other._img_counts, dtype=np.int64).reshape(-1, 4)
+        if not counts[:, 0].any():
+            return
+        seg_cat = np.frombuffer(other._seg_cat, dtype=np.int64)
+        seg_iou = np.frombuffer(other._seg_iou, dtype=np.float64)
+        k = len(self.categories)
+        starts = np.concatenate([[0], np.cumsum(counts.sum(axis=1))[:-1]])
+        for start, n_tp in zip(starts.tolist(), counts[:, 0].tolist()):
+            if n_tp:
+                pos = self._order[np.searchsorted(self._sorted_ids, seg_cat[start:start + n_tp])]
+                self.iou += np.bincount(pos, weights=seg_iou[start:start + n_tp], minlength=k)
 
     # ---- results
 
