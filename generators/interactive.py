@@ -112,6 +112,7 @@ from tqdm import tqdm
 from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import parse_images
 from psalm_bench.jsonio import load_json, sha256_of
+from psalm_bench.masks import first_bad_counts
 
 MODES = ("released", "paper")
 FORMATS = ("psalm", "hf")
@@ -489,6 +490,8 @@ def instance_mask(segmentation: Any, height: int, width: int) -> Crop:
         except UnicodeEncodeError:
             raise _Skip("bad_rle") from None
     if isinstance(counts, bytes):
+        if first_bad_counts([{"size": size, "counts": counts}]) is not None:  # exactly as rleFrString reads it
+            raise _Skip("bad_rle")
         return _crop_from_counts(_counts_from_string(counts), height, width)
     raise _Skip("bad_rle")
 
