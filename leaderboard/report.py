@@ -152,8 +152,10 @@ def _check(data: dict[str, Any], src: str) -> tuple[str, dict[str, Any]]:
     if missing:
         raise InputError(f"missing metric(s) of task {task}: {', '.join(missing)}", file=src)
     for k, v in metrics.items():
-        if v is not None and not isinstance(v, (int, float)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise InputError(f"metric {k} is not a number: {v!r}", file=src)
+        if v is not None and not math.isfinite(float(v)):  # NaN/inf is not a value to compare ("-" would hide it)
+            raise InputError(f"metric {k} is {v!r}; an undefined metric is written as null", file=src)
     return task, metrics
 
 

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from psalm_bench.errors import InputError
+from psalm_bench.leaderboard.metric_checks import metric_problem
 
 DEFAULT_DB = "leaderboard.db"
 SOURCES = ("measured", "reported", "published")
@@ -233,8 +234,8 @@ def _check_published(entry: PublishedEntry) -> PublishedEntry:
     for name, value in entry.metrics.items():
         if name not in allowed:
             raise InputError(f"{where}: metric {name!r} is not a {entry.task} metric ({', '.join(allowed)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-            raise InputError(f"{where}: metric {name} must be a finite number, got {value!r}")
+        if value is None or metric_problem(name, value) is not None:
+            raise InputError(f"{where}: metric {name} {metric_problem(name, value) or 'must be a number'}")
         clean[name] = float(value)
     if not isinstance(entry.citation, Mapping) or not entry.citation.get("title"):
         raise InputError(f"{where}: a published number needs its citation (at least a title)")
@@ -361,14 +362,10 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
         raise bad(f"task {task} result lacks metric(s) {', '.join(missing)}")
     clean: dict[str, float | None] = {}
     for name, value in metrics.items():
-        if value is None:
-            clean[str(name)] = None
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad(f"metrics: {name}: must be a number or null, got {value!r}")
-        elif not math.isfinite(float(value)):
-            clean[str(name)] = None  # JSON has no NaN; the toolkit writes undefined metrics as null
-        else:
-            clean[str(name)] = float(value)
+        problem = metric_problem(str(name), value)
+        if problem is not None:  # NaN, infinity or out of range is not a measurement
+            raise bad(f"metrics: {name}: {problem}")
+        clean[str(name)] = None if value is None else float(value)
     prov = data.get("provenance")
     if not isinstance(prov, Mapping):
         raise bad("not a result: no \"provenance\" (write it with `psalm-bench eval --json`)")
@@ -478,14 +475,26 @@ class ResultsStore:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
+    def _db_errors(self) -> Iterator[None]:
+        """SQLite failures (full disk, damaged pages, locks) as one line naming the database."""
         try:
             yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise InputError(f"database error: {exc}", file=self.path) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._db_errors():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # SQLite rolls back by itself on a full disk; a second ROLLBACK
+                # would raise "no transaction is active" and hide the cause.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     # -- writing -----------------------------------------------------------
 
@@ -738,10 +747,12 @@ class ResultsStore:
             + " ORDER BY task, benchmark, split, model, source"
         )
         metas: dict[str, dict[str, str]] = {}
-        for model_name, key, value in self._conn.execute("SELECT model, key, value FROM model_meta ORDER BY model, key"):
-            metas.setdefault(model_name, {})[key] = value
+        with self._db_errors():
+            for model_name, key, value in self._conn.execute("SELECT model, key, value FROM model_meta ORDER BY model, key"):
+                metas.setdefault(model_name, {})[key] = value
+            fetched = self._conn.execute(sql, args).fetchall()
         out = []
-        for r in self._conn.execute(sql, args).fetchall():
+        for r in fetched:
             out.append(
                 Row(
                     model=r[0], task=r[1], benchmark=r[2], split=r[3], metrics=json.loads(r[4]), n_samples=r[5],
@@ -801,14 +812,30 @@ class ResultsStore:
         tmp = path.with_name(path.name + ".partial")
         try:
             if fmt == "csv":
-                df.to_csv(tmp, index=False)
+                _defuse_formulas(df).to_csv(tmp, index=False)
             else:
                 df.to_parquet(tmp, index=False)
             tmp.replace(path)
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror or exc}", file=path) from None
         finally:
             if tmp.exists():
                 tmp.unlink()
         return len(df)
+
+
+# A cell starting with one of these is run as a formula by spreadsheet programs
+# (OWASP "CSV injection"); a leading apostrophe makes it text again.
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse_formulas(df):
+    """A copy of ``df`` whose text cells cannot start a spreadsheet formula."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_LEADS) else v)
+    return out
 
 
 def _statements(script: str) -> list[str]:
