@@ -242,8 +242,24 @@ def save_training_state(path: str | Path, state: dict[str, Any]) -> None:
     tmp.replace(p)
 
 
+TRAINING_STATE_KEYS = ("model", "optimizer", "scheduler", "step", "wall_seconds", "chunks", "config", "hyper", "tokenizer", "rng")
+
+
 def load_training_state(path: str | Path) -> dict[str, Any]:
+    """Read a resumable state with ``weights_only=True``: tensors and plain containers only.
+
+    A run folder may come from elsewhere; an unrestricted unpickle would run
+    whatever code the file names. Everything ``save_training_state`` writes
+    (state dicts, the RNG's ByteTensor, numbers, strings) loads this way.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise InputError(f"unreadable training state ({e})", file=path) from None
+        reason = " ".join(str(e).split())[:300]
+        raise InputError(f"unreadable training state, or one holding more than tensors and plain values ({reason})", file=path) from None
+    if not isinstance(state, dict):
+        raise InputError(f"training state is a {type(state).__name__}, expected a dict", file=path)
+    missing = [k for k in TRAINING_STATE_KEYS if k not in state]
+    if missing:
+        raise InputError(f"training state lacks {', '.join(missing)}", file=path)
+    return state

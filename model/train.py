@@ -77,6 +77,28 @@ def _truncate_log(path: Path, last_step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
+def _check_hyper(*, steps: int, lr: float, weight_decay: float, warmup_steps: int, grad_clip: float | None,
+                 checkpoint_every: int, max_seconds: float | None) -> None:
+    """Refuse settings that would train on garbage (a NaN rate trains NaN weights silently)."""
+    def finite(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a whole number >= 1, got {steps!r}")
+    if not finite(lr) or lr <= 0:
+        raise InputError(f"learning rate (--lr) must be a finite number > 0, got {lr!r}")
+    if not finite(weight_decay) or weight_decay < 0:
+        raise InputError(f"weight decay must be a finite number >= 0, got {weight_decay!r}")
+    if not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise InputError(f"warm-up steps (--warmup) must be a whole number >= 0, got {warmup_steps!r}")
+    if grad_clip is not None and (not finite(grad_clip) or grad_clip < 0):
+        raise InputError(f"gradient clip must be a finite number >= 0, got {grad_clip!r}")
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise InputError(f"checkpoint interval must be a whole number >= 0, got {checkpoint_every!r}")
+    if max_seconds is not None and (not finite(max_seconds) or max_seconds < 0):  # 0: stop after one step
+        raise InputError(f"time limit must be a finite number of seconds >= 0 (--max-minutes >= 0), got {max_seconds!r} s")
+
+
 def train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]], out_dir: str | Path, *,
           tokenizer: PSALMTokenizer, steps: int, lr: float = 3e-4, weight_decay: float = 0.0,
           warmup_steps: int = 0, grad_clip: float | None = 1.0, checkpoint_every: int = 500,
@@ -91,6 +113,8 @@ def train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]]
     sets torch's CPU threads for the run (restored afterwards); tiny models on a busy machine
     run far faster on 1 thread than on 2.
     """
+    _check_hyper(steps=steps, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, grad_clip=grad_clip,
+                 checkpoint_every=checkpoint_every, max_seconds=max_seconds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = _device(device)
@@ -134,12 +158,16 @@ def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]
             raise InputError(f"holds a run with different settings ({', '.join(diffs)})", file=state_path)
         if tokenizer_from_str(st["tokenizer"]) != tokenizer:
             raise InputError("holds a run with a different tokenizer", file=state_path)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        start, wall, chunks = st["step"], st["wall_seconds"], st["chunks"] + 1
-        last, devices = st.get("last_losses", {}), st.get("devices", [])
-        torch.set_rng_state(st["rng"]["torch"])
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+            sched.load_state_dict(st["scheduler"])
+            start, wall, chunks = int(st["step"]), float(st["wall_seconds"]), int(st["chunks"]) + 1
+            last, devices = st.get("last_losses", {}), st.get("devices", [])
+            torch.set_rng_state(st["rng"]["torch"])
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:  # wrong shapes, damaged entries
+            reason = " ".join(str(exc).split())[:300]
+            raise InputError(f"training state does not fit this run ({reason})", file=state_path) from None
         _truncate_log(log_path, start)
     elif log_path.exists():
         log_path.unlink()
