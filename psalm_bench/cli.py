@@ -456,6 +456,27 @@ def reproduce_command(
         typer.echo(f"results: {out / 'results'}; tables: {out / 'tables.md'}")
 
 
+@app.command("browse")
+def browse_command(
+    result: Annotated[Path, typer.Argument(help="A result JSON from `eval --json` (with its per-sample records).")],
+    gt: Annotated[Path, typer.Option("--gt", help="The ground truth it was scored on (checked against the result's sha256).")],
+    pred: Annotated[Path, typer.Option("--pred", help="The predictions it was scored on (checked against the result's sha256).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static pages (replaced if it holds an earlier browse).")],
+    worst: Annotated[int, typer.Option("--worst", "-k", min=1, help="How many samples to draw.")] = 20,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Another result on the same ground truth: show the K samples that regressed most.")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of the images. [default: beside the ground truth]")] = None,
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help="interactive: only this prompt type (point, scribble, box, mask).")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="refcoco/gref: only sentences whose ground truth has some target or none.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Draw the K worst samples (or the K most regressed) as static HTML pages: image, GT, prediction, prompt, metrics."""
+    from psalm_bench.leaderboard.browse import browse
+
+    filters = {k: v for k, v in {"prompt": prompt, "target": target}.items() if v is not None}
+    report = browse(result, gt, pred, out, worst=worst, baseline=baseline, images=images, filters=filters, progress=not quiet and sys.stderr.isatty())
+    typer.echo(report.describe())
+
+
 @app.command("tasks")
 def tasks_command() -> None:
     """List the tasks `eval` can score."""
