@@ -87,6 +87,32 @@ def measure(task: str, gt: Path, pred: Path, options: dict[str, Any], tmp: Path,
     return out
 
 
+def generation_cost(instances: Path, tmp: Path) -> dict[str, Any]:
+    """build-interactive (released mode) per annotation, one process."""
+    from psalm_bench.generators.interactive import build_interactive
+
+    n_anns = len(json.loads(instances.read_text())["annotations"])
+    summary, t = _timed(lambda: build_interactive(instances, tmp / "ci.json", seed=0, workers=1, progress=False))
+    return {"annotations": n_anns, **t, "per_annotation_ms": round(1000 * t["wall_s"] / max(1, n_anns), 3)}
+
+
+def prediction_cost(tmp: Path) -> dict[str, Any]:
+    """The bundled PSALM model on the tiny world's panoptic val images (CPU), per image."""
+    from psalm_bench.generators.embedded import ensure_world
+    from psalm_bench.generators.world import load_manifest
+
+    root = ensure_world(tmp / "world", size="tiny", progress=False, workers=1)
+    entry = load_manifest(root)["tasks"]["panoptic"]["val"]
+    n_images = len(json.loads((root / entry["gt"]).read_text())["images"])
+    from psalm_bench.model import predict as P
+
+    predictor, t_load = _timed(lambda: P.Predictor.load("bundled", batch_size=8, progress=False))
+    P.predict_categories(predictor, root / entry["gt"], root / entry["images"], tmp / "warm")  # first-call warm-up
+    _, t_run = _timed(lambda: P.predict_categories(predictor, root / entry["gt"], root / entry["images"], tmp / "pred"))
+    return {"images": n_images, "model_load": t_load, "run": t_run, "per_image_s": round(t_run["wall_s"] / max(1, n_images), 4),
+            "per_image_machine_cpu_s": round(t_run["machine_busy_cpu_s"] / max(1, n_images), 4)}
+
+
 def main() -> None:
     import ray
 
@@ -94,14 +120,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="a folder from benchmarks/make_workload.py")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--tasks", default="panoptic,semantic")
+    parser.add_argument("--generation", action="store_true", help="also time build-interactive per annotation")
+    parser.add_argument("--prediction", action="store_true", help="also time the bundled model's predict per image")
     args = parser.parse_args()
     load = os.getloadavg()
     figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load]}}
     with tempfile.TemporaryDirectory() as tmp:
-        for task in args.tasks.split(","):
+        for task in [t for t in args.tasks.split(",") if t]:
             gt, pred, options = workloads(args.data)[task]
             figures[task] = measure(task, gt, pred, options, Path(tmp), ray)
             print(task, json.dumps(figures[task]), flush=True)
+        if args.generation:
+            figures["build_interactive"] = generation_cost(args.data / "instances_gt.json", Path(tmp))
+            print("build_interactive", json.dumps(figures["build_interactive"]), flush=True)
+        if args.prediction:
+            figures["predict"] = prediction_cost(Path(tmp))
+            print("predict", json.dumps(figures["predict"]), flush=True)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
