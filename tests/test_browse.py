@@ -1,0 +1,188 @@
+"""The failure browser: which samples it picks, what it draws, and when it refuses."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_one_line_error, run_cli
+from psalm_bench.errors import InputError
+from psalm_bench.examples_runner import EXAMPLES
+from psalm_bench.leaderboard.browse import browse
+from psalm_bench.masks import encode
+from psalm_bench.tasks import get_task
+
+XSS_SENTENCE = '<script>alert("x")</script> the & thing'
+
+
+@pytest.fixture(scope="module")
+def interactive(tmp_path_factory) -> dict[str, Path]:
+    """COCO-Interactive from the example instances, scored with the prompt-as-mask baseline,
+    and a second model that gets every box prompt of the first 3 instances exactly right."""
+    from psalm_bench.generators.baselines import write_prompt_baseline
+    from psalm_bench.generators.interactive import build_interactive
+
+    work = tmp_path_factory.mktemp("browse-interactive")
+    gt = work / "coco_interactive.json"
+    build_interactive(EXAMPLES / "instance" / "gt.json", gt, seed=0, progress=False)
+    pred = write_prompt_baseline(gt, work / "baseline.jsonl")
+    masks = {a["id"]: a["segmentation"] for image in json.loads(gt.read_text()) for a in image["anns"]}
+    lines = [json.loads(line) for line in pred.read_text().splitlines()]
+    fixed = sorted({line["ann_id"] for line in lines if line["prompt"] == "box"})[:3]
+    better_lines = [dict(line, segmentation=masks[line["ann_id"]]) if line["prompt"] == "box" and line["ann_id"] in fixed else line for line in lines]
+    better = work / "better.jsonl"
+    better.write_text("".join(json.dumps(line) + "\n" for line in better_lines))
+    task = get_task("interactive")
+    result, better_result = work / "result.json", work / "better.json"
+    task.run(gt, pred, progress=False).write_json(result, gt, pred)
+    task.run(gt, better, progress=False).write_json(better_result, gt, better)
+    return {"gt": gt, "pred": pred, "result": result, "better": better, "better_result": better_result, "fixed": fixed}
+
+
+def _pages(out: Path) -> list[str]:
+    return [p.read_text() for p in sorted((out / "s").glob("*.html"))]
+
+
+def _metric(page: str, name: str) -> float:
+    return float(re.search(rf"<th>{re.escape(name)}</th><td>([-0-9.e]+)</td>", page).group(1))
+
+
+def test_worst_k_are_the_lowest_iou_records_each_drawn_once(interactive, tmp_path):
+    out = tmp_path / "b"
+    report = browse(interactive["result"], interactive["gt"], interactive["pred"], out, worst=6)
+    records = json.loads(interactive["result"].read_text())["records"]
+    ious = sorted(records["IoU"])
+    assert report.shown == 6 and report.n_samples == len(ious)
+    shown = [_metric(p, "IoU") for p in _pages(out)]
+    assert shown == pytest.approx(ious[:6], abs=1e-4)
+    pngs = sorted(p.name for p in (out / "img").glob("*.png"))
+    assert pngs == sorted([f"{i:04d}.png" for i in range(6)] + [f"{i:04d}-t.png" for i in range(6)])
+    full = np.asarray(Image.open(out / "img" / "0000.png"))
+    thumb = np.asarray(Image.open(out / "img" / "0000-t.png"))
+    assert full.ndim == 3 and max(thumb.shape[:2]) <= 200 < max(full.shape[:2])
+    index = (out / "index.html").read_text()
+    assert index.count('class="card"') == 6 and "Content-Security-Policy" in index
+    first = _pages(out)[0]
+    assert 'rel="next" href="0001.html"' in first and 'rel="prev"' not in first
+
+
+def test_prompt_filter_and_the_prompt_is_drawn_in_its_colour(interactive, tmp_path):
+    out = tmp_path / "b"
+    browse(interactive["result"], interactive["gt"], interactive["pred"], out, worst=4, filters={"prompt": "point"})
+    pages = _pages(out)
+    assert len(pages) == 4 and all("point prompt" in p and " point</h1>" in p for p in pages)
+    pixels = np.asarray(Image.open(out / "img" / "0000.png")).reshape(-1, 3)
+    assert (pixels == (255, 210, 0)).all(axis=1).sum() > 20  # the point disk
+    with pytest.raises(InputError, match="--sequence does not apply"):
+        browse(interactive["result"], interactive["gt"], interactive["pred"], tmp_path / "c", filters={"sequence": "x"})
+
+
+def test_baseline_shows_the_most_regressed_first(interactive, tmp_path):
+    out = tmp_path / "b"
+    # The baseline prediction file got the box prompts of three instances right; the result did not.
+    browse(interactive["result"], interactive["gt"], interactive["pred"], out, worst=3, baseline=interactive["better_result"])
+    pages = _pages(out)
+    titles = sorted(re.search(r"<h1>#\d of 3: ann (\d+) box</h1>", p).group(1) for p in pages)
+    assert titles == sorted(str(a) for a in interactive["fixed"])
+    deltas = [_metric(p, "IoU change vs baseline") for p in pages]
+    assert all(d < 0 for d in deltas) and deltas == sorted(deltas)
+    assert all(abs(_metric(p, "IoU") - 1 - d) < 1e-3 for p, d in zip(pages, deltas))
+
+
+def test_same_inputs_same_bytes(interactive, tmp_path):
+    for name in ("a", "b"):
+        browse(interactive["result"], interactive["gt"], interactive["pred"], tmp_path / name, worst=3)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files and all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_changed_or_moved_inputs_stop_with_one_line(interactive, tmp_path):
+    changed = tmp_path / "pred.jsonl"
+    changed.write_text(interactive["pred"].read_text().replace('"point"', '"point" ', 1))
+    run = run_cli("browse", interactive["result"], "--gt", interactive["gt"], "--pred", changed, "--out", tmp_path / "o")
+    assert_one_line_error(run, "result.json", "prediction", "changed since it was scored")
+    run = run_cli("browse", interactive["result"], "--gt", tmp_path / "gone.json", "--pred", interactive["pred"], "--out", tmp_path / "o")
+    assert_one_line_error(run, "is not there (moved?)")
+    run = run_cli("browse", interactive["result"], "--gt", interactive["gt"], "--pred", interactive["pred"], "--out", tmp_path / "o", "-k", "2")
+    assert run.returncode == 0, run.stderr
+    assert "2 of" in run.stdout and (tmp_path / "o" / "s" / "0001.html").is_file()
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    run = run_cli("browse", interactive["result"], "--gt", interactive["gt"], "--pred", interactive["pred"], "--out", tmp_path / "busy")
+    assert_one_line_error(run, "not an earlier browse")
+
+
+def _gref_world(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Three sentences: one no-target (hostile text) predicted non-empty, one perfect, one half right."""
+    h, w = 20, 30
+    folder = tmp_path / "grefcoco"
+    folder.mkdir()
+    box = np.zeros((h, w), np.uint8)
+    box[4:12, 5:15] = 1
+    rle = dict(encode(box))
+    instances = {"images": [{"id": 1, "height": h, "width": w, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "thing"}],
+                 "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [5, 4, 10, 8], "area": 80.0, "segmentation": rle}]}
+    (folder / "instances.json").write_text(json.dumps(instances))
+    Image.fromarray(np.full((h, w, 3), 200, np.uint8)).save(folder / "a.jpg")
+    sents = {1: XSS_SENTENCE, 2: "the box", 3: "the box again"}
+    refs = [{"ref_id": 1, "image_id": 1, "ann_id": [-1], "split": "val", "sent_ids": [1], "sentences": [{"sent_id": 1, "sent": sents[1], "raw": sents[1]}]},
+            {"ref_id": 2, "image_id": 1, "ann_id": [7], "split": "val", "sent_ids": [2, 3], "sentences": [{"sent_id": s, "sent": sents[s], "raw": sents[s]} for s in (2, 3)]}]
+    (folder / "grefs(unc).json").write_text(json.dumps(refs))
+    half = box.copy()
+    half[:, 10:] = 0
+    half_rle = dict(encode(half))
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps(line) + "\n" for line in [
+        {"sent_id": 1, "segmentation": rle}, {"sent_id": 2, "segmentation": rle}, {"sent_id": 3, "segmentation": half_rle}]))
+    result = tmp_path / "gref.json"
+    get_task("gref").run(folder, pred, progress=False).write_json(result, folder, pred)
+    return folder, pred, result
+
+
+def test_gref_no_target_is_said_and_sentences_are_escaped(tmp_path):
+    gt, pred, result = _gref_world(tmp_path)
+    out = tmp_path / "b"
+    browse(result, gt, pred, out, worst=3)
+    pages = _pages(out)
+    assert [_metric(p, "IoU") for p in pages] == pytest.approx([0.0, 0.5, 1.0])
+    assert "GROUND TRUTH: NO TARGET" in pages[0] and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; the &amp; thing" in pages[0]
+    assert "<script>alert" not in pages[0] and "NO TARGET" not in pages[1]
+    assert "not found" not in pages[0]  # the image beside the GT was used
+    picture = np.asarray(Image.open(out / "img" / "0001.png")).reshape(-1, 3)
+    assert (picture == (200, 200, 200)).all(axis=1).any()  # drawn on the real image, not the grey stand-in
+    browse(result, gt, pred, tmp_path / "none", worst=5, filters={"target": "none"})
+    assert len(_pages(tmp_path / "none")) == 1
+
+
+def test_semantic_picks_the_image_with_the_lowest_own_miou(tmp_path):
+    gt, pred = EXAMPLES / "semantic" / "gt", EXAMPLES / "semantic" / "pred"
+    result = tmp_path / "sem.json"
+    get_task("semantic").run(gt, pred, progress=False, classes=EXAMPLES / "semantic" / "classes.json").write_json(result, gt, pred)
+    measured = {}
+    for png in sorted(gt.glob("*.png")):  # an independent per-image mIoU, straight from the PNGs
+        g, p = np.asarray(Image.open(png)).astype(int), np.asarray(Image.open(pred / png.name)).astype(int)
+        valid = g != 255
+        ious = [((g == c) & (p == c) & valid).sum() / ((g == c) | ((p == c) & valid)).sum()
+                for c in set(np.unique(g[valid])) | set(np.unique(p[valid]))]
+        measured[png.stem] = float(np.mean(ious))
+    out = tmp_path / "b"
+    browse(result, gt, pred, out, worst=2)
+    pages = _pages(out)
+    worst = sorted(measured.items(), key=lambda kv: kv[1])[:2]
+    assert [re.search(r"of 2: (\w+)</h1>", p).group(1) for p in pages] == [k for k, _ in worst]
+    assert [_metric(p, "image mIoU") for p in pages] == pytest.approx([v for _, v in worst], abs=1e-4)
+    full = np.asarray(Image.open(out / "img" / "0000.png"))
+    assert full.shape[1] == 3 * np.asarray(Image.open(gt / f"{worst[0][0]}.png")).shape[1] + 8  # GT | prediction | errors
+
+
+def test_result_without_records_is_refused(tmp_path):
+    result = tmp_path / "r.json"
+    result.write_text(json.dumps({"task": "interactive", "metrics": {}, "provenance": {}}))
+    with pytest.raises(InputError, match="no per-sample 'records'"):
+        browse(result, tmp_path, tmp_path, tmp_path / "o")
+
