@@ -479,7 +479,8 @@ def load_job(job: PanopticJob) -> tuple[PanopticFrame, PanopticFrame | None]:
     gt = read_frame(job.gt_png, job.gt, ground_truth=True)
     if job.pred is None or job.pred_png is None:
         return gt, None
-    pred = read_frame(job.pred_png, job.pred, ground_truth=False)
+    shape = (gt.dense if gt.dense is not None else gt.ids).shape[:2]
+    pred = read_frame(job.pred_png, job.pred, ground_truth=False, expect=shape)  # header checked before decoding
     return gt, pred
 
 

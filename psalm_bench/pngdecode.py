@@ -46,10 +46,15 @@ def _inflate(data: bytes) -> tuple[bytes, int, int, int] | None:
         pos = body + length + 4
     if not (width and height and bpp and idat):
         return None
+    expected = height * (width * bpp + 1)  # a filter byte per scanline
     try:
-        return zlib_ng.decompress(b"".join(idat)), height, width, bpp
+        # bounded: IDAT that inflates past the header's size is not decoded here
+        raw = zlib_ng.decompressobj().decompress(b"".join(idat), expected + 1)
     except zlib_ng.error:
         return None  # corrupt: let the reference decoder report it
+    if len(raw) != expected:
+        return None
+    return raw, height, width, bpp
 
 
 def decode_png_fast(data: bytes, out: np.ndarray | None = None) -> np.ndarray | None:

@@ -11,6 +11,8 @@ libspng's Python binding would expand to colours.
 from __future__ import annotations
 
 import io
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,22 +20,44 @@ import pyspng
 from PIL import Image
 
 from psalm_bench.errors import InputError
+from psalm_bench.jsonio import read_regular_file
 from psalm_bench.pngdecode import decode_png_fast
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE_PALETTE = 3
+MAX_PNG_BYTES = 1 << 30  # a label map PNG is far smaller; bounds a read of /dev/zero
 
 
-def read_png_bytes(path: str | Path) -> bytes:
+# The most pixels a label or id map may have: 8192 x 8192, past every real
+# benchmark (Cityscapes 2048x1024, DAVIS full resolution 3840x2160). A PNG
+# compresses a constant map ~1000:1, so a few MB could otherwise ask for GBs.
+MAX_PIXELS = 1 << 26
+
+
+def png_size(data: bytes, path: str | Path) -> tuple[int, int]:
+    """(height, width) from the IHDR chunk, read before any pixel is decoded."""
+    if data[12:16] != b"IHDR":
+        raise InputError("not a PNG file (IHDR is not the first chunk)", file=path)
+    width, height = struct.unpack_from(">II", data, 16)
+    if width == 0 or height == 0:
+        raise InputError(f"PNG header says {width}x{height} pixels", file=path)
+    return height, width
+
+
+def read_png_bytes(path: str | Path, expect: tuple[int, int] | None = None) -> bytes:
+    """The file's bytes once its header passes: a PNG, within MAX_PIXELS and,
+    with ``expect`` (height, width), exactly that size."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("PNG file not found", file=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read PNG: {exc.strerror}", file=path) from None
+    if not os.path.lexists(path):
+        raise InputError("PNG file not found", file=path)
+    data = read_regular_file(path, what="a PNG file", limit=MAX_PNG_BYTES)
     if data[:8] != _PNG_SIGNATURE or len(data) < 26:
         raise InputError("not a PNG file", file=path)
+    height, width = png_size(data, path)
+    if expect is not None and (height, width) != tuple(expect):
+        raise InputError(f"prediction size {height}x{width} differs from ground truth {expect[0]}x{expect[1]}", file=path)
+    if height * width > MAX_PIXELS:
+        raise InputError(f"PNG header says {width}x{height} pixels, more than the {MAX_PIXELS}-pixel limit for a label map", file=path)
     return data
 
 
@@ -50,13 +74,14 @@ def _decode(data: bytes, path: Path, out: np.ndarray | None = None) -> np.ndarra
         raise InputError(f"PNG does not decode ({exc})", file=path) from None
 
 
-def read_label_map(path: str | Path, out: np.ndarray | None = None) -> np.ndarray:
+def read_label_map(path: str | Path, out: np.ndarray | None = None, expect: tuple[int, int] | None = None) -> np.ndarray:
     """HxW uint8/uint16 class-index map; palette PNGs give their indices.
 
     ``out``: a reusable uint8 buffer (see ``decode_png_fast``); the map may
-    then be a view of it, valid until the buffer's next use."""
+    then be a view of it, valid until the buffer's next use. ``expect``:
+    the (height, width) the header must give before decoding."""
     path = Path(path)
-    image = _decode(read_png_bytes(path), path, out)
+    image = _decode(read_png_bytes(path, expect), path, out)
     if image.ndim == 3:
         if image.shape[2] in (2, 4):  # grey+alpha or RGBA: alpha carries no label
             image = image[..., : image.shape[2] - 1]
@@ -69,10 +94,10 @@ def read_label_map(path: str | Path, out: np.ndarray | None = None) -> np.ndarra
     return image
 
 
-def read_panoptic_ids(path: str | Path) -> np.ndarray:
+def read_panoptic_ids(path: str | Path, expect: tuple[int, int] | None = None) -> np.ndarray:
     """HxW uint32 segment ids of a COCO panoptic PNG: R + 256 G + 256^2 B."""
     path = Path(path)
-    data = read_png_bytes(path)
+    data = read_png_bytes(path, expect)
     image = _decode(data, path)
     if image.ndim != 3 or image.shape[2] < 3:
         raise InputError("panoptic PNG must be RGB", file=path)

@@ -179,19 +179,20 @@ def index_dtype(n_values: int) -> type:
     return np.uint32
 
 
-def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth: bool) -> PanopticFrame:
+def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth: bool, expect: tuple[int, int] | None = None) -> PanopticFrame:
     """Decode one image's PNG into a frame with its segments: straight to
     dense segment indices where the fast decoder handles the PNG, else to an
     id map.
 
-    A missing or undecodable PNG is an InputError naming the PNG and the image.
+    A missing or undecodable PNG, or one whose header is not ``expect``
+    (height, width), is an InputError naming the PNG and the image.
     """
     segments = annotation.segments
     n = len(segments)
     seg_ids = np.fromiter((s.id for s in segments), dtype=np.int64, count=n)
     ids = dense = None
     try:
-        data = read_png_bytes(png)
+        data = read_png_bytes(png, expect)
         if 0 < n and int(seg_ids.max()) <= MAX_SEGMENT_ID and int(seg_ids.min()) > 0:
             dense = decode_panoptic_dense_fast(data, seg_ids, index_dtype(n + 2))
         if dense is None:

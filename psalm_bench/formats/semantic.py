@@ -159,13 +159,13 @@ class SampleLoader:
             gt = LabelMap(read_panoptic_as_labels(sample.gt, self.ignore_label), str(sample.gt.png))
         else:
             gt = LabelMap(self._read("gt", sample.gt), str(sample.gt))
-        pred = LabelMap(self._read("pred", sample.pred), str(sample.pred))
+        pred = LabelMap(self._read("pred", sample.pred, gt.labels.shape[:2]), str(sample.pred))
         if gt.labels.shape != pred.labels.shape:
             raise InputError(f"prediction size {pred.labels.shape[0]}x{pred.labels.shape[1]} differs from ground truth {gt.labels.shape[0]}x{gt.labels.shape[1]}", file=pred.source, record=f"image {sample.name}")
         return gt, pred
 
-    def _read(self, role: str, path: Path) -> np.ndarray:
-        labels = read_label_map(path, self._buffers.get(role))
+    def _read(self, role: str, path: Path, expect: tuple[int, int] | None = None) -> np.ndarray:
+        labels = read_label_map(path, self._buffers.get(role), expect)
         if labels.base is None or labels.base is not self._buffers.get(role):
             # not decoded into the buffer (first image, another size, a fallback
             # decoder): keep a buffer of this size for the next image
