@@ -98,7 +98,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1078,6 +1078,7 @@ def build_interactive(
     resume: bool = False,
     mode: str = "released",
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> BuildSummary:
     """Write COCO-Interactive for a COCO instances JSON; see the module docstring.
 
@@ -1087,7 +1088,9 @@ def build_interactive(
     ``resume=True`` continues from them, and the result is byte-identical to an
     uninterrupted run. ``preview=N`` renders the first N image records to PNGs
     in ``preview_dir`` (default ``OUT_preview``), over the image file when it
-    is found in ``images`` or beside the instances JSON.
+    is found in ``images`` or beside the instances JSON. ``executor`` replaces
+    the local pool (e.g. ``psalm_bench.ray_engine.RayExecutor``); ``workers``
+    then sizes the window of chunks in flight.
     """
     started = time.perf_counter()
     instances, out = Path(instances), Path(out)
@@ -1134,11 +1137,11 @@ def build_interactive(
         summary.resumed_at = state["images_done"]
         skipped, empty = Counter(state["skipped"]), Counter(state["empty_prompts"])
         n = len(images_list)
-        workers = max(1, min(int(workers), os.cpu_count() or 1, n or 1))
+        workers = max(1, min(int(workers), n or 1) if executor is not None else min(int(workers), os.cpu_count() or 1, n or 1))
         size = max(1, min(32, (n - state["images_done"]) // (workers * 8) or 1))
         bar = tqdm(total=n, initial=state["images_done"], desc="build-interactive", unit="img",
                    disable=not progress, leave=False, dynamic_ncols=True)
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) if workers > 1 else None
+        pool = executor if executor is not None else ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) if workers > 1 else None
         cv_threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
         try:

@@ -169,6 +169,8 @@ def build_interactive_command(
     images: Annotated[Optional[Path], typer.Option("--images", help="Image folder for previews [default: beside the instances JSON; else a grey canvas].")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUT.partial and OUT.progress.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: render the images as Ray tasks (pip install 'psalm-bench[ray]'); byte-identical output.")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
 ) -> None:
     """Build COCO-Interactive: point, scribble, box and mask prompts for every COCO instance.
 
@@ -176,13 +178,15 @@ def build_interactive_command(
     zero-area instances, unknown images) are skipped and counted in the
     summary. An interrupted run continues with the same command and --resume.
     """
+    from psalm_bench.cli_cluster import build_executor
     from psalm_bench.generators.interactive import build_interactive
 
+    executor, workers = build_executor(engine, address, workers)
     try:
         summary = build_interactive(
             instances, out, seed=seed, workers=workers, format=fmt.value, preview=preview,
             preview_dir=preview_dir, images=images, resume=resume, mode=mode.value,
-            progress=not quiet and sys.stderr.isatty(),
+            progress=not quiet and sys.stderr.isatty(), executor=executor,
         )
     except KeyboardInterrupt:
         typer.echo("psalm-bench: interrupted; run the same command with --resume to continue", err=True)

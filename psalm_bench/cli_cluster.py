@@ -74,6 +74,22 @@ def eval_engine(
     return RayEngine(address=address, shards=shards)
 
 
+def build_executor(engine: Optional[str], address: Optional[str], workers: int) -> tuple[Any, int]:
+    """`build-interactive --engine ray`: a Ray executor and its window size (cluster CPUs)."""
+    if engine is None:
+        if address is not None:
+            raise InputError("--address needs --engine ray")
+        return None, workers
+    if engine != "ray":
+        raise InputError(f"--engine {engine}: choose ray")
+    if workers != 1:
+        raise InputError("--workers is this machine's pool; with --engine ray the cluster's CPUs are used")
+    from psalm_bench.ray_engine import RayExecutor
+
+    executor = RayExecutor(address)
+    return executor, executor.parallelism
+
+
 def finish_shard(engine: Any) -> bool:
     """After `eval --shard`: say what was written; True if the command is done."""
     from psalm_bench.shards import ShardEngine

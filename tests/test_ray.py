@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -112,3 +113,15 @@ def test_ray_options_without_ray_engine_are_refused(tmp_path: Path) -> None:
     args = case_args("interactive", tmp_path)
     assert_one_line_error(run_cli("eval", *args, "--shards", "4"), "--address and --shards need --engine ray")
     assert_one_line_error(run_cli("eval", *args, "--engine", "ray", "--workers", "2"), "with --engine ray use --shards")
+
+
+def test_build_interactive_on_ray_is_byte_identical(tmp_path: Path) -> None:
+    from psalm_bench.generators.coco_workload import main as make_workload
+
+    make_workload([str(tmp_path / "w"), "--n-images", "24", "--n-panoptic", "0", "--dets-per-image", "1", "--height", "96", "--width", "128", "--no-progress"])
+    instances = tmp_path / "w" / "instances_gt.json"
+    invoke("build-interactive", "--instances", instances, "--out", tmp_path / "one.json")
+    invoke("build-interactive", "--instances", instances, "--out", tmp_path / "ray.json", "--engine", "ray")
+    one = (tmp_path / "one.json").read_bytes()
+    assert len(json.loads(one)) > 10
+    assert (tmp_path / "ray.json").read_bytes() == one
