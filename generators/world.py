@@ -307,7 +307,8 @@ def _swap_in(partial: Path, out: Path) -> None:
         partial.rename(out)
 
 
-def build_world(out: str | Path, *, seed: int = 0, size: str = "small", workers: int = 1, progress: bool = True) -> WorldSummary:
+def build_world(out: str | Path, *, seed: int = 0, size: str = "small", workers: int = 1, progress: bool = True,
+                executor: Executor | None = None) -> WorldSummary:
     """Write the world to ``out`` (module docstring) and return what was written."""
     from psalm_bench.generators.interactive import build_interactive
 
@@ -321,7 +322,8 @@ def build_world(out: str | Path, *, seed: int = 0, size: str = "small", workers:
     spec = SIZE_SPECS[size]
     partial = _prepare(out)
     cv_threads = cv2.getNumThreads()  # workers draw with one OpenCV thread each; restored below
-    pool: Executor | None = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    # executor: e.g. psalm_bench.ray_engine.RayExecutor; results are consumed in order either way
+    pool: Executor | None = executor if executor is not None else ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     records: dict[str, list[_ImageRecord]] = {}
     try:
         for split in SCENE_SPLITS:
@@ -350,7 +352,7 @@ def build_world(out: str | Path, *, seed: int = 0, size: str = "small", workers:
     counts = _write_annotations(partial, records, videos, seed, size)
     for split in ("train", "val"):
         summary = build_interactive(partial / f"coco/annotations/instances_{split}2017.json", partial / f"coco/coco_interactive_{split}.json",
-                                    seed=seed, workers=workers, progress=False)
+                                    seed=seed, workers=workers, progress=False, executor=executor)
         counts[f"interactive_{split}_instances"] = summary.instances
     (partial / "README.md").write_text(card(seed, size, counts), encoding="utf-8")
     manifest = {"name": WORLD_NAME, "version": WORLD_VERSION, "seed": seed, "size": size, "counts": counts,

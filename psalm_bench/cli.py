@@ -321,6 +321,8 @@ def synth_command(
     size: Annotated[WorldSize, typer.Option("--size", help="tiny: seconds, for tests; small: the reference model's world (< 2 min on 2 cores); full: 10x small.")] = WorldSize.small,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for rendering; output is identical for any number. [default: up to 4]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray (with --out): render as Ray tasks on a shared filesystem; byte-identical files.")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
 ) -> None:
     """Write the synthetic benchmark world in the real benchmarks' formats.
 
@@ -337,10 +339,15 @@ def synth_command(
     progress = not quiet and sys.stderr.isatty()
     n = workers or min(4, os.cpu_count() or 1)
     if out is None:
+        if engine or address:
+            raise InputError("--engine ray needs --out (the cache is filled on this machine)")
         root = ensure_world(seed=seed, size=size.value, progress=progress, workers=n)
         typer.echo(f"world: {root}")
         return
-    summary = build_world(out, seed=seed, size=size.value, workers=n, progress=progress)
+    from psalm_bench.cli_cluster import build_executor
+
+    executor, n = build_executor(engine, address, workers or 1) if engine or address else (None, n)
+    summary = build_world(out, seed=seed, size=size.value, workers=n, progress=progress, executor=executor)
     counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
     typer.echo(f"wrote {summary.root} ({summary.size}, seed {summary.seed}) in {summary.seconds:.1f} s: {counts}")
     typer.echo(f"dataset card: {summary.root / 'README.md'}")

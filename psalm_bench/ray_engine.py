@@ -174,4 +174,5 @@ class RayExecutor(Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._conn.close()
+        """Keeps the connection: one executor serves several passes (synth, then
+        its COCO-Interactive); Ray disconnects when the process exits."""

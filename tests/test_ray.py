@@ -125,3 +125,13 @@ def test_build_interactive_on_ray_is_byte_identical(tmp_path: Path) -> None:
     one = (tmp_path / "one.json").read_bytes()
     assert len(json.loads(one)) > 10
     assert (tmp_path / "ray.json").read_bytes() == one
+
+
+def test_synth_on_ray_writes_the_same_files(tmp_path: Path) -> None:
+    invoke("synth", "--out", tmp_path / "one", "--size", "tiny", "--workers", "1")
+    invoke("synth", "--out", tmp_path / "ray", "--size", "tiny", "--engine", "ray")
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    ray_files = sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    assert one == ray_files and len(one) > 20
+    differ = [str(p) for p in one if (tmp_path / "one" / p).read_bytes() != (tmp_path / "ray" / p).read_bytes()]
+    assert not differ, differ[:5]
