@@ -407,6 +407,9 @@ def predict_command(
     no_target: Annotated[bool, typer.Option("--no-target", help="gref: answer no-target when no proposal passes 0.6 (a different protocol from the released top-1 fallback).")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per forward pass.")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: forward passes on Ray actors, the model loaded once per actor; the same prediction files.")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
+    gpus_per_worker: Annotated[Optional[float], typer.Option("--gpus-per-worker", min=0, help="--engine ray: GPUs per actor (one actor per that many cluster GPUs). [default: CPU actors, one per cluster CPU]")] = None,
 ) -> None:
     """Run a PSALM model and write predictions in the files `eval` reads."""
     from psalm_bench.formats.refer import find_grefer_files, find_refer_files
@@ -427,7 +430,9 @@ def predict_command(
         gt, images = root / entry["gt"], root / entry["images"]
     elif images is None and name != "vos":
         raise InputError(f"--task {name} with --gt needs --images (the folder its file names are relative to)")
-    predictor = P.Predictor.load(model, batch_size=batch_size, progress=progress)
+    from psalm_bench.cli_cluster import load_predictor
+
+    predictor = load_predictor(model, batch_size=batch_size, progress=progress, engine=engine, address=address, gpus_per_worker=gpus_per_worker)
     if name in ("panoptic", "ov"):
         written = P.predict_categories(predictor, gt, images, out)
         typer.echo(f"wrote {written.panoptic_json} (+ PNGs), {written.instance_json}, {written.semantic_dir}/")

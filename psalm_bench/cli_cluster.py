@@ -90,6 +90,21 @@ def build_executor(engine: Optional[str], address: Optional[str], workers: int) 
     return executor, executor.parallelism
 
 
+def load_predictor(model: str, *, batch_size: int, progress: bool, engine: Optional[str], address: Optional[str], gpus_per_worker: Optional[float]) -> Any:
+    """`predict`: the model in this process, or on Ray actors (`--engine ray`)."""
+    if engine is None:
+        if address is not None or gpus_per_worker is not None:
+            raise InputError("--address and --gpus-per-worker need --engine ray")
+        from psalm_bench.model.predict import Predictor
+
+        return Predictor.load(model, batch_size=batch_size, progress=progress)
+    if engine != "ray":
+        raise InputError(f"--engine {engine}: choose ray")
+    from psalm_bench.ray_engine import ray_predictor
+
+    return ray_predictor(model, address=address, batch_size=batch_size, progress=progress, gpus_per_worker=gpus_per_worker or 0.0)
+
+
 def finish_shard(engine: Any) -> bool:
     """After `eval --shard`: say what was written; True if the command is done."""
     from psalm_bench.shards import ShardEngine

@@ -176,3 +176,85 @@ class RayExecutor(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Keeps the connection: one executor serves several passes (synth, then
         its COCO-Interactive); Ray disconnects when the process exits."""
+
+
+class _PredictActor:
+    """One model per Ray actor: loaded once, then batches in, outputs back."""
+
+    def __init__(self, model: str, device: str, batch_size: int, threads: int):
+        import torch
+
+        from psalm_bench.model.predict import Predictor
+
+        # CPU kernels split reductions by thread count: the driver's count gives its bits
+        torch.set_num_threads(threads)
+        self.predictor = Predictor.load(model, device=device, batch_size=batch_size, progress=False)
+
+    def provenance(self) -> dict[str, Any]:
+        return dict(self.predictor.provenance)
+
+    def forward(self, samples: Sequence[Any]) -> list[Any]:
+        return self.predictor.forward(samples)
+
+
+def ray_predictor(model: str, *, address: str | None = None, batch_size: int = 8, progress: bool = True,
+                  gpus_per_worker: float = 0.0, actors: int | None = None) -> Any:
+    """A ``Predictor`` whose forward passes run on Ray actors (the model loaded once
+    per actor); batches and the order outputs are consumed in are those of one
+    process, so the prediction files are the same. An actor that dies is
+    restarted and its pending batch retried."""
+    from psalm_bench.model.predict import Predictor
+
+    conn = connect(address)
+    ray = conn.ray
+    resources = ray.cluster_resources()
+    if gpus_per_worker:
+        if resources.get("GPU", 0) < gpus_per_worker:
+            raise InputError(f"--gpus-per-worker {gpus_per_worker}: the cluster has {resources.get('GPU', 0):g} GPUs")
+        n = actors or max(1, int(resources["GPU"] // gpus_per_worker))
+    else:
+        n = actors or max(1, int(resources.get("CPU", 1)))
+    cls = ray.remote(_PredictActor).options(num_cpus=1, num_gpus=gpus_per_worker or 0, max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES)
+    import torch
+
+    pool = [cls.remote(model, "cuda" if gpus_per_worker else "cpu", batch_size, torch.get_num_threads()) for _ in range(n)]
+    provenance = ray.get(pool[0].provenance.remote())
+
+    class RayPredictor(Predictor):
+        def forward(self, samples: Sequence[Any]) -> list[Any]:
+            return ray.get(pool[0].forward.remote(list(samples)))
+
+        def run(self, samples: Any, total: int, desc: str, consume: Any) -> None:
+            bar = tqdm(total=total, desc=f"{desc} (ray, {n} actors)", unit="img", disable=not self.progress, leave=False)
+            window: list[tuple[list[Any], Any]] = []
+            batch: list[Any] = []
+            turn = 0
+
+            def submit() -> None:
+                nonlocal turn
+                window.append((list(batch), pool[turn % n].forward.remote(list(batch))))
+                turn += 1
+                batch.clear()
+
+            def drain(keep: int) -> None:
+                while len(window) > keep:  # in submission order: consume sees one process's order
+                    done, ref = window.pop(0)
+                    try:
+                        outputs = ray.get(ref)
+                    except Exception as exc:  # noqa: BLE001 - the user's error, unwrapped
+                        raise unwrap(ray, exc) from None
+                    for sample, out in zip(done, outputs):
+                        consume(sample, out)
+                    bar.update(len(done))
+
+            for sample in samples:
+                batch.append(sample)
+                if len(batch) == self.batch_size:
+                    submit()
+                    drain(2 * n)
+            if batch:
+                submit()
+            drain(0)
+            bar.close()
+
+    return RayPredictor(None, None, provenance, batch_size, "ray", progress)

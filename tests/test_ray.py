@@ -135,3 +135,17 @@ def test_synth_on_ray_writes_the_same_files(tmp_path: Path) -> None:
     assert one == ray_files and len(one) > 20
     differ = [str(p) for p in one if (tmp_path / "one" / p).read_bytes() != (tmp_path / "ray" / p).read_bytes()]
     assert not differ, differ[:5]
+
+
+def test_predict_on_ray_actors_writes_the_same_files(tiny_world: Path, tmp_path: Path) -> None:
+    from psalm_bench.generators.world import load_manifest
+
+    entry = load_manifest(tiny_world)["tasks"]["panoptic"]["val"]
+    base = ["predict", "--task", "panoptic", "--gt", tiny_world / entry["gt"], "--images", tiny_world / entry["images"], "--batch-size", "4"]
+    invoke(*base, "--out", tmp_path / "one")
+    invoke(*base, "--out", tmp_path / "ray", "--engine", "ray")
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert len(one) > 10
+    assert one == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    differ = [str(p) for p in one if (tmp_path / "one" / p).read_bytes() != (tmp_path / "ray" / p).read_bytes()]
+    assert not differ, differ[:5]
