@@ -98,7 +98,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,7 @@ from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import parse_images
 from psalm_bench.jsonio import load_json, sha256_of
 from psalm_bench.masks import first_bad_counts
+from psalm_bench.parallel import worker_pool
 
 MODES = ("released", "paper")
 FORMATS = ("psalm", "hf")
@@ -1141,7 +1142,7 @@ def build_interactive(
         size = max(1, min(32, (n - state["images_done"]) // (workers * 8) or 1))
         bar = tqdm(total=n, initial=state["images_done"], desc="build-interactive", unit="img",
                    disable=not progress, leave=False, dynamic_ncols=True)
-        pool = executor if executor is not None else ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) if workers > 1 else None
+        pool = executor if executor is not None else worker_pool(workers, _one_thread) if workers > 1 else None
         cv_threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
         try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import pickle
 import shutil
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,6 +37,7 @@ from pycocotools import mask as mask_api
 from tqdm import tqdm
 
 from psalm_bench.errors import InputError
+from psalm_bench.parallel import worker_pool
 from psalm_bench.generators.world_scene import (
     CATEGORIES, COLOURS, SCENE_SPLITS, SIZE_WORDS, SIZES, TEXTURES, Category, CategorySet, Scene, StuffRegion, ThingObject,
     generate_scene, scene_rng,
@@ -323,7 +324,7 @@ def build_world(out: str | Path, *, seed: int = 0, size: str = "small", workers:
     partial = _prepare(out)
     cv_threads = cv2.getNumThreads()  # workers draw with one OpenCV thread each; restored below
     # executor: e.g. psalm_bench.ray_engine.RayExecutor; results are consumed in order either way
-    pool: Executor | None = executor if executor is not None else ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool: Executor | None = executor if executor is not None else worker_pool(workers) if workers > 1 else None
     records: dict[str, list[_ImageRecord]] = {}
     try:
         for split in SCENE_SPLITS:

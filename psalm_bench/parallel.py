@@ -68,7 +68,7 @@ def run_sharded(
                 bar.update(1)
             return evaluator
         size = chunk_size or max(1, min(64, len(samples) // (workers * 8) or 1))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             pending = []
             chunk_iter = iter(_chunks(samples, size))
             # Keep a bounded number of chunks in flight: memory stays flat.
@@ -88,3 +88,46 @@ def run_sharded(
 
 def default_workers() -> int:
     return max(1, (os.cpu_count() or 1))
+
+
+# ------------------------------------------------------- workers die with us
+# After kill -9 of the parent, a ProcessPoolExecutor's workers would go on
+# (they block on a queue nobody writes). Each worker asks the kernel for
+# SIGKILL when its parent dies (Linux prctl PR_SET_PDEATHSIG) and, everywhere,
+# watches its parent's pid from a daemon thread.
+
+_PR_SET_PDEATHSIG = 1
+_WATCH_SECONDS = 0.25
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+def die_with_parent(parent: int, then: Callable[[], None] | None = None) -> None:
+    """Pool initializer: end this worker when process ``parent`` ends; then run ``then``."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc symbol: the watcher below still works
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    if then is not None:
+        then()
+
+
+def worker_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+    """A process pool whose workers die with this process (even after kill -9)."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(), initializer))
