@@ -160,7 +160,7 @@ class PromptMode(str, Enum):
 def build_interactive_command(
     instances: Annotated[Path, typer.Option("--instances", help="COCO instances JSON (e.g. instances_val2017.json).")],
     out: Annotated[Path, typer.Option("--out", help="JSON file to write (--format psalm) or folder (--format hf).")],
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Every prompt is a pure function of (seed, annotation id, mask).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Every prompt is a pure function of (seed, annotation id, mask).")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes; the output is byte-identical for any number.")] = 1,
     fmt: Annotated[BuildFormat, typer.Option("--format", help="psalm: the JSON list PSALM's code reads; hf: a Hugging Face datasets folder with a dataset card.")] = BuildFormat.psalm,
     mode: Annotated[PromptMode, typer.Option("--mode", help="released: as the authors' released generator; paper: as the paper's appendix 8.")] = PromptMode.released,
@@ -216,7 +216,7 @@ def report_command(
     fmt: Annotated[ReportFormat, typer.Option("--format", help="text; markdown (a pull-request comment); junit (XML, one testcase per metric); json.")] = ReportFormat.text,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on: regression (a significant drop beyond --tolerance), any (a significant change either way), never.")] = FailOn.regression,
     resamples: Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Bootstrap seed; the same inputs and seed give the same report.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Bootstrap seed; the same inputs and seed give the same report.")] = 0,
     confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999, help="Confidence level of the intervals.")] = 0.95,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the rendered report to this file.")] = None,
 ) -> None:
@@ -317,7 +317,7 @@ class WorldSize(str, Enum):
 @app.command("synth")
 def synth_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder to write the world into. [default: the cache folder every command falls back to]")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Every file is a pure function of the seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Every file is a pure function of the seed.")] = 0,
     size: Annotated[WorldSize, typer.Option("--size", help="tiny: seconds, for tests; small: the reference model's world (< 2 min on 2 cores); full: 10x small.")] = WorldSize.small,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for rendering; output is identical for any number. [default: up to 4]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -361,10 +361,10 @@ def train_command(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per step.")] = 8,
     lr: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate (cosine decay after a linear warm-up).")] = 6e-4,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up steps.")] = 80,
-    seed: Annotated[int, typer.Option("--seed", help="Initialisation and sampling seed.")] = 0,
-    world_seed: Annotated[int, typer.Option("--world-seed", help="Seed of the world the scenes come from.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Initialisation and sampling seed.")] = 0,
+    world_seed: Annotated[int, typer.Option("--world-seed", min=0, max=2**63 - 1, help="Seed of the world the scenes come from.")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA when present, with bf16 autocast), cpu or cuda.")] = "auto",
-    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Stop (after a checkpoint) when this much time has passed; run again with the same options to resume.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Stop (after a checkpoint) when this much time has passed; run again with the same options to resume.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a PSALM model jointly on the synthetic world's train split.
