@@ -170,6 +170,21 @@ def _id_to_rgb(seg: np.ndarray) -> np.ndarray:
     return np.stack([seg % 256, (seg // 256) % 256, seg // 65536], axis=-1).astype(np.uint8)
 
 
+def _categories_json(path: str | Path) -> dict[str, Any]:
+    """A COCO instances/panoptic JSON with usable ``images`` and ``categories``, else one InputError."""
+    gt = load_json(path)
+    if not isinstance(gt, dict):
+        raise InputError(f"expected a COCO JSON object with images and categories, got a JSON {type(gt).__name__}", file=path)
+    for key, fields in (("categories", ("id", "name")), ("images", ("id", "file_name"))):
+        items = gt.get(key)
+        if not isinstance(items, list) or (key == "categories" and not items):
+            raise InputError(f"{key!r} must be a non-empty list", file=path)
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or any(f not in item for f in fields):
+                raise InputError(f"each entry needs {' and '.join(fields)}", file=path, record=f"{key}[{index}]")
+    return gt
+
+
 def predict_categories(
     predictor: Predictor,
     instances_json: Path,
@@ -188,7 +203,7 @@ def predict_categories(
     ``instances_json`` is a COCO instances or panoptic JSON: its ``images`` and
     ``categories`` (with ``isthing``; absent means thing) are what is used.
     """
-    gt = load_json(instances_json)
+    gt = _categories_json(instances_json)
     categories = gt["categories"]
     class_names = [c["name"] for c in categories]
     isthing = [bool(c.get("isthing", 1)) for c in categories]
@@ -253,7 +268,7 @@ def refer_sentences(refs_file: Path, instances_json: Path, split: str) -> list[S
     """Every sentence of ``split`` with its image's file name (REFER or gRefCOCO)."""
     from psalm_bench.formats.refer import load_refs_file
 
-    images = {im["id"]: im["file_name"] for im in load_json(instances_json)["images"]}
+    images = {im["id"]: im["file_name"] for im in _categories_json(instances_json)["images"]}
     out = []
     for ref in load_refs_file(refs_file):
         if ref.get("split") != split:
