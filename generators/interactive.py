@@ -119,7 +119,7 @@ MODES = ("released", "paper")
 FORMATS = ("psalm", "hf")
 PROMPTS = ("point", "scribble", "box", "mask")
 PROMPT_KEYS = tuple(f"{p}_visual_prompt_mask" for p in PROMPTS)
-SKIP_REASONS = ("unknown_image", "bad_polygon", "rle_size_mismatch", "bad_rle", "zero_area", "duplicate_id", "malformed")
+SKIP_REASONS = ("unknown_image", "bad_polygon", "rle_size_mismatch", "bad_rle", "zero_area", "duplicate_id", "malformed", "bad_area", "bad_bbox")
 
 MIN_COMPONENT_AREA = 5          # released: components with area > 5 get prompts
 MAX_TRIES = 1000                # point tries / scribble IoU checks
@@ -969,6 +969,12 @@ def _ann_record(ann: dict[str, Any], height: int, width: int, seed: int, mode: s
         raise _Skip("malformed")
     if "segmentation" not in ann:
         raise _Skip("malformed")
+    # copied into the output as they are: a NaN or infinity would be written as null
+    if "area" in ann and not _is_number(ann["area"]):
+        raise _Skip("bad_area")
+    bbox = ann.get("bbox", [0, 0, 0, 0])
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox) and bbox[2] >= 0 and bbox[3] >= 0):
+        raise _Skip("bad_bbox")
     mask = instance_mask(ann["segmentation"], height, width)
     prompts = make_prompts(mask, height, width, seed=seed, ann_id=ann_id, mode=mode)
     out = dict(ann)

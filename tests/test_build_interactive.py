@@ -314,7 +314,7 @@ def test_output_matches_formats_md(small, tmp_path):
 def test_bad_annotations_are_skipped_and_counted(small, tmp_path):
     summary = gi.build_interactive(small, tmp_path / "out.json", progress=False)
     assert summary.skipped == {"unknown_image": 1, "bad_polygon": 3, "rle_size_mismatch": 1, "bad_rle": 1,
-                               "zero_area": 1, "duplicate_id": 1, "malformed": 2}
+                               "zero_area": 1, "duplicate_id": 1, "malformed": 2, "bad_area": 0, "bad_bbox": 0}
     assert summary.images_without_instances == 2  # 13: no annotation; 14: its only annotation is bad
     assert any("skipped 10 annotations" in line for line in summary.lines())
 
