@@ -232,7 +232,7 @@ def test_bad_entries_refused_whole(store):
     for bad, fragment in [
         (PublishedEntry("m", "refcoco", "refcoco", "testA", {"PQ": 50.0}, {"title": "t"}), "not a refcoco metric"),
         (PublishedEntry("m", "nope", "x", "val", {"cIoU": 1.0}, {"title": "t"}), "unknown task"),
-        (PublishedEntry("m", "refcoco", "refcoco", "testB", {"cIoU": float("nan")}, {"title": "t"}), "finite"),
+        (PublishedEntry("m", "refcoco", "refcoco", "testB", {"cIoU": float("nan")}, {"title": "t"}), "is NaN"),
         (PublishedEntry("m", "refcoco", "refcoco", "test", {"cIoU": 1.0}, {}), "citation"),
         (good, "both"),
     ]:
