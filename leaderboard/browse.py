@@ -161,6 +161,7 @@ def browse(
 
 def _views() -> None:
     """Register the bundled views (imported here so a task's own module can register more)."""
+    import psalm_bench.leaderboard.browse_segments  # noqa: F401
     import psalm_bench.leaderboard.browse_views  # noqa: F401
 
 
