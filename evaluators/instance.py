@@ -19,6 +19,7 @@ import numpy as np
 
 from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.errors import InputError
+from psalm_bench.jsonio import read_regular_file
 from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances, rle_sizes_match_images
 from psalm_bench.results import EvalResult
 from psalm_bench.stdio import quiet_stderr
@@ -165,8 +166,8 @@ def evaluate_instance(
 
 def _engine_load_results(coco_gt: Any, pred: Path) -> Any | None:
     """The engine's parse of the results file, or None when it refuses it."""
-    if not pred.is_file():
-        raise InputError("file not found", file=pred)
+    if not pred.is_file():  # a folder, FIFO or device gets an accurate line (and never blocks)
+        read_regular_file(pred, what="a COCO results JSON file")
     try:
         with quiet_stderr():  # the engine prints its own warnings; ours name the record
             coco_dt = coco_gt.load_res(str(pred))
