@@ -46,7 +46,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator
-from psalm_bench.formats.davis import VOID, VosSample, load_davis, object_ids, pair_predictions, read_frame
+from psalm_bench.formats.davis import VOID, VosSample, load_davis, object_ids, pair_predictions, read_frame, scored_objects
 from psalm_bench.results import EvalResult
 
 METRICS = ["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]
@@ -197,23 +197,31 @@ def db_statistics(values: np.ndarray) -> tuple[float, float, float]:
 
 
 class SequenceScores:
-    """Per object-frame J and F of one sequence (objects x scored frames)."""
+    """Per object-frame J and F of one sequence (objects x scored frames).
 
-    __slots__ = ("name", "objects", "frames", "J", "F", "missing")
+    ``late`` and ``above`` hold ``[frame, id]`` of the first ground-truth id
+    that the first frame does not hold: one below its largest id (an object,
+    empty until it enters) and one above it (never scored), as
+    davis2017-evaluation reads them; empty lists when there is none."""
 
-    def __init__(self, name: str, objects: list[int], frames: list[str], j: np.ndarray, f: np.ndarray, missing: list[str]):
+    __slots__ = ("name", "objects", "frames", "J", "F", "missing", "late", "above")
+
+    def __init__(self, name: str, objects: list[int], frames: list[str], j: np.ndarray, f: np.ndarray, missing: list[str],
+                 late: list[Any], above: list[Any]):
         self.name = name
         self.objects = objects
         self.frames = frames
         self.J = j
         self.F = f
         self.missing = missing
+        self.late = late
+        self.above = above
 
     def __getstate__(self) -> tuple:
-        return (self.name, self.objects, self.frames, self.J, self.F, self.missing)
+        return (self.name, self.objects, self.frames, self.J, self.F, self.missing, self.late, self.above)
 
     def __setstate__(self, state: tuple) -> None:
-        self.name, self.objects, self.frames, self.J, self.F, self.missing = state
+        self.name, self.objects, self.frames, self.J, self.F, self.missing, self.late, self.above = state
 
 
 class VosEvaluator(Evaluator[Any, Any]):
@@ -272,18 +280,27 @@ class VosEvaluator(Evaluator[Any, Any]):
         fs: list[list[float]] = []
         frame_names: list[str] = []
         missing: list[str] = []
+        late: list[Any] = []  # [frame, id]: an object the first frame lacks, where it enters
+        above: list[Any] = []  # [frame, id]: an id above the first frame's largest
+        not_entered: list[int] = []
         shape = None
         for index, frame_name, gt, pred, scored, gt_file, pred_file in frames:
             if objects is None:
-                objects = object_ids(gt)
+                objects = scored_objects(gt)
+                not_entered = sorted(set(objects) - set(object_ids(gt)))
                 shape = gt.shape
                 allowed_gt = _allowed(objects, with_void=True)
                 allowed_pred = _allowed(objects, with_void=False)
             elif gt.shape != shape:
                 raise InputError(f"frame size {gt.shape[0]}x{gt.shape[1]} differs from the first frame's {shape[0]}x{shape[1]}", file=gt_file, record=f"sequence {name}, frame {frame_name}")
-            bad = _first_bad_id(gt, objects, allowed_gt, with_void=True)
-            if bad is not None:
-                raise InputError(f"ground-truth frame holds object id {bad}, absent from the first frame (objects {objects})", file=gt_file, record=f"sequence {name}, frame {frame_name}")
+            if not above:
+                bad = _first_bad_id(gt, objects, allowed_gt, with_void=True)
+                if bad is not None:  # davis2017-evaluation never scores it: background for every object
+                    above = [frame_name, bad]
+            if not late and not_entered:
+                entered = [obj for obj in not_entered if cv2.countNonZero(cv2.inRange(gt, obj, obj))]
+                if entered:
+                    late = [frame_name, entered[0]]
             if not scored:
                 continue
             if pred is None:
@@ -302,7 +319,7 @@ class VosEvaluator(Evaluator[Any, Any]):
         n = len(frame_names)
         j_arr = np.asarray(js, dtype=np.float64).reshape(n, len(objects)).T.copy()
         f_arr = np.asarray(fs, dtype=np.float64).reshape(n, len(objects)).T.copy()
-        self.sequences[name] = SequenceScores(name, objects, frame_names, j_arr, f_arr, missing)
+        self.sequences[name] = SequenceScores(name, objects, frame_names, j_arr, f_arr, missing, late, above)
 
     def merge(self, other: "VosEvaluator") -> "VosEvaluator":
         for name, scores in other.sequences.items():
@@ -370,6 +387,16 @@ class VosEvaluator(Evaluator[Any, Any]):
             warnings.append(f"{len(unscored)} sequence(s) have no frame to score under the {self.protocol} protocol and are left out: {', '.join(unscored[:10])}")
         if no_objects:
             warnings.append(f"{len(no_objects)} sequence(s) have no object in their first frame and are left out: {', '.join(no_objects[:10])}")
+        late = [(name, seq.late) for name, seq in self.sequences.items() if seq.late]
+        if late:
+            name, (frame, obj) = late[0]
+            warnings.append(f"{len(late)} sequence(s) hold objects that enter after the first frame, scored as empty until then (as davis2017-evaluation): "
+                            f"first sequence {name}, frame {frame}, id {obj}")
+        above = [(name, seq.above) for name, seq in self.sequences.items() if seq.above]
+        if above:
+            name, (frame, obj) = above[0]
+            warnings.append(f"{len(above)} sequence(s) hold ground-truth ids above their first frame's largest, never scored (as davis2017-evaluation): "
+                            f"first sequence {name}, frame {frame}, id {obj}")
         records = {
             "sequence": rec_seq,
             "object": np.concatenate(rec_obj) if rec_obj else np.zeros(0, dtype=np.int64),

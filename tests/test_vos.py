@@ -348,14 +348,6 @@ def _bad_missing_sequence(gt: Path, pred: Path) -> tuple[str, ...]:
     return ("beta", "sequence beta", "no folder for this sequence")
 
 
-def _bad_new_gt_object(gt: Path, pred: Path) -> tuple[str, ...]:
-    path = gt / "Annotations" / "480p" / "beta" / "00004.png"
-    labels = _read(path)
-    labels[20:22, 20:22] = 2
-    _write_png(path, labels)
-    return ("00004.png", "sequence beta, frame 00004", "object id 2, absent from the first frame")
-
-
 def _bad_pred_id(gt: Path, pred: Path) -> tuple[str, ...]:
     path = pred / "alpha" / "00002.png"
     labels = _read(path)
@@ -384,7 +376,7 @@ def _bad_not_png(gt: Path, pred: Path) -> tuple[str, ...]:
     return ("pred/beta/00003.png", "not a PNG")
 
 
-BAD_INPUTS = [_bad_missing_sequence, _bad_new_gt_object, _bad_pred_id, _bad_pred_size, _bad_split, _bad_gt_sequence, _bad_not_png]
+BAD_INPUTS = [_bad_missing_sequence, _bad_pred_id, _bad_pred_size, _bad_split, _bad_gt_sequence, _bad_not_png]
 
 
 @pytest.mark.parametrize("breaker", BAD_INPUTS, ids=lambda f: f.__name__[5:])
@@ -406,3 +398,91 @@ def test_strict_stops_at_a_missing_frame_via_cli(tmp_path: Path) -> None:
     assert not out.exists()
     run = run_cli("eval", "--task", "vos", "--gt", gt_root, "--pred", pred_root, "--json", out)
     assert run.returncode == 0 and "missing" in run.stdout
+
+
+# --- ids the first frame does not hold, as davis2017-evaluation reads them ----
+
+
+def _davis_with_late_ids(root: Path) -> tuple[Path, Path]:
+    """One sequence whose first frame holds ids 1 and 3: id 2 enters at frame 3
+    (an object of the sequence, empty until then) and id 4 at frame 5 (above the
+    first frame's largest id, so never scored)."""
+    gt_root, pred_root = root / "davis", root / "pred"
+    (gt_root / "ImageSets" / "2017").mkdir(parents=True)
+    (gt_root / "ImageSets" / "2017" / "val.txt").write_text("gamma\n")
+    rng = np.random.default_rng(11)
+    for t in range(9):
+        gt = np.zeros((36, 48), np.uint8)
+        gt[4:14, 2 + t:14 + t] = 1
+        gt[20:32, 30 - t:42 - t] = 3
+        if t >= 3:
+            gt[22:30, 14:22 + t] = 2
+        if t >= 5:
+            gt[2:8, 36:46] = 4
+        pred = np.where(gt == 4, 0, gt)
+        pred = np.roll(pred, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))), axis=(0, 1))
+        if t == 2:
+            pred[24:28, 16:20] = 2  # object 2 predicted where the ground truth is still empty
+        if t == 6:
+            pred[pred == 2] = 0  # and missed where it is present
+        _write_png(gt_root / "Annotations" / "480p" / "gamma" / f"{t:05d}.png", gt)
+        _write_png(pred_root / "gamma" / f"{t:05d}.png", pred)
+    return gt_root, pred_root
+
+
+# davis2017-evaluation (HEAD of davisvideochallenge/davis2017-evaluation, semi-supervised,
+# codalab=True) run on _davis_with_late_ids: J/F means over the three objects, x100
+OFFICIAL_LATE_IDS = {
+    "J&F": 65.068242820038, "J": 65.938885047013, "J-recall": 90.47619047619, "J-decay": 10.795986743849,
+    "F": 64.197600593062, "F-recall": 90.47619047619, "F-decay": 21.855323417517,
+}
+OFFICIAL_LATE_IDS_PER_OBJECT_J = {"gamma_1": 73.16397887826459, "gamma_2": 53.85495791236848, "gamma_3": 70.79771835040708}
+
+
+def test_ids_absent_from_the_first_frame_score_as_davis2017_evaluation(tmp_path: Path) -> None:
+    gt_root, pred_root = _davis_with_late_ids(tmp_path)
+    result = evaluate("vos", gt_root, pred_root, progress=False)
+    for name, value in OFFICIAL_LATE_IDS.items():
+        assert math.isclose(result.metrics[name], value, abs_tol=1e-9), name
+    for name, value in OFFICIAL_LATE_IDS_PER_OBJECT_J.items():
+        assert math.isclose(result.breakdown[name]["J"], value, abs_tol=1e-9), name
+    assert set(result.records["object"].tolist()) == {1, 2, 3}  # id 2 is an object, id 4 never scored
+    # the literal reading of the official per-frame code agrees frame by frame
+    paths = sorted((gt_root / "Annotations" / "480p" / "gamma").glob("*.png"))
+    js, _ = _official_sequence_scores([_read(p) for p in paths], [_read(pred_root / "gamma" / p.name) for p in paths])
+    assert np.allclose(result.records["J"], js[:, 1:-1].ravel(), atol=1e-12)
+    assert result.warnings == [
+        "1 sequence(s) hold objects that enter after the first frame, scored as empty until then (as davis2017-evaluation): first sequence gamma, frame 00003, id 2",
+        "1 sequence(s) hold ground-truth ids above their first frame's largest, never scored (as davis2017-evaluation): first sequence gamma, frame 00005, id 4",
+    ]
+
+
+def test_late_ids_via_cli_warn_once_and_merge_from_shards(tmp_path: Path) -> None:
+    gt_root, pred_root = _davis_with_late_ids(tmp_path)
+    out = tmp_path / "r.json"
+    run = run_cli("eval", "--task", "vos", "--gt", gt_root, "--pred", pred_root, "--json", out)
+    assert run.returncode == 0, run.stderr
+    said = run.stdout + run.stderr
+    assert said.count("enter after the first frame") == 1 and said.count("never scored") == 1
+    assert "frame 00005, id 4" in said
+    data = json.loads(out.read_text())
+    assert math.isclose(data["metrics"]["J&F"], OFFICIAL_LATE_IDS["J&F"], abs_tol=1e-9)
+    state = tmp_path / "s1.state"
+    run = run_cli("eval", "--task", "vos", "--gt", gt_root, "--pred", pred_root, "--shard", "1/1", "--state-out", state)
+    assert run.returncode == 0, run.stderr
+    merged = tmp_path / "m.json"
+    run = run_cli("merge", state, "--json", merged)
+    assert run.returncode == 0, run.stderr
+    again = json.loads(merged.read_text())
+    assert again["metrics"] == data["metrics"] and again["warnings"] == data["warnings"]
+
+
+def test_a_prediction_id_above_the_objects_is_refused_as_the_official_code_exits(tmp_path: Path) -> None:
+    """davis2017-evaluation stops (sys.exit) on a scored prediction frame holding an id above the objects."""
+    gt_root, pred_root = _davis_with_late_ids(tmp_path)
+    path = pred_root / "gamma" / "00004.png"
+    labels = _read(path)
+    labels[0:2, 0:2] = 4
+    _write_png(path, labels)
+    run = run_cli("eval", "--task", "vos", "--gt", gt_root, "--pred", pred_root)
+    assert_one_line_error(run, "00004.png", "sequence gamma, frame 00004", "prediction holds id 4")

@@ -137,7 +137,17 @@ def object_ids(first_frame: np.ndarray) -> list[int]:
     return [int(i) for i in present if 0 < i < VOID]
 
 
-__all__ = ["VOID", "DavisSequence", "VosSample", "read_split", "load_davis", "pair_predictions", "read_frame", "object_ids"]
+def scored_objects(first_frame: np.ndarray) -> list[int]:
+    """The objects davis2017-evaluation scores: 1..K, K the largest id of the
+    first frame (void excluded), as ``DAVIS.get_all_masks`` builds them
+    (``num_objects = int(np.max(masks[0, ...]))``). An id below K missing from
+    the first frame is still an object (empty there); an id above K that
+    appears later is never scored."""
+    present = object_ids(first_frame)
+    return list(range(1, present[-1] + 1)) if present else []
+
+
+__all__ = ["VOID", "DavisSequence", "VosSample", "read_split", "load_davis", "pair_predictions", "read_frame", "object_ids", "scored_objects"]
 
 
 def davis_palette() -> list[int]:
