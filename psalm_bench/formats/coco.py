@@ -18,7 +18,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
-from psalm_bench.masks import MaskFormatError, check_segmentation, first_bad_counts, to_rle
+from psalm_bench.masks import MaskFormatError, _native_rle_check, check_segmentation, first_bad_counts, to_rle
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,9 @@ def _scan_ids_and_sizes(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     return ids, sizes
 
 
-_COUNTS_STRING = re.compile(rb'"counts"\s*:\s*"((?:[^"\\]|\\\\)*)"')  # the one escape COCO strings need: \\
+# the one escape COCO strings need: \\; possessive runs (3.11+) scan 5x faster than one
+# alternation per character and never backtrack on an unterminated string
+_COUNTS_STRING = re.compile(rb'"counts"\s*:\s*"((?:[^"\\]++|\\\\)*+)"')
 
 
 def _counts_strings_exact(data: bytes, sizes: np.ndarray, n_detections: int) -> bool:
@@ -308,8 +310,17 @@ def _counts_strings_exact(data: bytes, sizes: np.ndarray, n_detections: int) -> 
     strings = _COUNTS_STRING.findall(data)
     if len(strings) != n_detections:
         return False
-    rles = [{"size": [int(h), int(w)], "counts": counts.replace(b"\\\\", b"\\")} for (h, w), counts in zip(sizes.tolist(), strings)]
-    return first_bad_counts(rles) is None
+    if sizes.size and int(sizes.min()) < 0:
+        return False
+    native = _native_rle_check()
+    if native is None:
+        rles = [{"size": [int(h), int(w)], "counts": counts.replace(b"\\\\", b"\\")} for (h, w), counts in zip(sizes.tolist(), strings)]
+        return first_bad_counts(rles) is None
+    # the same C check first_bad_counts runs, without building 100K dicts to hand it
+    for (h, w), counts in zip(sizes.tolist(), strings):
+        if native(counts.replace(b"\\\\", b"\\") if b"\\" in counts else counts, h, w)[0]:
+            return False
+    return True
 
 
 def rle_sizes_match_images(path: str | Path, gt: CocoInstances, n_detections: int) -> bool:
