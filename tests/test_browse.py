@@ -186,3 +186,138 @@ def test_result_without_records_is_refused(tmp_path):
     with pytest.raises(InputError, match="no per-sample 'records'"):
         browse(result, tmp_path, tmp_path, tmp_path / "o")
 
+
+
+def _official_image_matches(gt_png: Path, pred_png: Path, gt_ann: dict, pred_ann: dict) -> tuple[list[tuple[int, int, float]], int, int]:
+    """panopticapi's pq_compute_single_core rules for one image, straight from the PNGs:
+    (matched (gt id, pred id, IoU), FP, FN)."""
+    def ids(path: Path) -> np.ndarray:
+        rgb = np.asarray(Image.open(path).convert("RGB")).astype(np.int64)
+        return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
+
+    g, p = ids(gt_png), ids(pred_png)
+    gt_segs = {s["id"]: s for s in gt_ann["segments_info"]}
+    pred_segs = {s["id"]: s for s in pred_ann["segments_info"]}
+    inter: dict[tuple[int, int], int] = {}
+    for a, b in zip(g.ravel().tolist(), p.ravel().tolist()):
+        inter[(a, b)] = inter.get((a, b), 0) + 1
+    gt_area = {s: int((g == s).sum()) for s in gt_segs}
+    pred_area = {s: int((p == s).sum()) for s in pred_segs}
+    matched = []
+    for (a, b), n in inter.items():
+        if a not in gt_segs or b not in pred_segs or gt_segs[a].get("iscrowd") or gt_segs[a]["category_id"] != pred_segs[b]["category_id"]:
+            continue
+        iou = n / (pred_area[b] + gt_area[a] - n - inter.get((0, b), 0))
+        if iou > 0.5:
+            matched.append((a, b, iou))
+    fn = sum(1 for a, s in gt_segs.items() if not s.get("iscrowd") and a not in {m[0] for m in matched})
+    crowd = {s["category_id"]: a for a, s in gt_segs.items() if s.get("iscrowd")}
+    fp = 0
+    for b, s in pred_segs.items():
+        if b in {m[1] for m in matched} or not pred_area[b]:
+            continue
+        covered = inter.get((0, b), 0) + inter.get((crowd.get(s["category_id"], -1), b), 0)
+        fp += covered / pred_area[b] <= 0.5
+    return matched, fp, fn
+
+
+def test_panoptic_picks_the_lowest_image_pq_and_lists_each_segment(tmp_path):
+    gt, pred = EXAMPLES / "panoptic" / "gt.json", EXAMPLES / "panoptic" / "pred.json"
+    result = tmp_path / "pan.json"
+    get_task("panoptic").run(gt, pred, progress=False).write_json(result, [gt, gt.with_suffix("")], [pred, pred.with_suffix("")])
+    gt_json, pred_json = json.loads(gt.read_text()), json.loads(pred.read_text())
+    pred_anns = {a["image_id"]: a for a in pred_json["annotations"]}
+    names = {c["id"]: c["name"] for c in gt_json["categories"]}
+    official = {}
+    for ann in gt_json["annotations"]:
+        pa = pred_anns[ann["image_id"]]
+        matched, fp, fn = _official_image_matches(gt.with_suffix("") / ann["file_name"], pred.with_suffix("") / pa["file_name"], ann, pa)
+        official[ann["image_id"]] = (sum(m[2] for m in matched) / (len(matched) + fp / 2 + fn / 2), matched, fp, fn, ann)
+    out = tmp_path / "b"
+    report = browse(result, gt, pred, out, worst=3)
+    assert report.n_samples == len(official) == 8
+    worst = sorted(official.items(), key=lambda kv: (kv[1][0], str(kv[0])))[:3]
+    pages = _pages(out)
+    assert [int(re.search(r"of 3: image (\d+)</h1>", p).group(1)) for p in pages] == [k for k, _ in worst]
+    for page, (image_id, (pq, matched, fp, fn, ann)) in zip(pages, worst):
+        assert _metric(page, "image PQ") == pytest.approx(pq, abs=1e-4)
+        assert (_metric(page, "TP"), _metric(page, "FP"), _metric(page, "FN")) == (len(matched), fp, fn)
+        drawn = re.findall(r"<tr><td>matched</td><td>([^<]*)</td><td>([0-9.]+)</td><td>(\d+)</td><td>(\d+)</td></tr>", page)
+        segs = {s["id"]: s for s in ann["segments_info"]}
+        assert sorted((int(a), int(b), i, n) for n, i, a, b in drawn) == sorted(
+            (a, b, f"{iou:.3f}", names[segs[a]["category_id"]]) for a, b, iou in matched)
+        assert page.count("<td>missed (FN)</td>") == fn
+        assert "matches drawn" not in page  # the drawing agrees with the result's TP count
+    h, w = next((i["height"], i["width"]) for i in gt_json["images"] if i["id"] == worst[0][0])
+    picture = np.asarray(Image.open(out / "img" / "0000.png"))
+    assert picture.shape == (h, 2 * w + 4, 3)  # ground truth | prediction
+    left, right = picture[:, :w].reshape(-1, 3), picture[:, w + 4:].reshape(-1, 3)
+    if worst[0][1][3]:
+        assert (left == (40, 120, 255)).all(axis=1).any() and not (right == (40, 120, 255)).all(axis=1).any()  # missed GT outlined on the left only
+
+
+def _davis_png(path: Path, labels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(labels.astype(np.uint8), mode="P")
+    image.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [200] * (3 * 253))
+    image.save(path)
+
+
+def _davis_world(root: Path, n_frames: int = 10) -> tuple[Path, Path]:
+    """Sequence 'calm' predicted exactly; in 'storm' object 1 is shifted by 2 px and object 2
+    is lost on frames 4-6 (one frame also marked void): storm object 2 is the worst."""
+    gt_root, pred_root = root / "davis", root / "pred"
+    (gt_root / "ImageSets" / "2017").mkdir(parents=True)
+    (gt_root / "ImageSets" / "2017" / "val.txt").write_text("calm\nstorm\n")
+    for seq in ("calm", "storm"):
+        for t in range(n_frames):
+            gt = np.zeros((36, 48), np.uint8)
+            gt[4:14, 3 + t:15 + t] = 1
+            gt[20:32, 20:34] = 2
+            pred = gt.copy()
+            if seq == "storm":
+                pred = np.where(gt == 1, 0, gt)
+                pred[4:14, 5 + t:17 + t] = 1
+                if 4 <= t <= 6:
+                    pred[pred == 2] = 0
+                if t == 5:
+                    gt[30:32, 20:34] = 255
+            _davis_png(gt_root / "Annotations" / "480p" / seq / f"{t:05d}.png", gt)
+            _davis_png(pred_root / seq / f"{t:05d}.png", pred)
+    frame = np.zeros((36, 48, 3), np.uint8)
+    frame[..., 2] = 180
+    (gt_root / "JPEGImages" / "480p" / "storm").mkdir(parents=True)
+    for t in range(n_frames):
+        Image.fromarray(frame).save(gt_root / "JPEGImages" / "480p" / "storm" / f"{t:05d}.jpg", quality=100)
+    return gt_root, pred_root
+
+
+def test_vos_picks_the_worst_object_with_its_worst_frame_and_a_strip(tmp_path):
+    gt_root, pred_root = _davis_world(tmp_path)
+    result = tmp_path / "vos.json"
+    evaluated = get_task("vos").run(gt_root, pred_root, progress=False)
+    evaluated.write_json(result, gt_root, pred_root)
+    per_sequence = json.loads(result.read_text())["per_sequence"]
+    out = tmp_path / "b"
+    report = browse(result, gt_root, pred_root, out, worst=2)
+    assert report.n_samples == 4  # two objects in each of two sequences
+    pages = _pages(out)
+    assert [re.search(r"of 2: (\w+ object \d)</h1>", p).group(1) for p in pages] == ["storm object 2", "storm object 1"]
+    for page, key in zip(pages, ("storm_2", "storm_1")):
+        assert _metric(page, "J&amp;F") == pytest.approx(per_sequence[key]["J&F"] / 100, abs=1e-4)
+    j = []  # J per scored frame (first and last excluded), void left out of the union
+    for t in range(1, 9):
+        g = np.asarray(Image.open(gt_root / "Annotations" / "480p" / "storm" / f"{t:05d}.png"))
+        p = np.asarray(Image.open(pred_root / "storm" / f"{t:05d}.png"))
+        union = ((g == 2) | (p == 2)) & (g != 255)
+        j.append(((g == 2) & (p == 2)).sum() / union.sum())
+    assert _metric(pages[0], "J") == pytest.approx(float(np.mean(j)), abs=1e-4)
+    assert "<th>worst frame</th><td>00004 (J 0.000)</td>" in pages[0]
+    strip = np.asarray(Image.open(out / "img" / "0000-strip.png"))
+    assert strip.shape[0] == 120 and strip.shape[1] == 8 * 160 + 7 * 2  # 8 scored frames, 48x36 each scaled to height 120
+    full = np.asarray(Image.open(out / "img" / "0000.png")).reshape(-1, 3)
+    assert (full == (0, 200, 90)).all(axis=1).any() and not (full == (230, 40, 200)).all(axis=1).any()  # object 2 lost: GT only
+    assert (np.abs(full.astype(int) - (0, 0, 180)).max(axis=1) <= 3).sum() > full.shape[0] // 2  # drawn on the sequence's own frame
+    assert "not found" not in pages[0]
+    browse(result, gt_root, pred_root, tmp_path / "calm", worst=5, filters={"sequence": "calm"})
+    assert [_metric(p, "J&amp;F") for p in _pages(tmp_path / "calm")] == [1.0, 1.0]
