@@ -139,3 +139,13 @@ def test_bf16_autocast_forward_backward(tok):
         loss = crit(out, b)
         loss.total.backward()
         assert torch.isfinite(loss.total) and model.seg_query.grad is not None
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-paper", "bundled", "swinb-phi15"])
+def test_every_shipped_config_holds_the_world_tokenizer(name):
+    """`psalm-bench train --config NAME` on the default world must not stop at
+    'tokenizer has N tokens but llm.vocab_size is M'."""
+    from psalm_bench.model.config import get_config
+    from psalm_bench.model.recipe import world_tokenizer
+
+    assert world_tokenizer().vocab_size <= get_config(name).llm.vocab_size
