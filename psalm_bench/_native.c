@@ -13,7 +13,8 @@
  * 4. Read integer fields out of a large JSON text without parsing it
  * (`scan_ints`): the screen of a COCO results file.
  * 5. Check an RLE counts string exactly as pycocotools decodes it
- * (`rle_check`) before pycocotools trusts it.
+ * (`rle_check`) before pycocotools trusts it, one at a time or every counts
+ * string of a results file in one pass (`rle_scan_check`).
  */
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
@@ -657,62 +658,181 @@ static PyObject *scan_ints(PyObject *self, PyObject *args) {
  * character above 1: rleFrString's int shift overflows); 5 a negative run;
  * 6 the runs do not sum to h*w (total = their sum, negative runs as 0);
  * 7 more runs than pixels + 1. */
-static PyObject *rle_check(PyObject *self, PyObject *args) {
-    Py_buffer data;
-    long long height, width;
-    if (!PyArg_ParseTuple(args, "y*LL", &data, &height, &width)) return NULL;
-    const unsigned char *s = (const unsigned char *)data.buf;
-    Py_ssize_t n = data.len, p;
+/* The verdict on one counts string s[0..n) for an h x w mask (codes above). */
+static int counts_verdict(const unsigned char *s, Py_ssize_t n, long long height, long long width, long long *total_out) {
     long long pixels = height * width, total = 0, runs = 0;
     int code = 0;
-    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t p;
     if (n == 0) {
-        code = pixels > 0 ? 1 : 0;
-    } else {
-        for (p = 0; p < n; p++)
-            if (s[p] < 48 || s[p] > 111) { code = 2; break; }
-        if (code == 0 && ((s[n - 1] - 48) & 0x20)) code = 3;
-        if (code == 0) {
-            Py_ssize_t width_k = 0;
-            for (p = 0; p < n; p++) {
-                int c = s[p] - 48;
-                width_k++;
-                if (!(c & 0x20)) {
-                    if (width_k > 7 || (width_k == 7 && (c & 0x1f) > 1)) { code = 4; break; }
-                    width_k = 0;
-                }
+        *total_out = 0;
+        return pixels > 0 ? 1 : 0;
+    }
+    for (p = 0; p < n; p++)
+        if (s[p] < 48 || s[p] > 111) { code = 2; break; }
+    if (code == 0 && ((s[n - 1] - 48) & 0x20)) code = 3;
+    if (code == 0) {
+        Py_ssize_t width_k = 0;
+        for (p = 0; p < n; p++) {
+            int c = s[p] - 48;
+            width_k++;
+            if (!(c & 0x20)) {
+                if (width_k > 7 || (width_k == 7 && (c & 0x1f) > 1)) { code = 4; break; }
+                width_k = 0;
             }
-        }
-        if (code == 0) {
-            long long back1 = 0, back2 = 0; /* runs m-1 and m-2 */
-            int negative = 0;
-            p = 0;
-            while (p < n) {
-                long long x = 0;
-                int k = 0, more = 1;
-                while (more) {
-                    int c = s[p] - 48;
-                    x |= (long long)(c & 0x1f) << (5 * k);
-                    more = c & 0x20;
-                    p++;
-                    k++;
-                    if (!more && (c & 0x10)) x |= -1LL << (5 * k);
-                }
-                if (runs > 2) x += back2;
-                back2 = back1;
-                back1 = x;
-                if (x < 0) negative = 1;
-                else total += x;
-                runs++;
-            }
-            if (negative) code = 5;
-            else if (total != pixels) code = 6;
-            else if (runs > pixels + 1) code = 7;
         }
     }
+    if (code == 0) {
+        long long back1 = 0, back2 = 0; /* runs m-1 and m-2 */
+        int negative = 0;
+        p = 0;
+        while (p < n) {
+            long long x = 0;
+            int k = 0, more = 1;
+            while (more) {
+                int c = s[p] - 48;
+                x |= (long long)(c & 0x1f) << (5 * k);
+                more = c & 0x20;
+                p++;
+                k++;
+                if (!more && (c & 0x10)) x |= -1LL << (5 * k);
+            }
+            if (runs > 2) x += back2;
+            back2 = back1;
+            back1 = x;
+            if (x < 0) negative = 1;
+            else total += x;
+            runs++;
+        }
+        if (negative) code = 5;
+        else if (total != pixels) code = 6;
+        else if (runs > pixels + 1) code = 7;
+    }
+    *total_out = total;
+    return code;
+}
+
+/* 1 when counts_verdict would return 0, in one fused pass; 0 otherwise (the
+ * caller then asks counts_verdict for the code). */
+static int counts_good(const unsigned char *s, Py_ssize_t n, long long height, long long width) {
+    long long pixels = height * width, total = 0, runs = 0, back1 = 0, back2 = 0;
+    Py_ssize_t p = 0;
+    if (n == 0) return pixels <= 0;
+    while (p < n) {
+        long long x = 0;
+        int k = 0, more = 1;
+        while (more) {
+            if (p >= n) return 0;
+            int c = s[p] - 48;
+            if (c < 0 || c > 63) return 0;
+            if (k == 6 && (c & 0x1f) > 1) return 0;
+            x |= (long long)(c & 0x1f) << (5 * k);
+            more = c & 0x20;
+            p++;
+            k++;
+            if (more && k == 7) return 0;
+            if (!more && (c & 0x10)) x |= -1LL << (5 * k);
+        }
+        if (runs > 2) x += back2;
+        back2 = back1;
+        back1 = x;
+        if (x < 0) return 0;
+        total += x;
+        runs++;
+    }
+    return total == pixels && runs <= pixels + 1;
+}
+
+static PyObject *rle_check(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    long long height, width, total = 0;
+    int code;
+    if (!PyArg_ParseTuple(args, "y*LL", &data, &height, &width)) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    code = counts_verdict((const unsigned char *)data.buf, data.len, height, width, &total);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     return Py_BuildValue("iL", code, total);
+}
+
+/* rle_scan_check(data, sizes) -> (n, index, code, total): every `"counts":`
+ * of a JSON text, in file order, its string value unescaped (only `\\`
+ * occurs in COCO strings) and checked by counts_verdict against the k-th
+ * [height, width] of `sizes` (int64 pairs). n is the number of counts
+ * strings read, or -1 when a "counts" value is not a plain string (a list,
+ * another escape, unterminated) or there are more strings than sizes: the
+ * caller then runs the full validator. index is the first string with a
+ * nonzero code (-1 if none). One pass over the bytes, no Python objects: the
+ * screen of a results file of 100K masks. */
+static PyObject *rle_scan_check(PyObject *self, PyObject *args) {
+    Py_buffer data, sizes;
+    if (!PyArg_ParseTuple(args, "y*y*", &data, &sizes)) return NULL;
+    if (sizes.len % (2 * (Py_ssize_t)sizeof(long long)) != 0) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&sizes);
+        PyErr_SetString(PyExc_ValueError, "sizes must be int64 (height, width) pairs");
+        return NULL;
+    }
+    const long long *hw = (const long long *)sizes.buf;
+    Py_ssize_t n_sizes = sizes.len / (2 * (Py_ssize_t)sizeof(long long));
+    const char *p = (const char *)data.buf, *end = p + data.len;
+    static const char key[] = "\"counts\"";
+    const Py_ssize_t key_len = sizeof(key) - 1;
+    Py_ssize_t count = 0, bad_index = -1, scratch_capacity = 0;
+    unsigned char *scratch = NULL;
+    long long total = 0;
+    int code = 0, shape = 0, no_memory = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end) {
+        const char *hit = memmem(p, end - p, key, key_len);
+        if (hit == NULL) break;
+        p = skip_space(hit + key_len, end);
+        if (p >= end || *p != ':') { shape = 1; break; }
+        p = skip_space(p + 1, end);
+        if (p >= end || *p != '"') { shape = 1; break; }
+        const char *start = ++p;
+        int escaped = 0;
+        while (p < end && *p != '"') {
+            if (*p == '\\') {
+                if (p + 1 >= end || p[1] != '\\') { shape = 1; break; }
+                escaped = 1;
+                p += 2;
+            } else {
+                p++;
+            }
+        }
+        if (shape || p >= end || count >= n_sizes) { shape = 1; break; }
+        const unsigned char *s = (const unsigned char *)start;
+        Py_ssize_t n = p - start;
+        if (escaped) {
+            if (n > scratch_capacity) {
+                unsigned char *grown = realloc(scratch, n);
+                if (grown == NULL) { no_memory = 1; break; }
+                scratch = grown;
+                scratch_capacity = n;
+            }
+            Py_ssize_t m = 0;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                scratch[m++] = (unsigned char)start[i];
+                if (start[i] == '\\') i++;
+            }
+            s = scratch;
+            n = m;
+        }
+        p++; /* the closing quote */
+        if (bad_index < 0) {
+            if (!counts_good(s, n, hw[2 * count], hw[2 * count + 1])) {
+                int verdict = counts_verdict(s, n, hw[2 * count], hw[2 * count + 1], &total);
+                if (verdict) { bad_index = count; code = verdict; }
+            }
+        }
+        count++;
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&sizes);
+    if (no_memory) return PyErr_NoMemory();
+    return Py_BuildValue("nniL", shape ? (Py_ssize_t)-1 : count, bad_index, code, total);
 }
 
 static PyMethodDef methods[] = {
@@ -729,6 +849,8 @@ static PyMethodDef methods[] = {
      "dense_index(ids, segment_ids, itemsize) -> bytes: 0 unknown id, 1 void, 2 + k for segment_ids[k]."},
     {"rle_check", rle_check, METH_VARARGS,
      "rle_check(counts, height, width) -> (code, total): 0 when the RLE counts string decodes exactly to h*w pixels."},
+    {"rle_scan_check", rle_scan_check, METH_VARARGS,
+     "rle_scan_check(data, sizes) -> (n, index, code, total): rle_check on every \"counts\" string of a JSON text."},
     {NULL, NULL, 0, NULL},
 };
 

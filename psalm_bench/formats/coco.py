@@ -18,7 +18,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
-from psalm_bench.masks import MaskFormatError, _native_rle_check, check_segmentation, first_bad_counts, to_rle
+from psalm_bench.masks import MaskFormatError, check_segmentation, first_bad_counts, to_rle
 
 
 @dataclass(frozen=True)
@@ -303,24 +303,27 @@ def _scan_ids_and_sizes(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
 _COUNTS_STRING = re.compile(rb'"counts"\s*:\s*"((?:[^"\\]++|\\\\)*+)"')
 
 
-def _counts_strings_exact(data: bytes, sizes: np.ndarray, n_detections: int) -> bool:
+def _counts_strings_exact(data: bytes, sizes: np.ndarray, n_detections: int, use_native: bool = True) -> bool:
     """Every detection's counts string, read from the bytes in file order and
     paired with its "size", passes masks.first_bad_counts. Counts that are
-    lists or hold escapes do not match here: the full validator looks."""
+    lists or hold escapes other than \\\\ do not match here: the full validator looks."""
+    if sizes.size and int(sizes.min()) < 0:
+        return False
+    _native = None
+    if use_native:
+        try:
+            from psalm_bench import _native
+        except ImportError:
+            pass
+    if _native is not None and hasattr(_native, "rle_scan_check"):
+        # one C pass over the bytes: the same verdicts as rle_check, no Python object per mask
+        n, bad, _, _ = _native.rle_scan_check(data, np.ascontiguousarray(sizes, dtype=np.int64).tobytes())
+        return n == n_detections and bad < 0
     strings = _COUNTS_STRING.findall(data)
     if len(strings) != n_detections:
         return False
-    if sizes.size and int(sizes.min()) < 0:
-        return False
-    native = _native_rle_check()
-    if native is None:
-        rles = [{"size": [int(h), int(w)], "counts": counts.replace(b"\\\\", b"\\")} for (h, w), counts in zip(sizes.tolist(), strings)]
-        return first_bad_counts(rles) is None
-    # the same C check first_bad_counts runs, without building 100K dicts to hand it
-    for (h, w), counts in zip(sizes.tolist(), strings):
-        if native(counts.replace(b"\\\\", b"\\") if b"\\" in counts else counts, h, w)[0]:
-            return False
-    return True
+    rles = [{"size": [int(h), int(w)], "counts": counts.replace(b"\\\\", b"\\")} for (h, w), counts in zip(sizes.tolist(), strings)]
+    return first_bad_counts(rles) is None
 
 
 def rle_sizes_match_images(path: str | Path, gt: CocoInstances, n_detections: int) -> bool:
