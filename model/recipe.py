@@ -47,6 +47,7 @@ def train_on_world(
     max_seconds: float | None = None,
     progress: bool = True,
     threads: int | None = None,
+    loader_workers: int = 0,
 ):
     """Train (or resume) ``config`` on the world; returns ``TrainSummary``."""
     from psalm_bench.generators.world import WORLD_VERSION
@@ -67,7 +68,7 @@ def train_on_world(
         cfg, source, out_dir, tokenizer=tokenizer, steps=recipe.steps, lr=recipe.lr,
         weight_decay=recipe.weight_decay, warmup_steps=recipe.warmup_steps, grad_clip=recipe.grad_clip,
         checkpoint_every=recipe.checkpoint_every, device=device, seed=recipe.seed, max_seconds=max_seconds,
-        progress=progress, threads=threads, extra_provenance=provenance,
+        progress=progress, threads=threads, loader_workers=loader_workers, extra_provenance=provenance,
     )
 
 

@@ -6,6 +6,7 @@ Each scene: a dark background with a red square and a blue circle at seeded posi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -43,14 +44,22 @@ def toy_sample(task: str, seed: int, size: int = 64) -> TrainSample:
     return TrainSample(task, img, m, class_names=list(TOY_CLASSES), target_labels=np.array([0, 1]))
 
 
-def toy_source(batch: int = 4, size: int = 64, scenes: int = 4) -> Callable[[int], list[TrainSample]]:
-    """step -> one batch over a fixed pool of ``scenes`` scenes, tasks round-robin."""
+@dataclass(frozen=True)
+class ToySource:
+    """step -> one batch over a fixed pool of ``scenes`` scenes, tasks round-robin
+    (a picklable record, so batches can be rendered in worker processes)."""
 
-    def source(step: int) -> list[TrainSample]:
+    batch: int = 4
+    size: int = 64
+    scenes: int = 4
+
+    def __call__(self, step: int) -> list[TrainSample]:
         task = TASK_CYCLE[step % len(TASK_CYCLE)]
-        return [toy_sample(task, (step * batch + j) % scenes, size) for j in range(batch)]
+        return [toy_sample(task, (step * self.batch + j) % self.scenes, self.size) for j in range(self.batch)]
 
-    return source
+
+def toy_source(batch: int = 4, size: int = 64, scenes: int = 4) -> Callable[[int], list[TrainSample]]:
+    return ToySource(batch, size, scenes)
 
 
 def random_samples(task: str, n: int, size: int, seed: int = 0, targets: int = 4,

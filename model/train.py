@@ -12,6 +12,7 @@ import json
 import math
 import platform
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from psalm_bench.errors import InputError
 from .checkpoint import STATE_FILE, load_training_state, save_model, save_training_state
 from .config import PSALMConfig
 from .criterion import LOSS_TERMS, PSALMCriterion
+from .prefetch import batches
 from .psalm import PSALM
 from .samples import TrainSample, collate
 from .tokenizer import PSALMTokenizer, tokenizer_from_str
@@ -104,17 +106,20 @@ def train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]]
           warmup_steps: int = 0, grad_clip: float | None = 1.0, checkpoint_every: int = 500,
           resume: bool = True, device: str = "auto", seed: int = 0, max_seconds: float | None = None,
           progress: bool = True, log_every: int = 10, threads: int | None = None,
-          extra_provenance: dict[str, Any] | None = None) -> TrainSummary:
+          loader_workers: int = 0, extra_provenance: dict[str, Any] | None = None) -> TrainSummary:
     """Train PSALM on ``sample_source(step)`` batches (one task per batch; the caller picks tasks).
 
     Writes ``out_dir/train_state.pt`` (resume), ``out_dir/train_log.jsonl`` (step, task,
     loss terms, lr, seconds) and, at the final step, the release files (``save_model``).
     Returns after the final step or after the first step past ``max_seconds``. ``threads``
     sets torch's CPU threads for the run (restored afterwards); tiny models on a busy machine
-    run far faster on 1 thread than on 2.
+    run far faster on 1 thread than on 2. ``loader_workers`` processes render batches ahead
+    (model/prefetch.py; the same batches, so the same weights, as rendering in the loop).
     """
     _check_hyper(steps=steps, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, grad_clip=grad_clip,
                  checkpoint_every=checkpoint_every, max_seconds=max_seconds)
+    if loader_workers < 0:
+        raise InputError(f"loader_workers must be >= 0, got {loader_workers}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = _device(device)
@@ -125,7 +130,8 @@ def train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]]
         return _train(config, sample_source, out, dev, tokenizer=tokenizer, steps=steps, lr=lr,
                       weight_decay=weight_decay, warmup_steps=warmup_steps, grad_clip=grad_clip,
                       checkpoint_every=checkpoint_every, resume=resume, seed=seed, max_seconds=max_seconds,
-                      progress=progress, log_every=log_every, extra_provenance=extra_provenance)
+                      progress=progress, log_every=log_every, loader_workers=loader_workers,
+                      extra_provenance=extra_provenance)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -133,7 +139,8 @@ def train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]]
 def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]], out: Path, dev: torch.device, *,
            tokenizer: PSALMTokenizer, steps: int, lr: float, weight_decay: float, warmup_steps: int,
            grad_clip: float | None, checkpoint_every: int, resume: bool, seed: int, max_seconds: float | None,
-           progress: bool, log_every: int, extra_provenance: dict[str, Any] | None) -> TrainSummary:
+           progress: bool, log_every: int, loader_workers: int,
+           extra_provenance: dict[str, Any] | None) -> TrainSummary:
     hyper = {"steps": steps, "lr": lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps,
              "grad_clip": grad_clip, "seed": seed}
     state_path, log_path = out / STATE_FILE, out / LOG_FILE
@@ -189,9 +196,8 @@ def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]
     model.train()
     bar = tqdm(total=steps, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
     step = start
-    with open(log_path, "a") as log:
-        while step < steps:
-            samples = sample_source(step)
+    with open(log_path, "a") as log, closing(batches(sample_source, start, steps, workers=loader_workers)) as stream:
+        for step, samples in stream:
             torch.manual_seed(_step_seed(seed, step))
             batch = collate(samples, config, tokenizer, True, np.random.default_rng([seed, step])).to(dev)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):

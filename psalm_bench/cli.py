@@ -34,6 +34,7 @@ class TaskName(str, Enum):
     ov_instance = "ov-instance"
     muse = "muse"
     gcg = "gcg"
+    correspondence = "correspondence"
 
 
 def _version(value: bool) -> None:
@@ -232,7 +233,9 @@ def report_command(
     report = compare_results(baseline, current, tolerance=tolerance, resamples=resamples, seed=seed, confidence=confidence)
     text = render(report, fmt.value, fail_on.value)
     if out is not None:
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        from psalm_bench.jsonio import write_atomic
+
+        write_atomic(out, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     typer.echo(text.rstrip("\n"))
     raise typer.Exit(exit_code(report, fail_on.value))
 
@@ -365,6 +368,7 @@ def train_command(
     world_seed: Annotated[int, typer.Option("--world-seed", min=0, max=2**63 - 1, help="Seed of the world the scenes come from.")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA when present, with bf16 autocast), cpu or cuda.")] = "auto",
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Stop (after a checkpoint) when this much time has passed; run again with the same options to resume.")] = None,
+    loader_workers: Annotated[int, typer.Option("--loader-workers", min=0, max=256, help="Processes rendering training scenes ahead while the model steps (0: in the step loop). Same batches, same weights.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a PSALM model jointly on the synthetic world's train split.
@@ -379,7 +383,7 @@ def train_command(
     recipe = Recipe(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup, seed=seed, world_seed=world_seed,
                     checkpoint_every=max(1, min(200, steps // 8)))
     summary = train_on_world(cfg, out, recipe, device=device, max_seconds=None if max_minutes is None else 60 * max_minutes,
-                             progress=not quiet and sys.stderr.isatty())
+                             progress=not quiet and sys.stderr.isatty(), loader_workers=loader_workers)
     losses = ", ".join(f"{k} {v:.3f}" for k, v in summary.last_losses.items())
     state = "finished" if summary.completed else "paused (run the same command to resume)"
     typer.echo(f"{state} at step {summary.step}/{summary.steps} on {summary.device} after {summary.wall_seconds / 60:.1f} min; last losses: {losses}")
@@ -431,7 +435,9 @@ def predict_command(
     elif images is None and name != "vos":
         raise InputError(f"--task {name} with --gt needs --images (the folder its file names are relative to)")
     from psalm_bench.cli_cluster import load_predictor
+    from psalm_bench.paths import output_file, output_folder
 
+    (output_folder if name in ("panoptic", "ov", "vos") else output_file)(out)  # before the model loads
     predictor = load_predictor(model, batch_size=batch_size, progress=progress, engine=engine, address=address, gpus_per_worker=gpus_per_worker)
     if name in ("panoptic", "ov"):
         written = P.predict_categories(predictor, gt, images, out)
@@ -475,20 +481,21 @@ def reproduce_command(
 @app.command("browse")
 def browse_command(
     result: Annotated[Path, typer.Argument(help="A result JSON from `eval --json` (with its per-sample records).")],
-    gt: Annotated[Path, typer.Option("--gt", help="The ground truth it was scored on (checked against the result's sha256).")],
-    pred: Annotated[Path, typer.Option("--pred", help="The predictions it was scored on (checked against the result's sha256).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static pages (replaced if it holds an earlier browse).")],
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="The ground truth it was scored on (checked against the result's sha256). [default: the file its provenance names]")] = None,
+    pred: Annotated[Optional[Path], typer.Option("--pred", help="The predictions it was scored on (checked against the result's sha256). [default: the file its provenance names]")] = None,
     worst: Annotated[int, typer.Option("--worst", "-k", min=1, help="How many samples to draw.")] = 20,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Another result on the same ground truth: show the K samples that regressed most.")] = None,
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of the images. [default: beside the ground truth]")] = None,
     prompt: Annotated[Optional[str], typer.Option("--prompt", help="interactive: only this prompt type (point, scribble, box, mask).")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="refcoco/gref: only sentences whose ground truth has some target or none.")] = None,
+    sequence: Annotated[Optional[str], typer.Option("--sequence", help="vos: only the objects of this sequence.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Draw the K worst samples (or the K most regressed) as static HTML pages: image, GT, prediction, prompt, metrics."""
     from psalm_bench.leaderboard.browse import browse
 
-    filters = {k: v for k, v in {"prompt": prompt, "target": target}.items() if v is not None}
+    filters = {k: v for k, v in {"prompt": prompt, "target": target, "sequence": sequence}.items() if v is not None}
     report = browse(result, gt, pred, out, worst=worst, baseline=baseline, images=images, filters=filters, progress=not quiet and sys.stderr.isatty())
     typer.echo(report.describe())
 

@@ -149,3 +149,29 @@ def test_every_shipped_config_holds_the_world_tokenizer(name):
     from psalm_bench.model.recipe import world_tokenizer
 
     assert world_tokenizer().vocab_size <= get_config(name).llm.vocab_size
+
+
+def test_batches_rendered_ahead_in_workers_train_the_same_weights(tmp_path, tok):
+    """--loader-workers renders batches in spawned processes; the weights and log are those of the loop."""
+    cfg = get_config("tiny")
+    kw = dict(tokenizer=tok, steps=5, lr=1e-3, warmup_steps=1, progress=False, log_every=1, seed=4, threads=1,
+              checkpoint_every=0)
+    inline = train(cfg, toy_source(batch=2), tmp_path / "inline", **kw)
+    ahead = train(cfg, toy_source(batch=2), tmp_path / "ahead", loader_workers=2, **kw)
+    assert inline.completed and ahead.completed
+    a = load_file(str(tmp_path / "inline" / "model.safetensors"))
+    b = load_file(str(tmp_path / "ahead" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda p: [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in p.read_text().splitlines()]  # noqa: E731
+    assert strip(tmp_path / "inline" / "train_log.jsonl") == strip(tmp_path / "ahead" / "train_log.jsonl")
+    with pytest.raises(InputError, match="loader_workers"):
+        train(cfg, toy_source(batch=2), tmp_path / "bad", loader_workers=-1, **kw)
+
+
+def test_prefetch_stops_early_without_rendering_everything():
+    from psalm_bench.model.prefetch import batches
+
+    stream = batches(toy_source(batch=1), 0, 10_000, workers=1, ahead=2)
+    steps = [next(stream)[0] for _ in range(3)]
+    stream.close()  # must return promptly: at most `ahead` batches were in flight
+    assert steps == [0, 1, 2]
