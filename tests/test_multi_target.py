@@ -334,3 +334,67 @@ def test_caption_metrics_equal_cocoevalcap():
     got = caption_metrics(refs, hyps)
     assert got["METEOR"] == pytest.approx(31.375578170767294, abs=1e-6)
     assert got["CIDEr"] == pytest.approx(245.1617628082387, abs=1e-6)
+
+
+def _random_gcg(tmp_path, seed: int = 3, n_images: int = 12, many: bool = True):
+    """Random rectangles on 10x10 images: ties everywhere (every score is 1.0), images with
+    no GT or no prediction, an empty mask, and one image with 103 detections (maxDets 100)."""
+    rng = np.random.default_rng(seed)
+
+    def rnd():
+        r0, c0 = rng.integers(0, 8, 2)
+        return rect(int(r0), int(r0 + rng.integers(1, 4)), int(c0), int(c0 + rng.integers(1, 4)))
+
+    gts, preds = [], []
+    for k in range(n_images):
+        sid = int(rng.integers(0, 10_000))  # ids out of order: COCOeval ranks by sorted id
+        n_gt = 0 if k == 1 else int(rng.integers(1, 4))
+        gts.append({"id": sid, "height": H, "width": W, "caption": "c", "phrases": [{"text": "x", "mask": rnd()} for _ in range(n_gt)]})
+        if k == 2:
+            continue
+        n_dt = 103 if (k == 3 and many) else (0 if k == 4 else int(rng.integers(1, 5)))
+        phrases = [{"text": "x", "mask": rnd()} for _ in range(n_dt)]
+        if k == 5:
+            phrases.append({"text": "x", "mask": encode(np.zeros((H, W), np.uint8))})
+        preds.append({"id": sid, "caption": "c", "phrases": phrases})
+    return gts, preds
+
+
+@pytest.mark.parametrize("seed,many", [(3, True), (4, False), (7, False)])
+def test_gcg_ap_equals_pycocotools_cocoeval(tmp_path, seed, many):
+    """AP50 and AP from per-image records equal GLaMM's path: pycocotools COCO.loadRes +
+    COCOeval('segm'), catIds=[1], score 1.0, in file order (eval/gcg/evaluate.py)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    import contextlib, io
+
+    gts, preds = _random_gcg(tmp_path, seed, many=many)
+    gt, pred = gcg_files(tmp_path, gts, preds)
+    res = evaluate_gcg(gt, pred, text_similarity=exact_text, captions=False, progress=False)
+    images, anns, dets = [], [], []
+    for g in gts:
+        images.append({"id": g["id"], "height": H, "width": W})
+        for ph in g["phrases"]:
+            m = ph["mask"]
+            anns.append({"id": len(anns) + 1, "image_id": g["id"], "category_id": 1, "segmentation": m, "iscrowd": 0,
+                         "area": float(mask_api_area(m)), "bbox": [0, 0, 1, 1]})
+    for p in preds:
+        dets += [{"image_id": p["id"], "category_id": 1, "segmentation": ph["mask"], "score": 1.0} for ph in p["phrases"]]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "o"}]}
+        coco.createIndex()
+        ev = COCOeval(coco, coco.loadRes(dets), "segm")
+        ev.params.catIds = [1]
+        ev.evaluate(); ev.accumulate(); ev.summarize()
+    assert 0 < ev.stats[1] < 1 and ev.stats[0] > 0
+    assert res.metrics["AP50"] == pytest.approx(100 * ev.stats[1], abs=1e-9)
+    assert res.metrics["AP"] == pytest.approx(100 * ev.stats[0], abs=1e-9)
+    assert res.records[2]["caption"] is None
+    assert len(res.records[3]["ap_tp"]) == (100 if many else len(preds[2]["phrases"]))
+
+
+def mask_api_area(rle: dict) -> float:
+    from pycocotools import mask as mask_api
+
+    return float(mask_api.area({"size": rle["size"], "counts": rle["counts"].encode() if isinstance(rle["counts"], str) else rle["counts"]}))
