@@ -108,8 +108,8 @@ class BrowseReport:
 
 def browse(
     result_path: Path,
-    gt: Path,
-    pred: Path,
+    gt: Path | None,
+    pred: Path | None,
     out: Path,
     *,
     worst: int = 20,
@@ -118,10 +118,13 @@ def browse(
     filters: dict[str, str] | None = None,
     progress: bool = False,
 ) -> BrowseReport:
-    """Write the browse pages for ``result_path`` into ``out`` (replaced if it holds an earlier browse)."""
+    """Write the browse pages for ``result_path`` into ``out`` (replaced if it holds an earlier browse).
+
+    ``gt`` / ``pred`` default to the files the result's provenance names."""
     start = time.perf_counter()
     result = _load_result(result_path)
     task = result["task"]
+    gt, pred = recorded_inputs(result, result_path, gt, pred)
     _views()
     view_cls = VIEWS.get(task)
     if view_cls is None:
@@ -157,6 +160,18 @@ def browse(
     title = f"{task}: {'most regressed' if baseline else 'worst'} {len(chosen)} of {len(samples)} samples by {view.score_name}"
     _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name)
     return BrowseReport(out, task, len(samples), len(chosen), time.perf_counter() - start)
+
+
+def recorded_inputs(result: dict[str, Any], path: Path, gt: Path | None = None, pred: Path | None = None) -> tuple[Path, Path]:
+    """The GT and prediction paths: those given, else the first file of each in ``provenance.inputs``."""
+    inputs = (result.get("provenance") or {}).get("inputs")
+    for name, given in (("gt", gt), ("pred", pred)):
+        if given is None:
+            names = inputs.get(name) if isinstance(inputs, dict) else None
+            if not (isinstance(names, list) and names and isinstance(names[0], str)):
+                raise InputError(f"provenance names no {name} file (result written before psalm-bench recorded its inputs); pass --{name}", file=path)
+    chosen = [Path(given) if given is not None else Path(inputs[name][0]) for name, given in (("gt", gt), ("pred", pred))]
+    return chosen[0], chosen[1]
 
 
 def _views() -> None:

@@ -45,10 +45,17 @@ class EvalResult:
             "pred_sha256": _hash_inputs(pred),
             "params": dict(self.params),
         }
+        if gt is not None and pred is not None:  # where the scored files were, so `browse` and the site can find them
+            out["provenance"]["inputs"] = {"gt": _input_names(gt), "pred": _input_names(pred)}
         return out
 
     def write_json(self, path: str | Path, gt: str | Path | list[Path] | None = None, pred: str | Path | list[Path] | None = None) -> None:
         dump_json(self.to_dict(gt, pred), path)
+
+
+def _input_names(paths: str | Path | list[Path]) -> list[str]:
+    """Absolute POSIX paths of an input (a file, or a file plus its PNG folder)."""
+    return [Path(p).resolve().as_posix() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
 
 
 def _hash_inputs(paths: str | Path | list[Path] | None) -> str:

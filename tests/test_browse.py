@@ -321,3 +321,20 @@ def test_vos_picks_the_worst_object_with_its_worst_frame_and_a_strip(tmp_path):
     assert "not found" not in pages[0]
     browse(result, gt_root, pred_root, tmp_path / "calm", worst=5, filters={"sequence": "calm"})
     assert [_metric(p, "J&amp;F") for p in _pages(tmp_path / "calm")] == [1.0, 1.0]
+
+
+def test_inputs_default_to_the_files_the_provenance_names(tmp_path):
+    gt_root, pred_root = _davis_world(tmp_path)
+    result = tmp_path / "vos.json"
+    run = run_cli("eval", "--task", "vos", "--gt", gt_root, "--pred", pred_root, "--json", result)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(result.read_text())["provenance"]["inputs"] == {"gt": [gt_root.resolve().as_posix()], "pred": [pred_root.resolve().as_posix()]}
+    run = run_cli("browse", result, "--out", tmp_path / "o", "-k", "1", "--sequence", "calm")
+    assert run.returncode == 0, run.stderr
+    assert "1 of 2 vos samples" in run.stdout and "calm object" in (tmp_path / "o" / "s" / "0000.html").read_text()
+    old = json.loads(result.read_text())
+    del old["provenance"]["inputs"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert_one_line_error(run_cli("browse", tmp_path / "old.json", "--out", tmp_path / "p"), "old.json", "provenance names no gt file", "pass --gt")
+    (pred_root / "calm" / "00003.png").unlink()
+    assert_one_line_error(run_cli("browse", result, "--out", tmp_path / "p"), "vos.json", "prediction", "changed since it was scored")
