@@ -35,6 +35,7 @@ class TaskName(str, Enum):
     muse = "muse"
     gcg = "gcg"
     correspondence = "correspondence"
+    correspondence = "correspondence"
 
 
 def _version(value: bool) -> None:

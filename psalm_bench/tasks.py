@@ -117,6 +117,13 @@ TASKS: dict[str, Task] = {
             [["AP50", "mIoU", "Recall", "METEOR", "CIDEr"]],
             {"workers": "COCOeval, the text model and the Java caption scorers run in one process"},
         ),
+        Task(
+            "correspondence",
+            "Ego-Exo4D ego-exo / exo-ego correspondence: IoU, visibility (VA), location error (LE), contour accuracy (CA)",
+            "psalm_bench.evaluators.correspondence:evaluate_correspondence",
+            frozenset({"split", "protocol", "strict", "ignore_extra", "workers", "progress"}),
+            [["EgoExo_IoU", "EgoExo_VA", "EgoExo_LE", "EgoExo_CA"], ["ExoEgo_IoU", "ExoEgo_VA", "ExoEgo_LE", "ExoEgo_CA"]],
+        ),
     ]
 }
 

@@ -1,0 +1,332 @@
+"""Ego-Exo4D correspondence: hand-computed cases per metric, and the official
+scripts' numbers on a synthetic case (recorded; the official code is not needed)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from psalm_bench.errors import InputError
+from psalm_bench.evaluators.correspondence import (
+    CorrespondenceEvaluator,
+    balanced_accuracy,
+    box_centre,
+    eval_size,
+    evaluate_correspondence,
+    iou,
+    location_error,
+    reshape_nopad,
+)
+from psalm_bench.masks import encode
+
+from conftest import assert_one_line_error, run_cli
+
+DIAG480 = math.sqrt(2 * 480 ** 2)
+
+
+def _rle(mask: np.ndarray) -> dict:
+    return encode(mask.astype(np.uint8))
+
+
+def _box(h: int, w: int, y0: int, x0: int, y1: int, x1: int) -> np.ndarray:
+    m = np.zeros((h, w), dtype=np.uint8)
+    m[y0:y1, x0:x1] = 1
+    return m
+
+
+# ---------------------------------------------------------------------------
+# The synthetic case the official evaluate_egoexo.py / evaluate_exoego.py scored
+
+
+CAM_SIZES = {"aria01": (96, 96), "cam01": (60, 100), "cam02": (150, 113), "aria02": (70, 70), "gp03": (37, 211)}
+
+
+def _blob(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """An ellipse-ish blob with a random box and a notch, so contours differ."""
+    cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+    ry, rx = rng.uniform(0.08, 0.35) * h, rng.uniform(0.08, 0.35) * w
+    yy, xx = np.mgrid[0:h, 0:w]
+    m = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+    m &= ~(((yy - cy) > 0) & (np.abs(xx - cx) < rx * rng.uniform(0.0, 0.4)))
+    return m.astype(np.uint8)
+
+
+def _perturbed(rng: np.random.Generator, gt: np.ndarray) -> np.ndarray:
+    """A prediction: the GT shifted, scaled, eroded or replaced."""
+    kind = rng.integers(0, 5)
+    h, w = gt.shape
+    if kind == 0:
+        return gt.copy()
+    if kind == 1:
+        dy, dx = rng.integers(-h // 6, h // 6 + 1), rng.integers(-w // 6, w // 6 + 1)
+        return np.roll(np.roll(gt, dy, axis=0), dx, axis=1)
+    if kind == 2:
+        return _blob(rng, h, w)
+    if kind == 3:
+        return np.zeros_like(gt)
+    import cv2
+
+    return cv2.dilate(gt, np.ones((7, 7), np.uint8))
+
+
+def official_case() -> tuple[dict, dict]:
+    """GT (process_annotations.py layout) and a result file with both directions.
+
+    Two takes; objects seen by one ego and one or two exo cameras; frames
+    where the object is not visible in a view (annotated there, no mask),
+    frames not annotated in the target view (not scored), an object with no
+    ego camera (skipped) and one only in the ego view (no pair)."""
+    rng = np.random.default_rng(7)
+    takes: dict = {}
+    results: dict = {"ego-exo": {}, "exo-ego": {}}
+    layout = {
+        "take-a": {"obj_0": ["aria01", "cam01", "cam02"], "obj_1": ["aria01", "cam01"], "obj_2": ["cam01", "cam02"]},
+        "take-b": {"obj_0": ["aria02", "gp03"], "obj_1": ["aria02"]},
+    }
+    frames = ["0", "30", "60", "90", "120", "150"]
+    for take, objects in layout.items():
+        masks: dict = {}
+        annotated: dict = {}
+        for obj, cams in objects.items():
+            masks[obj] = {}
+            annotated[obj] = {}
+            for cam in cams:
+                h, w = CAM_SIZES[cam]
+                masks[obj][cam] = {}
+                listed = []
+                for f in frames:
+                    r = rng.uniform()
+                    if r < 0.15:
+                        continue  # not annotated in this view
+                    listed.append(int(f))
+                    if r < 0.35:
+                        continue  # annotated, object not visible
+                    masks[obj][cam][f] = _rle(_blob(rng, h, w))
+                annotated[obj][cam] = listed
+        takes[take] = {"masks": masks, "subsample_idx": [int(f) for f in frames], "annotated_frames": annotated}
+        for direction in ("ego-exo", "exo-ego"):
+            pmasks: dict = {}
+            for obj, cams in objects.items():
+                pmasks[obj] = {}
+                ego = [c for c in cams if "aria" in c]
+                if not ego:
+                    continue
+                for exo in [c for c in cams if "aria" not in c]:
+                    query, target = (ego[0], exo) if direction == "ego-exo" else (exo, ego[0])
+                    key = f"{query}_{target}"
+                    pmasks[obj][key] = {}
+                    eh, ew = eval_size(*CAM_SIZES[target])
+                    for f in masks[obj][query]:
+                        if f in masks[obj][target]:
+                            from psalm_bench.masks import decode
+
+                            gt = reshape_nopad(decode(masks[obj][target][f]))
+                            pred = _perturbed(rng, gt)
+                        else:
+                            pred = _blob(rng, eh, ew) if rng.uniform() < 0.5 else np.zeros((eh, ew), np.uint8)
+                        pmasks[obj][key][f] = {"pred_mask": _rle(pred), "confidence": round(float(rng.uniform()), 3)}
+            results[direction][take] = {"masks": pmasks, "subsample_idx": [int(f) for f in frames]}
+    gt = {"version": "xx", "challenge": "xx", "annotations": takes}
+    pred = {d: {"version": "xx", "challenge": "xx", "results": results[d]} for d in results}
+    return gt, pred
+
+
+# Printed by the official scripts (EGO4D/ego-exo4d-relation d6b7443,
+# correspondence/evaluation, run with pycocotools 2.0.11, opencv 4, sklearn
+# 1.9.1) on official_case(): "TOTAL EXISTENCE BALANCED ACC / IOU / LOCATION
+# SCORE / SHAPE ACC", as fractions.
+OFFICIAL = {
+    "ego-exo": {"VA": 0.45, "IoU": 0.2898839491662446, "LE": 0.1343467689878419, "CA": 0.2785872380322953},
+    "exo-ego": {"VA": 0.7083333333333334, "IoU": 0.3737957181363614, "LE": 0.10837508552589427, "CA": 0.29175875342382035},
+}
+
+
+def _write(tmp_path: Path, gt: dict, pred: dict) -> tuple[Path, Path]:
+    gt_path, pred_path = tmp_path / "gt.json", tmp_path / "pred.json"
+    gt_path.write_text(json.dumps(gt))
+    pred_path.write_text(json.dumps(pred))
+    return gt_path, pred_path
+
+
+def test_official_numbers(tmp_path: Path) -> None:
+    gt_path, pred_path = _write(tmp_path, *official_case())
+    result = evaluate_correspondence(gt_path, pred_path, progress=False)
+    for direction, prefix in (("ego-exo", "EgoExo"), ("exo-ego", "ExoEgo")):
+        for name, value in OFFICIAL[direction].items():
+            assert result.metrics[f"{prefix}_{name}"] == pytest.approx(value * 100.0, abs=1e-6), (direction, name)
+    assert result.params["samples"] == {"ego-exo": 17, "exo-ego": 13}
+    assert result.warnings == []
+    one = evaluate_correspondence(gt_path, pred_path, split="exo-ego", progress=False)
+    assert one.metrics["EgoExo_IoU"] is None
+    assert one.metrics["ExoEgo_IoU"] == pytest.approx(OFFICIAL["exo-ego"]["IoU"] * 100.0, abs=1e-6)
+
+
+def test_shards_merge_to_the_same_numbers(tmp_path: Path) -> None:
+    from psalm_bench.formats.egoexo import load_egoexo_gt, load_egoexo_predictions, pair_predictions
+
+    gt_path, pred_path = _write(tmp_path, *official_case())
+    samples = pair_predictions(load_egoexo_gt(gt_path), load_egoexo_predictions(pred_path)).samples
+    whole = CorrespondenceEvaluator()
+    for s in samples:
+        whole.update(s)
+    a, b = CorrespondenceEvaluator(), CorrespondenceEvaluator()
+    for k, s in enumerate(samples):
+        (a if k % 2 else b).update(s)
+    merged = b.merge(a).compute().metrics
+    assert merged == pytest.approx(whole.compute().metrics)
+
+
+# ---------------------------------------------------------------------------
+# Hand-computed cases, one per metric
+
+
+def test_eval_size_and_nearest_resize() -> None:
+    assert eval_size(1080, 1920) == (270, 480)
+    assert eval_size(1408, 1408) == (480, 480)
+    assert eval_size(150, 113) == (480, 361)  # 113 * (1/150*480) = 361.6 -> 361
+    m = np.arange(6, dtype=np.uint8).reshape(2, 3) % 2
+    up = reshape_nopad(m, max_dim=15)  # x5: nearest neighbour repeats each pixel
+    assert np.array_equal(up, np.repeat(np.repeat(m, 5, axis=0), 5, axis=1))
+
+
+def test_iou_by_hand() -> None:
+    g = _box(480, 480, 100, 100, 110, 110)
+    p = _box(480, 480, 100, 105, 110, 115)  # 5 px to the right: I = 50, U = 150
+    assert iou(g, p) == pytest.approx(50 / (150 + 1e-7), abs=1e-15)
+    assert iou(g, np.zeros_like(g)) == 0.0
+    empty = np.zeros_like(g)
+    assert iou(empty, empty) == 1.0
+
+
+def test_location_error_by_hand() -> None:
+    g = _box(480, 480, 100, 100, 110, 110)  # box centre ((100+109)//2, (100+109)//2) = (104, 104)
+    p = _box(480, 480, 130, 140, 141, 151)  # centre ((140+150)//2, (130+140)//2) = (145, 135)
+    assert box_centre(g) == (104, 104)
+    assert box_centre(p) == (145, 135)
+    assert location_error(g, p) == pytest.approx(math.hypot(41, 31) / DIAG480, abs=1e-15)
+    # an empty mask's centre is the padded frame's (3h//2, (w+2h)//2), minus the pad h
+    tall = np.zeros((480, 270), np.uint8)
+    assert box_centre(tall) == (240, 135)  # (x, y) = (h // 2, w // 2): x and y swapped
+    wide = np.zeros((270, 480), np.uint8)
+    assert box_centre(wide) == (135, 240)  # y = 240 lies near the bottom of a 270-high frame
+    g2 = _box(270, 480, 0, 0, 11, 11)  # centre (5, 5)
+    assert location_error(g2, wide) == pytest.approx(math.hypot(130, 235) / DIAG480, abs=1e-15)
+
+
+def test_contour_accuracy_by_hand() -> None:
+    ev = CorrespondenceEvaluator()
+    g = _box(480, 480, 100, 100, 140, 140)
+    # a 5 px shift: every boundary pixel lies within ceil(0.008 * 678.8) = 6 px of the other's
+    assert ev._f_measure(g, _box(480, 480, 100, 105, 140, 145)) == 1.0
+    # far apart: no boundary pixel matches
+    assert ev._f_measure(g, _box(480, 480, 300, 300, 340, 340)) == 0.0
+    assert ev._f_measure(g, np.zeros_like(g)) == 0.0
+    # a 1 px wide sliver 20 px inside g: part of each boundary is out of the other's reach
+    sliver = _box(480, 480, 100, 120, 140, 121)
+    f = ev._f_measure(g, sliver)
+    assert 0.0 < f < 1.0
+
+
+def _hand_case() -> tuple[dict, dict]:
+    """One take, one object, ego 'aria01' (480x480) and exo 'cam01' (240x480,
+    so no resize): five scored ego-exo frames, two with the object not
+    visible in the exo view; frame 4 is not annotated in the exo view."""
+    g = _box(240, 480, 100, 100, 110, 110)
+    ego = _box(480, 480, 0, 0, 10, 10)
+    exo_masks = {"0": _rle(g), "1": _rle(g), "2": _rle(g)}
+    gt = {"annotations": {"t": {
+        "masks": {"obj": {"aria01": {f: _rle(ego) for f in ("0", "1", "2", "3", "4", "5")}, "cam01": exo_masks}},
+        "subsample_idx": [0, 1, 2, 3, 4, 5],
+        "annotated_frames": {"obj": {"aria01": [0, 1, 2, 3, 4, 5], "cam01": [0, 1, 2, 3, 5]}},
+    }}}
+    shifted = _box(240, 480, 100, 105, 110, 115)
+    empty = np.zeros((240, 480), np.uint8)
+    frames = {
+        "0": (g, 0.9),        # visible, found: IoU 1, predicted visible
+        "1": (shifted, 0.8),  # visible, IoU 50/150, predicted visible
+        "2": (empty, 0.2),    # visible, missed: IoU 0, predicted not visible
+        "3": (g, 0.7),        # not visible, predicted visible (a false alarm)
+        "4": (g, 0.9),        # not annotated in cam01: not scored
+        "5": (empty, 0.1),    # not visible, predicted not visible
+    }
+    pred = {"ego-exo": {"version": "xx", "challenge": "xx", "results": {"t": {
+        "masks": {"obj": {"aria01_cam01": {f: {"pred_mask": _rle(m), "confidence": c} for f, (m, c) in frames.items()}}},
+        "subsample_idx": [0, 1, 2, 3, 4, 5]}}}}
+    return gt, pred
+
+
+def test_visibility_and_every_metric_by_hand(tmp_path: Path) -> None:
+    """The official evaluate_egoexo.py prints the same four numbers for this
+    case (0.58333.., 0.44444444403703703, 0.06969811208417664, 0.66666..)."""
+    gt_path, pred_path = _write(tmp_path, *_hand_case())
+    r = evaluate_correspondence(gt_path, pred_path, progress=False)
+    assert r.n_samples == 5
+    # visible: 3 frames, 2 predicted visible; not visible: 2, 1 predicted not visible
+    assert r.metrics["EgoExo_VA"] == pytest.approx((2 / 3 + 1 / 2) / 2 * 100.0, abs=1e-12)
+    assert r.metrics["EgoExo_IoU"] == pytest.approx((100 / (100 + 1e-7) + 50 / (150 + 1e-7) + 0.0) / 3 * 100.0, abs=1e-9)
+    # centres: (104, 104) vs itself, vs (109, 104), vs an empty 240x480 mask's (3*240//2 - 240, (480+480)//2 - 240) = (120, 240)
+    le = (0.0 + 5.0 / DIAG480 + math.hypot(120 - 104, 240 - 104) / DIAG480) / 3
+    assert r.metrics["EgoExo_LE"] == pytest.approx(le * 100.0, abs=1e-12)
+    # 240x480: tolerance ceil(0.008 * 536.7) = 5 px, so the 5 px shift still matches everywhere
+    assert r.metrics["EgoExo_CA"] == pytest.approx((1.0 + 1.0 + 0.0) / 3 * 100.0, abs=1e-12)
+    assert r.metrics["ExoEgo_IoU"] is None
+    assert r.records["visible"] == [True, True, True, False, False]
+    assert r.records["frame"] == ["0", "1", "2", "3", "5"]
+    assert balanced_accuracy(np.array([1, 1]), np.array([1, 0])) == 0.5  # a class only predicted is dropped
+    # the first (2024) release: native size, IoU = I / U
+    native = evaluate_correspondence(gt_path, pred_path, protocol="native", progress=False)
+    assert native.metrics["EgoExo_IoU"] == pytest.approx((1.0 + 1 / 3) / 3 * 100.0, abs=1e-12)
+
+
+def test_missing_frames_warn_and_strict_stops(tmp_path: Path) -> None:
+    gt, pred = _hand_case()
+    del pred["ego-exo"]["results"]["t"]["masks"]["obj"]["aria01_cam01"]["1"]
+    gt_path, pred_path = _write(tmp_path, gt, pred)
+    r = evaluate_correspondence(gt_path, pred_path, progress=False)
+    assert len(r.warnings) == 1 and "1 ego-exo frame(s) missing" in r.warnings[0]
+    assert r.metrics["EgoExo_IoU"] == pytest.approx((100 / (100 + 1e-7)) / 3 * 100.0, abs=1e-9)
+    assert r.metrics["EgoExo_VA"] == pytest.approx((1 / 3 + 1 / 2) / 2 * 100.0, abs=1e-12)
+    with pytest.raises(InputError, match="frame 1: prediction missing"):
+        evaluate_correspondence(gt_path, pred_path, strict=True, progress=False)
+
+
+@pytest.mark.parametrize(
+    "edit, fragments",
+    [
+        (lambda gt, pred: pred["ego-exo"]["results"]["t"]["masks"]["obj"]["aria01_cam01"]["0"].update(pred_mask=_rle(np.ones((480, 480), np.uint8))),
+         ["pred.json", "frame 0", "predicted mask is 480x480, the evaluation size (longer side 480, as evaluate_egoexo.py) is 240x480"]),
+        (lambda gt, pred: pred["ego-exo"]["results"]["t"]["masks"]["obj"]["aria01_cam01"]["1"]["pred_mask"].update(counts="0"),
+         ["pred.json", "frame 1", "RLE counts"]),
+        (lambda gt, pred: pred["ego-exo"]["results"]["t"]["masks"]["obj"]["aria01_cam01"]["2"].update(confidence="high"),
+         ["pred.json", "frame 2", "'confidence' must be a finite number"]),
+        (lambda gt, pred: pred["ego-exo"]["results"].update(other={"masks": {}, "subsample_idx": []}),
+         ["pred.json", "take 'other'", "--ignore-extra"]),
+        (lambda gt, pred: gt["annotations"]["t"]["masks"]["obj"].update(aria02={}),
+         ["gt.json", "take t, object obj", "2 ego ('aria') cameras"]),
+        (lambda gt, pred: gt["annotations"]["t"]["masks"]["obj"]["cam01"]["0"].update(counts="PPP"),
+         ["gt.json", "camera cam01, frame 0", "RLE counts"]),
+        (lambda gt, pred: gt["annotations"]["t"]["annotated_frames"]["obj"].pop("cam01"),
+         ["gt.json", "camera cam01", "'annotated_frames'"]),
+        (lambda gt, pred: pred.pop("ego-exo"), ["pred.json", "neither 'ego-exo' nor 'exo-ego'"]),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path: Path, edit, fragments) -> None:
+    gt, pred = _hand_case()
+    edit(gt, pred)
+    gt_path, pred_path = _write(tmp_path, gt, pred)
+    assert_one_line_error(run_cli("eval", "--task", "correspondence", "--gt", gt_path, "--pred", pred_path, "-q"), *fragments)
+
+
+def test_cli_prints_the_table_and_writes_json(tmp_path: Path) -> None:
+    gt_path, pred_path = _write(tmp_path, *official_case())
+    out = tmp_path / "r.json"
+    run = run_cli("eval", "--task", "correspondence", "--gt", gt_path, "--pred", pred_path, "--json", out, "-q")
+    assert run.returncode == 0, run.stderr
+    assert "EgoExo_IoU" in run.stdout and "29.0" in run.stdout
+    data = json.loads(out.read_text())
+    assert data["metrics"]["ExoEgo_CA"] == pytest.approx(OFFICIAL["exo-ego"]["CA"] * 100.0, abs=1e-6)
+    assert len(data["records"]["IoU"]) == 30
