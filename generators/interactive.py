@@ -114,6 +114,7 @@ from psalm_bench.formats.coco import parse_images
 from psalm_bench.jsonio import load_json, sha256_of
 from psalm_bench.masks import first_bad_counts
 from psalm_bench.parallel import worker_pool
+from psalm_bench.paths import output_file
 
 MODES = ("released", "paper")
 FORMATS = ("psalm", "hf")
@@ -1109,6 +1110,8 @@ def build_interactive(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     if format == "psalm" and out.is_dir():
         raise InputError("is a directory; give the JSON file to write", file=out)
+    if format == "psalm":
+        output_file(out)  # a FIFO or device would be replaced by the final rename
     if format == "hf":
         _require_datasets()
         if out.exists() and not (out.is_dir() and (out / "state.json").is_file()):

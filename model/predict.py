@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from psalm_bench import masks as mask_ops
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import load_json
+from psalm_bench.jsonio import load_json, output_error
+from psalm_bench.paths import output_file
 
 from .inference import (
     davis_frame_inference,
@@ -145,12 +146,17 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
 
 
 def _write_lines(path: Path, lines: Iterable[bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path)
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as handle:
-        for line in lines:
-            handle.write(line + b"\n")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            for line in lines:
+                handle.write(line + b"\n")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise output_error(path, exc) from None
     return path
 
 

@@ -439,6 +439,7 @@ def predict_command(
     from psalm_bench.paths import output_file, output_folder
 
     (output_folder if name in ("panoptic", "ov", "vos") else output_file)(out)  # before the model loads
+    out.parent.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor(model, batch_size=batch_size, progress=progress, engine=engine, address=address, gpus_per_worker=gpus_per_worker)
     if name in ("panoptic", "ov"):
         written = P.predict_categories(predictor, gt, images, out)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from psalm_bench.errors import InputError
+from psalm_bench.paths import output_file
 
 
 # The largest JSON file read into memory: guards against /dev/zero and friends.
@@ -97,7 +98,7 @@ def _finite_or_null(obj: Any) -> Any:
     return obj
 
 
-def _output_error(path: Path, exc: OSError) -> InputError:
+def output_error(path: Path, exc: OSError) -> InputError:
     """One line for an output that cannot be written (read-only, missing, full disk)."""
     import errno
 
@@ -107,9 +108,7 @@ def _output_error(path: Path, exc: OSError) -> InputError:
 
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes via ``PATH.partial`` then rename; nothing is left behind on failure."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError("is a directory, expected a file to write", file=path)
+    path = output_file(path)
     tmp = path.with_name(path.name + ".partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +119,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             tmp.unlink()
         except OSError:
             pass
-        raise _output_error(path, exc) from None
+        raise output_error(path, exc) from None
 
 
 def dump_json(obj: Any, path: str | Path) -> None:

@@ -68,3 +68,28 @@ def require_folder(path: str | Path, what: str) -> Path:
     if kind is None:
         raise InputError(f"{what} folder not found", file=path)
     raise InputError(f"is {kind}, expected the {what} folder", file=path)
+
+
+def output_file(path: str | Path) -> Path:
+    """``path`` if a written file may replace it (missing, or a regular file).
+
+    Writers rename ``PATH.partial`` over ``PATH``: onto a FIFO or a device
+    (``/dev/full`` as root) that rename would replace the node itself, and a
+    folder cannot be replaced at all, so all three are refused before any work.
+    """
+    path = Path(path)
+    kind = kind_of(path)
+    if kind in (None, "a file"):
+        return path
+    if kind == "a folder":
+        raise InputError("is a directory, expected a file to write", file=path)
+    raise InputError(f"is {kind}, expected a file to write", file=path)
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` if it is a folder or missing; a file, FIFO or device there is one line."""
+    path = Path(path)
+    kind = kind_of(path)
+    if kind in (None, "a folder"):
+        return path
+    raise InputError(f"is {kind}, expected a folder to write into", file=path)
