@@ -1,13 +1,17 @@
-"""The numbers papers print, as a curated data file, and their loading.
+"""The numbers papers print, as curated data files, and their loading.
 
-``leaderboard/published/psalm_tables.json`` (package data) holds, per table row
-a paper or model zoo prints, the verbatim row text (``quote``), where it was
-read (``sources``) and the numbers under psalm-bench's metric names
-(``results``). The quote is kept so the numbers can be checked against it
-(:func:`check_row`): a typo in either shows up as a mismatch, and a reader can
-see exactly what the source printed. Loading turns rows into
-:class:`~psalm_bench.leaderboard.store.PublishedEntry` records and hands them to
-the store as ``published`` rows.
+``leaderboard/published/*.json`` (package data) hold, per table row a paper or
+model zoo prints, the verbatim row text (``quote``), where it was read
+(``sources``: paper, version, table, its date) and the numbers under
+psalm-bench's metric names (``results``). ``papers.json`` holds the tables of
+the papers themselves (PSALM's two versions, MGLMM), each quote a line of the
+plain-text copies in ../shared/seeds; ``psalm_tables.json`` holds rows other
+papers and model zoos reprint, for models the papers' tables lack. The quote is
+kept so the numbers can be checked against it (:func:`check_row`): a typo in
+either shows up as a mismatch, and a reader can see exactly what the source
+printed. Loading turns rows into
+:class:`~psalm_bench.leaderboard.store.PublishedEntry` records (dated by the
+paper, not the load) and hands them to the store as ``published`` rows.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from psalm_bench.errors import InputError
 from psalm_bench.leaderboard.store import AddOutcome, PublishedEntry, ResultsStore
 
 SCHEMA = "psalm-bench/published/1"
-DATA_FILE = "psalm_tables.json"
-QUOTE_FORMATS = ("html", "cells", "markdown")
+DATA_FILES = ("papers.json", "psalm_tables.json")
+QUOTE_FORMATS = ("html", "cells", "markdown", "tsv", "tail")
 MISSING_CELLS = {"", "-", "\u2013", "\u2014", "\u4e00"}
 
-Column = tuple[str, str, str, str]  # task, benchmark, split, metric
+Column = tuple[str, str, str, str]  # task, benchmark, split, metric (a fifth item: the column as printed)
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,24 @@ class PublishedData:
     rows: list[dict[str, Any]]
 
 
+def default_paths() -> list[Path]:
+    """The data files shipped with psalm-bench, the papers' own tables first."""
+    folder = resources.files("psalm_bench.leaderboard").joinpath("published")
+    return [Path(str(folder.joinpath(name))) for name in DATA_FILES]
+
+
 def default_path() -> Path:
-    """The data file shipped with psalm-bench."""
-    return Path(str(resources.files("psalm_bench.leaderboard").joinpath("published", DATA_FILE)))
+    """The shipped file of the papers' own tables."""
+    return default_paths()[0]
+
+
+def load_shipped() -> list[PublishedData]:
+    """Every shipped data file, parsed."""
+    return [load_data(p) for p in default_paths()]
 
 
 def load_data(path: str | Path | None = None) -> PublishedData:
-    """Read and validate a published-numbers file (the shipped one by default)."""
+    """Read and validate a published-numbers file (the papers' tables by default)."""
     path = Path(path) if path is not None else default_path()
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -86,7 +101,8 @@ def load_data(path: str | Path | None = None) -> PublishedData:
 def citation(data: PublishedData, row: dict[str, Any]) -> dict[str, Any]:
     """What a published row records about its origin (kept in the store)."""
     src = data.sources[row["source"]]
-    out = {k: src[k] for k in ("title", "authors", "arxiv", "table", "caption", "metric_basis", "read_from", "kind", "note") if src.get(k)}
+    keys = ("title", "authors", "version", "arxiv", "date", "date_basis", "table", "caption", "metric_basis", "read_from", "kind", "note")
+    out = {k: src[k] for k in keys if src.get(k)}
     out["source_id"] = row["source"]
     out["collection"] = data.collection
     out["printed_as"] = row.get("printed_as") or row["model"]
@@ -96,30 +112,61 @@ def citation(data: PublishedData, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def printed_columns(data: PublishedData, row: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, str]]:
+    """Per board key, metric -> the column as the table prints it (where the column map names it)."""
+    columns = row.get("columns", data.sources[row["source"]].get("columns")) or []
+    out: dict[tuple[str, str, str], dict[str, str]] = {}
+    for column in columns:
+        if column is not None and len(column) > 4:
+            out.setdefault(tuple(column[:3]), {})[column[3]] = column[4]
+    return out
+
+
 def entries(data: PublishedData, task: str | None = None) -> list[PublishedEntry]:
-    """The data file as store records (optionally one task's)."""
+    """The data file as store records (optionally one task's), each citing its row and columns."""
     out = []
     for row in data.rows:
         cite = citation(data, row)
+        labels = printed_columns(data, row)
+        date = data.sources[row["source"]].get("date")
         for r in row["results"]:
             if task is None or r["task"] == task:
-                out.append(PublishedEntry(row["model"], r["task"], r["benchmark"], r["split"], dict(r["metrics"]), cite, dict(row.get("meta") or {})))
+                where = labels.get((r["task"], r["benchmark"], r["split"]))
+                here = dict(cite, columns={m: where[m] for m in r["metrics"] if m in where}) if where else cite
+                out.append(PublishedEntry(row["model"], r["task"], r["benchmark"], r["split"], dict(r["metrics"]), here,
+                                          dict(row.get("meta") or {}), str(date) if date else None))
     return out
+
+
+def check_unique(datas: Sequence[PublishedData]) -> None:
+    """Two files (collections) must not both give one model on one board: the store keeps one published row per key."""
+    seen: dict[tuple[str, str, str, str], str] = {}
+    for data in datas:
+        for e in entries(data):
+            key = (e.model, e.task, e.benchmark, e.split)
+            if key in seen and seen[key] != data.path:
+                raise InputError(f"{e.model} on {e.task}/{e.benchmark}/{e.split} is also in {seen[key]}", file=data.path)
+            seen.setdefault(key, data.path)
 
 
 def load_published(store: ResultsStore, path: str | Path | None = None, task: str | None = None) -> list[AddOutcome]:
     """Load (or re-sync) the published numbers into ``store``; idempotent.
 
-    Published rows of this file's collection that the file no longer holds are
-    removed, within ``task`` when given, so a corrected file replaces an older one.
+    ``path``: one data file; by default every shipped file. Published rows of
+    a file's collection that the file no longer holds are removed, within
+    ``task`` when given, so a corrected file replaces an older one.
     """
     from psalm_bench.tasks import TASKS, get_task
 
     if task is not None:
         get_task(task)
-    data = load_data(path)
+    datas = [load_data(path)] if path is not None else load_shipped()
+    check_unique(datas)
     scope = [task] if task is not None else list(TASKS)
-    return store.add_published(entries(data, task), prune_tasks=scope, collection=data.collection)
+    outcomes: list[AddOutcome] = []
+    for data in datas:
+        outcomes += store.add_published(entries(data, task), prune_tasks=scope, collection=data.collection)
+    return outcomes
 
 
 # ---------------------------------------------------------------------------
@@ -135,6 +182,10 @@ def quote_cells(quote: str, fmt: str) -> list[str]:
         return [c.strip() for c in quote.strip().strip("|").split("|")]
     if fmt == "cells":
         return [c.strip() for c in quote.split(" | ")]
+    if fmt == "tsv":  # a tab-separated line of a plain-text table
+        return [c.strip() for c in quote.split("\t")]
+    if fmt == "tail":  # a space-separated line: labels first, one token per value at the end
+        return quote.split()
     raise InputError(f"unknown quote format {fmt!r}")
 
 
@@ -147,6 +198,8 @@ def value_cells(cells: Sequence[str], skip: int) -> list[str]:
 
 
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+# "54.8(↓0.3)": an ablation cell with its difference to the default printed beside it
+_WITH_DELTA = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*\(\s*[↑↓]\s*\d+(?:\.\d+)?\)$")
 
 
 def expected_results(data: PublishedData, row: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, float]]:
@@ -155,16 +208,22 @@ def expected_results(data: PublishedData, row: dict[str, Any]) -> dict[tuple[str
     columns = row.get("columns", src.get("columns"))
     if not isinstance(columns, list):
         raise InputError("no column map for this row", file=data.path, record=row["model"])
-    cells = value_cells(quote_cells(row["quote"], src["quote_format"]), int(src.get("skip_cells", 1)))
+    cells = quote_cells(row["quote"], src["quote_format"])
+    if src["quote_format"] == "tail":  # the labels may hold spaces; the values are the last tokens
+        cells = cells[-len(columns):] if len(cells) > len(columns) else ["?"] * (len(columns) + 1)
+    else:
+        cells = value_cells(cells, int(src.get("skip_cells", 1)))
     if len(cells) != len(columns):
         raise InputError(f"the quote has {len(cells)} value cells but the column map has {len(columns)}", file=data.path, record=row["model"])
     out: dict[tuple[str, str, str], dict[str, float]] = {}
     for cell, column in zip(cells, columns):
         if column is None or cell in MISSING_CELLS:  # not ours, or not printed
             continue
+        delta = _WITH_DELTA.match(cell)
+        cell = delta.group(1) if delta else cell
         if not _NUMBER.match(cell):
             raise InputError(f"cell {cell!r} is not a number", file=data.path, record=row["model"])
-        task, benchmark, split, metric = column
+        task, benchmark, split, metric = column[:4]
         out.setdefault((task, benchmark, split), {})[metric] = float(cell)
     return out
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ class PublishedEntry:
     metrics: dict[str, float]
     citation: dict[str, Any]  # title, arxiv, table, read_from, printed_as, ...
     meta: dict[str, str] = field(default_factory=dict)
+    date: str | None = None  # the paper's date (ISO, or a year): the row's added_at, never the load time
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,12 @@ def _check_published(entry: PublishedEntry) -> PublishedEntry:
     if not isinstance(entry.citation, Mapping) or not entry.citation.get("title"):
         raise InputError(f"{where}: a published number needs its citation (at least a title)")
     meta = {str(k): str(v) for k, v in (entry.meta or {}).items()}
-    return PublishedEntry(entry.model.strip(), entry.task, entry.benchmark, entry.split, clean, dict(entry.citation), meta)
+    if entry.date is not None and not _DATE.match(str(entry.date)):
+        raise InputError(f"{where}: date {entry.date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    return PublishedEntry(entry.model.strip(), entry.task, entry.benchmark, entry.split, clean, dict(entry.citation), meta, entry.date)
+
+
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 def _unique_keys(items: Sequence[Any], problem: Any) -> dict[tuple[str, str, str, str], int]:
@@ -610,7 +617,6 @@ class ResultsStore:
         """
         cleaned = [_check_published(e) for e in entries]
         seen = _unique_keys(cleaned, lambda e, a, b: f"published entries {a} and {b} are both {e.model} on {e.task}/{e.benchmark}/{e.split}")
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         conn = self._conn
         outcomes: list[AddOutcome] = []
         with self._transaction():
@@ -623,17 +629,18 @@ class ResultsStore:
                 citation_json = _canonical_json(e.citation).decode()
                 base = dict(model=e.model, task=e.task, benchmark=e.benchmark, split=e.split, meta_changed=meta_changed[e.model])
                 old = conn.execute(
-                    "SELECT metrics, citation FROM results WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source = 'published'",
+                    "SELECT metrics, citation, added_at FROM results WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source = 'published'",
                     (e.model, e.task, e.benchmark, e.split),
                 ).fetchone()
-                if old is not None and old[0] == metrics_json and old[1] == citation_json:
+                dated = e.date or ""  # a published row is dated by its paper ("" where the paper prints no date)
+                if old is not None and old[0] == metrics_json and old[1] == citation_json and old[2] == dated:
                     outcomes.append(AddOutcome("unchanged", **base))
                     continue
                 conn.execute(
                     "INSERT OR REPLACE INTO results (model, task, benchmark, split, source, metrics, n_samples, records_sha256, "
                     "result_path, toolkit_version, gt_sha256, pred_sha256, params, citation, added_at) "
                     "VALUES (?, ?, ?, ?, 'published', ?, NULL, NULL, NULL, '', NULL, '', '{}', ?, ?)",
-                    (e.model, e.task, e.benchmark, e.split, metrics_json, citation_json, now),
+                    (e.model, e.task, e.benchmark, e.split, metrics_json, citation_json, dated),
                 )
                 if old is None:
                     outcomes.append(AddOutcome("added", **base))

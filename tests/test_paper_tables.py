@@ -71,8 +71,8 @@ def test_refcoco_text_layout_is_aligned(board):
     ends = [m.end() for m in re.finditer(r"-+", rule)]
     assert psalm.rstrip().endswith("74.4") and len(psalm.rstrip()) == ends[-1]
     assert psalm.index("83.6") + 4 == ends[4]
-    seem = next(line for line in lines if line.startswith("SEEM "))
-    assert seem.count(pt.MISSING) >= 7 + 2  # seven missing cells, and seg data / LLM unknown
+    seem = next(line for line in lines if line.startswith("SEEM-L "))
+    assert seem.count(pt.MISSING) >= 7 + 1 and "C, L, RC" in seem  # seven missing cells and no LLM; its seg data printed
     assert "published [" in psalm and "Phi-1.5" in psalm
     mine = next(line for line in lines if line.startswith("MyModel"))
     assert "measured" in mine and "70.0" in mine

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from conftest import REPO, assert_one_line_error, run_cli
 from psalm_bench.errors import InputError
 from psalm_bench.leaderboard import published
 from psalm_bench.leaderboard.store import MIGRATIONS, SCHEMA_VERSION, ResultsStore, _statements, task_metric_names
@@ -26,30 +26,18 @@ REF_COLUMNS = [("refcoco", d, s, "cIoU") for d, ss in (("refcoco", ("val", "test
 # in the parser shows up as a mismatch.
 EXCERPTS: list[tuple[str, str, list]] = [
     ("ReLA", "<tr><td>ReLA [34]</td><td>73.8</td><td>76.5</td><td>70.2</td><td>66.0</td><td>71.0</td><td>57.7</td><td>65.0</td><td>66.0</td></tr>", REF_COLUMNS),
-    ("UNINEXT", "<tr><td>UNINEXT [31]</td><td>82.2</td><td>83.4</td><td>81.3</td><td>72.5</td><td>76.4</td><td>66.2</td><td>74.4</td><td>76.4</td></tr>", REF_COLUMNS),
-    ("LISA-7B", "<tr><td>LISA-7B [26]</td><td>74.1</td><td>76.5</td><td>71.1</td><td>62.4</td><td>67.4</td><td>56.5</td><td>66.4</td><td>68.5</td></tr>", REF_COLUMNS),
     ("GSVA-7B", "<tr><td>GSVA-7B [65]</td><td>76.4</td><td>77.4</td><td>72.8</td><td>64.5</td><td>67.7</td><td>58.6</td><td>71.1</td><td>72.0</td></tr>", REF_COLUMNS),
     ("LISA-13B", "<tr><td>LISA-13B [65]</td><td>73.4</td><td>76.2</td><td>69.5</td><td>62.3</td><td>66.6</td><td>56.3</td><td>68.2</td><td>68.5</td></tr>", REF_COLUMNS),
-    ("GSVA-13B", "<tr><td>GSVA-13B [65]</td><td>77.7</td><td>79.9</td><td>74.2</td><td>68.0</td><td>71.5</td><td>61.5</td><td>73.2</td><td>73.9</td></tr>", REF_COLUMNS),
-    ("GLaMM", "<tr><td>GLaMM [45]</td><td>79.5</td><td>83.2</td><td>76.9</td><td>75.9</td><td>78.7</td><td>68.8</td><td>76.8</td><td>78.4</td></tr>", REF_COLUMNS),
-    ("PSALM", "<tr><td>PSALM [74]</td><td>83.6</td><td>84.7</td><td>81.6</td><td>72.9</td><td>75.5</td><td>70.1</td><td>73.8</td><td>74.4</td></tr>", REF_COLUMNS),
     ("MAttNet", "MAttNet [67] | CVPR’18 | 56.51 | 62.37 | 51.70 | 46.67 | 52.39 | 40.08 | 47.64 | 48.61", REF_COLUMNS),
-    ("PixelLM", "PixelLM [46] | CVPR’24 | 73.0 | 76.5 | 68.2 | 66.3 | 71.7 | 58.3 | 69.3 | 70.5", REF_COLUMNS),
     ("PerceptionGPT", "PerceptionGPT [42] | CVPR’24 | 75.1 | 78.6 | 71.7 | 68.5 | 73.9 | 61.3 | 70.3 | 71.7", REF_COLUMNS),
     ("X-Decoder", "X-Decoder [81] | CVPR’23 | - | - | - | - | - | - | 64.6 | -", [("refcoco", "refcocog", "val", "cIoU")]),
-    ("SEEM", "SEEM [82] | NeurIPS’23 | - | - | - | - | - | - | 65.7 | -", [("refcoco", "refcocog", "val", "cIoU")]),
-    ("PSALM", "<tr><td>PSALM [219]</td><td>55.9 / 66.6</td><td>83.6 / 72.9 / 73.8</td><td>-</td><td>-</td><td>64.3 / 67.3</td></tr>",
-     [("panoptic", "coco", "val", "PQ"), ("semantic", "coco", "val", "mIoU"), None, None, None,
-      ("interactive", "coco-interactive", "val", "point_mIoU"), ("interactive", "coco-interactive", "val", "box_mIoU")]),
-    ("Mask2Former (Swin-B)", "Mask2Former | Swin-B | 50 | 55.1 | 45.2 | 65.1 | 48558700_5",
-     [None, ("panoptic", "coco", "val", "PQ"), ("instance", "coco", "val", "AP"), ("semantic", "coco", "val", "mIoU")]),
     ("Mask2Former (Swin-B IN21k)", "Mask2Former | Swin-B (IN21k) | 50 | 56.4 | 46.3 | 67.1 | 48558700_7",
      [None, ("panoptic", "coco", "val", "PQ"), ("instance", "coco", "val", "AP"), ("semantic", "coco", "val", "mIoU")]),
     ("ODISE (label)", "ODISE (label) | 22.6 | 14.4 | 29.9 | 55.4 | 46.0 | 65.2 | 11.1 | 57.3 | 14.5 | 84.6 | checkpoint",
      [None, ("ov-instance", "ade20k-150", "val", "AP"), ("ov-semantic", "ade20k-150", "val", "mIoU"), ("panoptic", "coco", "val", "PQ"),
       ("instance", "coco", "val", "AP"), ("semantic", "coco", "val", "mIoU"), ("ov-semantic", "ade20k-847", "val", "mIoU"),
       ("ov-semantic", "pc59", "val", "mIoU"), ("ov-semantic", "pc459", "val", "mIoU"), ("ov-semantic", "voc21", "val", "mIoU")]),
-    ("XMem", "| XMem | 86.2 | 82.9 | 89.5 | 22.6 | 33.9 |", [("vos", "davis2017", "val", "J&F"), ("vos", "davis2017", "val", "J"), ("vos", "davis2017", "val", "F"), None, None]),
+    ("XMem (RESULTS.md)", "| XMem | 86.2 | 82.9 | 89.5 | 22.6 | 33.9 |", [("vos", "davis2017", "val", "J&F"), ("vos", "davis2017", "val", "J"), ("vos", "davis2017", "val", "F"), None, None]),
 ]
 
 
@@ -67,7 +55,8 @@ def _numbers(excerpt: str) -> list[float]:
 
 @pytest.fixture(scope="module")
 def data() -> published.PublishedData:
-    return published.load_data()
+    """The reprints file (rows other papers and model zoos print)."""
+    return published.load_data(published.default_paths()[1])
 
 
 def _entry_metrics(data, model: str) -> dict[tuple[str, str, str, str], float]:
@@ -79,8 +68,9 @@ def _entry_metrics(data, model: str) -> dict[tuple[str, str, str, str], float]:
     return out
 
 
-def test_at_least_fifteen_excerpts():
-    assert len(EXCERPTS) >= 15
+def test_excerpts_cover_the_reprints(data):
+    # every reprinted row but SenseNova's LISA-7B (GCG) and ODISE (caption) has an independent excerpt
+    assert len(EXCERPTS) >= 9 and len(data.rows) == 11
 
 
 @pytest.mark.parametrize("model, excerpt, columns", EXCERPTS, ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(EXCERPTS)])
@@ -124,10 +114,10 @@ def test_cell_parsers():
 
 
 def test_a_typo_is_caught(data):
-    row = json.loads(json.dumps(next(r for r in data.rows if r["model"] == "PSALM")))
-    row["results"][0]["metrics"]["cIoU"] = 86.3
+    row = json.loads(json.dumps(next(r for r in data.rows if r["model"] == "ReLA")))
+    row["results"][0]["metrics"]["cIoU"] = 78.3
     problems = published.check_row(data, row)
-    assert problems and "86.3" in problems[0] and "83.6" in problems[0]
+    assert problems and "78.3" in problems[0] and "73.8" in problems[0]
 
 
 def test_bad_data_files(tmp_path):
@@ -162,7 +152,8 @@ def _result(task="refcoco", value=50.0, gt=GT_A, **params):
 
 def test_load_is_idempotent_and_complete(store, data):
     first = published.load_published(store)
-    assert {o.status for o in first} == {"added"} and len(first) == len(published.entries(data))
+    shipped = published.load_shipped()
+    assert {o.status for o in first} == {"added"} and len(first) == sum(len(published.entries(d)) for d in shipped)
     before = store.list()
     second = published.load_published(store)
     assert {o.status for o in second} == {"unchanged"}
@@ -170,13 +161,18 @@ def test_load_is_idempotent_and_complete(store, data):
     rows = store.list(source="published")
     assert len(rows) == len(first) and all(r.gt_sha256 is None and r.citation for r in rows)
     psalm = store.list(model="PSALM", task="refcoco", benchmark="refcoco", split="val")[0]
-    assert psalm.metrics == {"cIoU": 83.6} and psalm.citation["table"] == "Table 2"
-    assert store.meta("PSALM")["llm"] == "Phi-1.5"
+    assert psalm.metrics == {"cIoU": 83.6} and psalm.citation["table"] == "Table 8"
+    assert psalm.citation["version"].startswith("ECCV 2024") and psalm.citation["columns"] == {"cIoU": "RefCOCO val"}
+    assert psalm.citation["printed_as"] == "PSALM" and psalm.added_at == "2024"  # the paper's date, not the load's
+    vos = store.list(model="PSALM", task="vos")[0]
+    assert vos.added_at == "2024-03-21" and vos.citation["version"].startswith("arXiv v1")
+    assert store.meta("PSALM")["llm"] == "Phi-1.5 (1.3B)"
 
 
 def test_task_filter(store):
     outcomes = published.load_published(store, task="vos")
-    assert [(o.model, o.task) for o in outcomes] == [("XMem", "vos")]
+    assert sorted(o.model for o in outcomes) == ["OMG-Seg", "PSALM", "Painter", "SEEM-B", "SegGPT", "XMem", "XMem (RESULTS.md)"]
+    assert {o.task for o in outcomes} == {"vos"}
     with pytest.raises(InputError, match="unknown task"):
         published.load_published(store, task="depth")
 
@@ -203,25 +199,25 @@ def test_user_meta_is_not_overwritten(store):
 
 def test_corrected_file_replaces_and_prunes_only_its_collection(store, data, tmp_path):
     published.load_published(store)
-    doc = json.loads(open(published.default_path(), encoding="utf-8").read())
-    doc["rows"] = [r for r in doc["rows"] if r["model"] != "XMem"]
+    doc = json.loads(open(published.default_paths()[1], encoding="utf-8").read())
+    doc["rows"] = [r for r in doc["rows"] if r["model"] != "XMem (RESULTS.md)"]
     for r in doc["rows"]:
         if r["model"] == "ReLA":
             r["results"][0]["metrics"]["cIoU"] = 1.0
             r["quote"] = r["quote"].replace("73.8", "1.0", 1)
     fixed = tmp_path / "fixed.json"
     fixed.write_text(json.dumps(doc))
-    other = dict(doc, collection="my_papers", rows=[r for r in doc["rows"] if r["model"] == "PixelLM"])
+    other = dict(doc, collection="my_papers", rows=[r for r in doc["rows"] if r["model"] == "PerceptionGPT"])
     for r in other["rows"]:
         r["model"] = "PixelLM (my table)"
     (tmp_path / "other.json").write_text(json.dumps(other))
     published.load_published(store, tmp_path / "other.json")
     outcomes = published.load_published(store, fixed)
     status = {(o.model, o.task, o.benchmark, o.split): o.status for o in outcomes}
-    assert status[("XMem", "vos", "davis2017", "val")] == "removed"
+    assert status[("XMem (RESULTS.md)", "vos", "davis2017", "val")] == "removed"
     assert status[("ReLA", "refcoco", "refcoco", "val")] == "replaced"
-    assert store.list(model="XMem") == []
-    assert store.meta("XMem") == {}
+    assert store.list(model="XMem (RESULTS.md)") == [] and store.meta("XMem (RESULTS.md)") == {}
+    assert len(store.list(model="XMem")) == 1  # PSALM Table 13's XMem, another collection (papers)
     assert len(store.list(model="PixelLM (my table)")) == 8  # another collection is left alone
 
 
@@ -300,3 +296,122 @@ def test_cli_load_published_and_list(tmp_path):
     assert listed.returncode == 0
     assert "XMem" in listed.stdout and "published" in listed.stdout and "86.2" in listed.stdout
     assert_one_line_error(run_cli("leaderboard", "load-published", "--db", db, "--file", tmp_path / "nope.json"), "nope.json")
+
+
+# ---------------------------------------------------------------------------
+# the papers' own tables (papers.json), against the seed text
+
+SEEDS = REPO.parent / "shared" / "seeds"
+needs_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not beside the clone")
+DELTA = re.compile(r"\(\s*(?:[\u2191\u2193]|\\downarrow|\\uparrow)\s*\d+(\.\d+)?\)")  # "(↓0.3)", arXiv "(\downarrow0.3)"
+
+
+@pytest.fixture(scope="module")
+def papers() -> published.PublishedData:
+    return published.load_data(published.default_paths()[0])
+
+
+@pytest.fixture(scope="module")
+def seed_lines() -> dict[str, list[str]]:
+    return {p.name: p.read_text(encoding="utf-8").split("\n") for p in SEEDS.glob("*.txt")}
+
+
+def _seed_numbers(line: str) -> list[float]:
+    """The standalone decimals of a seed line, in order (not 'Phi-1.5', '(1.3B)' or an ablation's '(↓0.3)')."""
+    return [float(t) for t in re.split(r"[\s\u00a0]+", DELTA.sub(" ", line)) if re.fullmatch(r"\d+\.\d+", t)]
+
+
+def _row_numbers(papers, row) -> list[float]:
+    """The row's result values, in the order of its column map (cells the row has no value for skipped)."""
+    columns = row.get("columns", papers.sources[row["source"]]["columns"])
+    have = {(r["task"], r["benchmark"], r["split"], m): v for r in row["results"] for m, v in r["metrics"].items()}
+    return [have[tuple(c[:4])] for c in columns if tuple(c[:4]) in have]
+
+
+def _table_lines(seed_lines, seed: str, table: str) -> list[str]:
+    """The lines within 25 of a table's caption line (captions sit above or below their tables)."""
+    lines = seed_lines[seed]
+    at = [i for i, line in enumerate(lines) if line.startswith(table + ":")]
+    assert at, (seed, table)
+    return [line for i in at for line in lines[max(0, i - 25): i + 25]]
+
+
+@needs_seeds
+def test_every_paper_row_is_a_line_of_its_seed_with_the_same_numbers(papers, seed_lines):
+    for row in papers.rows:
+        src = papers.sources[row["source"]]
+        assert src["read_from"] == f"../shared/seeds/{src['seed']}"
+        assert row["quote"] in _table_lines(seed_lines, src["seed"], src["table"]), (row["model"], row["quote"])
+        assert _seed_numbers(row["quote"]) == _row_numbers(papers, row), (row["model"], row["quote"])
+    assert published.check_all(papers) == []
+
+
+@needs_seeds
+def test_row_counts_per_table(papers):
+    counts: dict[str, int] = {}
+    for row in papers.rows:
+        counts[row["source"]] = counts.get(row["source"], 0) + 1
+    assert counts == {
+        "psalm-eccv-t2": 3, "psalm-eccv-t3": 2, "psalm-eccv-t4": 2, "psalm-eccv-t5": 3, "psalm-eccv-t6": 2, "psalm-eccv-t7": 2,
+        "psalm-eccv-t8": 12, "psalm-eccv-t9": 6, "psalm-eccv-t10": 6, "psalm-eccv-t11": 5, "psalm-eccv-t12": 8,
+        "psalm-arxiv-t13": 6, "mglmm-t3": 5,
+    }
+
+
+@needs_seeds
+def test_a_typo_in_a_paper_row_fails(papers, seed_lines):
+    row = json.loads(json.dumps(next(r for r in papers.rows if r["source"] == "psalm-eccv-t10" and r["model"] == "PSALM")))
+    row["results"][0]["metrics"]["point_mIoU"] = 64.1
+    assert published.check_row(papers, row) and _seed_numbers(row["quote"]) != _row_numbers(papers, row)
+    row = json.loads(json.dumps(next(r for r in papers.rows if r["source"] == "psalm-eccv-t8" and r["model"] == "PSALM")))
+    row["quote"] = row["quote"].replace("83.6", "83.9")
+    src = papers.sources[row["source"]]
+    assert row["quote"] not in _table_lines(seed_lines, src["seed"], src["table"])
+
+
+@needs_seeds
+def test_the_arxiv_version_prints_the_same_numbers(papers, seed_lines):
+    """Tables 2-12 are quoted from the ECCV text; the arXiv text prints each row's numbers too."""
+    arxiv = "000_7d00c265d5fb73c4.txt"
+    for row in papers.rows:
+        src = papers.sources[row["source"]]
+        if not row["source"].startswith("psalm-eccv"):
+            continue
+        want = _seed_numbers(row["quote"])
+        assert any(_seed_numbers(line) == want for line in _table_lines(seed_lines, arxiv, src["table"])), (src["table"], row["model"])
+    # Table 4's LISA reference row is Table 8's LISA row (val, testA, testB), so it is not stored twice
+    lisa4 = next(line for line in _table_lines(seed_lines, "001_4b75a78c0335b7f6.txt", "Table 4") if line.startswith("LISA\t"))
+    lisa8 = next(r for r in papers.rows if r["source"] == "psalm-eccv-t8" and r["model"] == "LISA-7B")
+    assert _seed_numbers(lisa4) == _row_numbers(papers, lisa8)[:3]
+
+
+@needs_seeds
+def test_disagreements_are_recorded_not_resolved(papers, seed_lines):
+    by = {(r["source"], r["model"]): r for r in papers.rows}
+    point = by[("psalm-eccv-t10", "PSALM")]
+    joint = by[("psalm-eccv-t7", "PSALM ablation T7: joint training")]
+    assert point["results"][0]["metrics"]["point_mIoU"] == 64.3 and "64.1" in point["note"]
+    assert {r["task"]: r["metrics"] for r in joint["results"]}["interactive"] == {"point_mIoU": 64.1} and "64.3" in joint["note"]
+    lisa_ft, gsva = by[("psalm-eccv-t12", "LISA-7B (ft)")], by[("psalm-eccv-t12", "GSVA-7B")]
+    assert _row_numbers(papers, lisa_ft) == _row_numbers(papers, gsva) and "61.6" in lisa_ft["note"]
+    mglmm_lisa = [line for line in _table_lines(seed_lines, "003_44f61e032143e0b0.txt", "Table 5") if line.startswith("LISA (Lai")]
+    assert len(mglmm_lisa) == 1 and _seed_numbers(mglmm_lisa[0])[:2] == [61.7, 61.6]
+    glamm = by[("psalm-eccv-t8", "GLaMM")]
+    assert _row_numbers(papers, glamm)[3:] == [72.6, 78.7, 64.6, 74.2, 74.9] and "75.9" in glamm["note"]
+    assert "74.4" in by[("psalm-eccv-t8", "UNINEXT-H")]["note"] and "65.7" in by[("psalm-eccv-t8", "SEEM-L")]["note"]
+
+
+@needs_seeds
+def test_no_model_has_two_published_rows_on_one_board():
+    shipped = published.load_shipped()
+    published.check_unique(shipped)
+    twin = published.PublishedData("/tmp/twin.json", "twin", shipped[0].sources, shipped[0].rows[:1])
+    with pytest.raises(InputError, match="also in"):
+        published.check_unique([shipped[0], twin])
+
+
+def test_paper_dates(papers):
+    for sid, src in papers.sources.items():
+        assert src.get("date_basis"), sid
+        assert src.get("date") is None or re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", src["date"]), sid
+    assert {e.date for e in published.entries(papers)} == {"2024", "2024-03-21", None}
