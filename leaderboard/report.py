@@ -14,6 +14,11 @@ Sampling units (the ids that pair the two runs):
 - interactive: (``ann_id``, ``prompt``)
 - vos: object (``sequence``, ``object``); J&F and its parts are per-object means
 - semantic: image (``image``); panoptic: image (``image_id``)
+- muse: item (``id``); gcg: image (``id``); GCG's AP is re-accumulated from
+  each image's COCOeval matches per resample (repeated images keep their place
+  in the ranking), its METEOR and CIDEr are corpus-level (METEOR's
+  corpus score; CIDEr-D's IDF from the evaluated references): no CI, point
+  values only, and the report says so
 - instance (and tasks without records): none; point values only
 
 Decision rule (metric units, i.e. percent points; ``tol`` = tolerance): with
@@ -64,11 +69,19 @@ TASK_METRICS: dict[str, list[str]] = {
     "semantic": ["mIoU", "fwIoU", "mACC", "pACC"],
     "panoptic": ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"],
     "instance": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+    "muse": ["gIoU", "cIoU"],
+    "gcg": ["AP50", "AP", "mIoU", "Recall", "METEOR", "CIDEr"],
 }
 POINT_ONLY_TASKS = frozenset({"instance"})
 UNITS = {
     "refcoco": "sentences", "gref": "sentences", "interactive": "(instance, prompt) pairs",
     "vos": "objects", "semantic": "images", "panoptic": "images",
+    "muse": "items", "gcg": "images",
+}
+# metrics of a corpus that per-sample records cannot resample: compared as point values, no CI
+CORPUS_METRICS = {
+    "gcg": {"METEOR": "corpus-level METEOR (one score over all captions)",
+            "CIDEr": "corpus-level CIDEr-D (IDF from the evaluated references)"},
 }
 # records must reproduce the JSON's metrics to this (percent points)
 POINT_CHECK_TOL = 1e-6
@@ -88,6 +101,7 @@ class MetricComparison:
     ci_high: float | None
     label: str  # one of LABELS
     higher_is_better: bool = True
+    note: str = ""  # why there is no CI (a corpus-level metric), shown instead of one
 
 
 @dataclass
@@ -422,6 +436,74 @@ def _panoptic_stat(img_ids: list[int], segs: tuple, cats: np.ndarray, isthing: n
     return stat
 
 
+def _ids(rec: Any, src: str) -> list[Any]:
+    ids = _col(rec, "id", src)
+    for k in ids:
+        if isinstance(k, bool) or not isinstance(k, (str, int)):
+            raise InputError(f"record id {k!r} is not a string or an integer", file=src)
+    return ids
+
+
+def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    """Per item: summed pair I, U and IoU, max_num (evaluators.multi_target.MuseEvaluator.compute)."""
+    from psalm_bench.evaluators.multi_target import PIXELLM_CIOU_EPS, PIXELLM_COUNT_EPS
+
+    rec = data["records"]
+    keys = _ids(rec, src)
+    max_num = np.asarray(_col(rec, "max_num", src), dtype=np.float64)
+    scored = (max_num > 0).astype(np.float64)
+    item_iou = np.asarray([0.0 if v is None else float(v) for v in _col(rec, "IoU", src)]) * scored
+    cols = [_col(rec, "I", src), _col(rec, "U", src), _col(rec, "iou_sum", src), max_num, scored, item_iou]
+    X = np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1) if keys else np.zeros((0, 6))
+    protocol = _provenance(data).get("params", {}).get("protocol", "pixellm")
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = W @ X
+        n = W.sum(axis=1)
+        if protocol == "pixellm":
+            giou = np.where(S[:, 4] > 0, 100.0 * S[:, 2] / (S[:, 3] + PIXELLM_COUNT_EPS), np.nan)
+            ciou = np.where(n > 0, 100.0 * S[:, 0] / (S[:, 1] + PIXELLM_CIOU_EPS), np.nan)
+        else:
+            giou, ciou = 100.0 * _ratio(S[:, 5], S[:, 4]), 100.0 * _ratio(S[:, 0], S[:, 1])
+        return {"gIoU": giou, "cIoU": ciou}
+
+    return keys, stat
+
+
+def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    """Per image: GLaMM's mIoU, Recall TP and GT count, and the COCOeval matches that
+    AP is re-accumulated from (evaluators.multi_target.coco_ap)."""
+    from psalm_bench.evaluators.multi_target import coco_ap, coco_image_order
+
+    rec = data["records"]
+    keys = _ids(rec, src)
+    miou = np.asarray(_col(rec, "mIoU", src), dtype=np.float64)
+    tp = _col(rec, "tp", src)
+    n_gt = np.asarray(_col(rec, "n_gt", src), dtype=np.float64)
+    has_recall = bool(keys) and all(t is not None for t in tp)
+    tp_a = np.asarray([0 if t is None else t for t in tp], dtype=np.float64)
+    order = coco_image_order(keys)
+    tp_bits, ig_bits, npig = _col(rec, "ap_tp", src), _col(rec, "ap_ignore", src), _col(rec, "ap_npig", src)
+    try:
+        tp_bits, ig_bits = [list(map(int, tp_bits[k])) for k in order], [list(map(int, ig_bits[k])) for k in order]
+        npig = [int(npig[k]) for k in order]
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"gcg records' AP matches are malformed ({exc})", file=src) from None
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        n = W.sum(axis=1)
+        out = {"mIoU": 100.0 * _ratio(W @ miou, n)}
+        if has_recall:
+            den = W @ n_gt
+            out["Recall"] = np.where(den > 0, 100.0 * (W @ tp_a) / np.where(den > 0, den, 1.0), 0.0)
+        else:
+            out["Recall"] = np.full(len(W), np.nan)
+        out["AP50"], out["AP"] = coco_ap(tp_bits, ig_bits, npig, W[:, order])
+        return out
+
+    return keys, stat
+
+
 # ---------------------------------------------------------------------------
 # Pairing and bootstrap
 
@@ -524,7 +606,7 @@ def compare_results(
         ones = np.ones((1, n))
         b_point, c_point = b_stat(ones), c_stat(ones[:, :len(c_keys)])
         for role, point, m, src in (("baseline", b_point, base_m, base_src), ("current", c_point, cur_m, cur_src)):
-            for name in names:
+            for name in (n for n in names if n in point):  # corpus-level metrics are not recomputed
                 want, got = m.get(name), _finite(point[name][0])
                 if (want is None) != (got is None) or (want is not None and abs(float(want) - got) > POINT_CHECK_TOL * max(1.0, abs(float(want)))):
                     raise InputError(f"records do not reproduce metric {name} ({got} from records, {want} in the file)", file=src)
@@ -533,7 +615,7 @@ def compare_results(
         inv[perm] = np.arange(n)
         b_boot = b_stat(C)
         c_boot = c_stat(C[:, inv])  # current's sample perm[i] gets baseline sample i's count
-        for name in names:
+        for name in (n for n in names if n in b_boot):
             stats[name] = (b_boot[name], c_boot[name])
 
     alpha = (1.0 - confidence) / 2.0
@@ -548,7 +630,8 @@ def compare_results(
             if d.size:
                 lo, hi = (float(v) for v in np.quantile(d, [alpha, 1.0 - alpha]))
         higher = name not in LOWER_IS_BETTER
-        out.append(MetricComparison(name, b, c, delta, lo, hi, _label(delta, lo, hi, higher, tolerance), higher))
+        note = CORPUS_METRICS.get(task, {}).get(name, "") if has_records else ""
+        out.append(MetricComparison(name, b, c, delta, lo, hi, _label(delta, lo, hi, higher, tolerance), higher, note))
     return Report(task, base_src, cur_src, float(tolerance), float(confidence), int(resamples), int(seed),
                   n_samples, UNITS.get(task) if has_records else None, out)
 
@@ -577,6 +660,10 @@ def _build(task: str, base: dict, base_src: str, cur: dict, cur_src: str):
         isthing = np.asarray([th[c] for c in cats], dtype=bool)
         return (b_ids, _panoptic_stat(b_ids, b_segs, cats, isthing, base_src),
                 c_ids, _panoptic_stat(c_ids, c_segs, cats, isthing, cur_src))
+    if task == "muse":
+        return (*_muse(base, base_src), *_muse(cur, cur_src))
+    if task == "gcg":
+        return (*_gcg(base, base_src), *_gcg(cur, cur_src))
     raise AssertionError(task)  # pragma: no cover
 
 
@@ -620,7 +707,13 @@ def _f(x: float | None, signed: bool = False) -> str:
 
 
 def _ci(m: MetricComparison) -> str:
+    if m.note:
+        return "corpus-level: no CI"
     return "-" if m.ci_low is None else f"[{m.ci_low:+.2f}, {m.ci_high:+.2f}]"
+
+
+def _notes(report: Report) -> list[str]:
+    return [f"{m.name}: {m.note}; not resampled per sample, point values compared" for m in report.metrics if m.note]
 
 
 def _name(m: MetricComparison) -> str:
@@ -648,7 +741,7 @@ def render_text(report: Report) -> str:
     lines = [f"baseline: {report.baseline}", f"current:  {report.current}", _header(report), ""]
     for r in rows:
         lines.append("  ".join(c.ljust(widths[i]) if i in (0, 5) else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip())
-    lines += ["", _summary(report)]
+    lines += [""] + _notes(report) + [_summary(report)]
     return "\n".join(lines)
 
 
@@ -669,7 +762,7 @@ def render_markdown(report: Report) -> str:
     for m in report.metrics:
         name = m.name.replace("|", "\\|") + ("" if m.higher_is_better else " ↓")
         lines.append(f"| {name} | {_f(m.baseline)} | {_f(m.current)} | {_f(m.delta, True)} | {_ci(m)} | {_MD_MARK[m.label]} |")
-    lines += ["", f"**{_summary(report)}**" + ("" if all(m.higher_is_better for m in report.metrics) else " (↓: lower is better)")]
+    lines += [""] + [f"_{n}_" for n in _notes(report)] + [f"**{_summary(report)}**" + ("" if all(m.higher_is_better for m in report.metrics) else " (↓: lower is better)")]
     return "\n".join(lines) + "\n"
 
 

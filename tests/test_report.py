@@ -313,3 +313,159 @@ def test_vos_decay_is_lower_is_better(tmp_path):
     assert not report.by_name("J-decay").higher_is_better
     assert report.by_name("J&F").higher_is_better
     assert report.n_samples == res["provenance"]["params"]["objects"]
+
+
+# ---------------------------------------------------------------------------
+# MUSE and GCG: per-item / per-image records
+
+
+def _rect(rng, h: int = 12, w: int = 12) -> np.ndarray:
+    m = np.zeros((h, w), dtype=np.uint8)
+    r, c = rng.integers(0, h - 3), rng.integers(0, w - 3)
+    m[r:r + rng.integers(2, 6), c:c + rng.integers(2, 6)] = 1
+    return m
+
+
+def _jitter(rng, m: np.ndarray, p: float) -> np.ndarray:
+    """The mask shifted by one pixel with probability p, else a random rectangle with probability p."""
+    if rng.random() < p:
+        return _rect(rng, *m.shape)
+    return np.roll(m, int(rng.integers(-1, 2)), axis=int(rng.integers(0, 2)))
+
+
+def _multi_target_case(tmp_path, task: str, n: int = 40, seed: int = 0, worse: float = 0.6):
+    """GT and two prediction files (good: small shifts; worse: most masks replaced by random ones)."""
+    from psalm_bench.masks import encode
+
+    rng = np.random.default_rng(seed)
+    gts, good, bad = [], [], []
+    for k in range(n):
+        masks = [_rect(rng) for _ in range(int(rng.integers(1, 4)))]
+        sid = f"img{k:03d}" if k % 2 else k  # str and int ids, as JSON keeps them
+        if task == "muse":
+            gts.append({"id": sid, "height": 12, "width": 12, "masks": [encode(m) for m in masks]})
+            good.append({"id": sid, "masks": [encode(_jitter(rng, m, 0.1)) for m in masks]})
+            bad.append({"id": sid, "masks": [encode(_jitter(rng, m, worse)) for m in masks]})
+        else:
+            sid = 1000 - 7 * k  # GCG: int ids, not sorted in file order
+            phr = lambda ms: [{"text": "thing", "mask": encode(m)} for m in ms]  # noqa: E731
+            gts.append({"id": sid, "height": 12, "width": 12, "caption": "a thing", "phrases": phr(masks)})
+            good.append({"id": sid, "caption": "a thing", "phrases": phr([_jitter(rng, m, 0.1) for m in masks])})
+            bad.append({"id": sid, "caption": "a thing", "phrases": phr([_jitter(rng, m, worse) for m in masks])})
+    paths = []
+    for name, data in (("gt.json", gts), ("good.jsonl", good), ("bad.jsonl", bad)):
+        path = tmp_path / f"{task}-{name}"
+        path.write_text(json.dumps(data) if name.endswith(".json") else "".join(json.dumps(d) + "\n" for d in data))
+        paths.append(path)
+    return paths
+
+
+def _same_text(a: str, b: str) -> float:
+    return float(a == b)
+
+
+def _score(task: str, gt, pred, **kw) -> dict:
+    from psalm_bench.evaluators.multi_target import evaluate_gcg, evaluate_muse
+
+    if task == "muse":
+        return evaluate_muse(gt, pred, progress=False, **kw).to_dict(gt, gt)
+    return evaluate_gcg(gt, pred, text_similarity=_same_text, captions=False, progress=False, **kw).to_dict(gt, gt)
+
+
+@pytest.mark.parametrize("task,protocol", [("muse", "pixellm"), ("muse", "per-image"), ("gcg", None)])
+def test_muse_gcg_records_give_cis_and_flag_a_regression(task, protocol, tmp_path):
+    gt, good, bad = _multi_target_case(tmp_path, task)
+    kw = {"protocol": protocol} if protocol else {}
+    base, cur = _score(task, gt, good, **kw), _score(task, gt, bad, **kw)
+    names = ["gIoU", "cIoU"] if task == "muse" else ["AP50", "AP", "mIoU", "Recall"]
+    same = compare_results(base, copy.deepcopy(base), resamples=300)
+    assert same.n_samples == 40 and same.unit == ("items" if task == "muse" else "images")
+    rep = compare_results(base, cur, resamples=300)
+    for name in names:
+        m, s = rep.by_name(name), same.by_name(name)
+        assert m.ci_low is not None and m.ci_low <= m.delta <= m.ci_high, name
+        assert m.label == "regressed", (name, m)
+        assert s.label == "within noise" and abs(s.ci_low) < 1e-9 and abs(s.ci_high) < 1e-9
+    assert exit_code(rep) == 1 and exit_code(same) == 0
+    # a record that no longer reproduces its metric is refused
+    key = "I" if task == "muse" else "mIoU"
+    tampered = copy.deepcopy(cur)
+    tampered["records"][0][key] += 0.5
+    with pytest.raises(InputError, match="records do not reproduce metric"):
+        compare_results(base, tampered, resamples=10)
+
+
+def test_gcg_caption_metrics_are_corpus_level_without_ci(tmp_path):
+    gt, good, bad = _multi_target_case(tmp_path, "gcg", n=12)
+    base, cur = _score("gcg", gt, good), _score("gcg", gt, bad)
+    # the caption scores of two runs (test inputs for the report; their values are not measured here)
+    base["metrics"].update(METEOR=30.0, CIDEr=80.0)
+    cur["metrics"].update(METEOR=20.0, CIDEr=80.0)
+    rep = compare_results(base, cur, resamples=50)
+    for name in ("METEOR", "CIDEr"):
+        m = rep.by_name(name)
+        assert m.ci_low is None and m.label == "no records" and "corpus-level" in m.note
+    assert rep.by_name("AP50").note == "" and rep.by_name("AP50").ci_low is not None
+    text = render_text(rep)
+    assert "corpus-level: no CI" in text
+    assert "METEOR: corpus-level METEOR (one score over all captions); not resampled per sample, point values compared" in text
+    assert "CIDEr: corpus-level CIDEr-D (IDF from the evaluated references)" in render_markdown(rep)
+    assert to_json(rep)["metrics"][4]["note"].startswith("corpus-level")
+    # METEOR's point value fell by 10: under --fail-on regression that alone fails, as for any point-only metric
+    assert exit_code(compare_results(base, dict(base, metrics=cur["metrics"] | {k: base["metrics"][k] for k in ("AP50", "AP", "mIoU", "Recall")}), resamples=20)) == 1
+
+
+def test_gcg_bootstrap_ap_equals_cocoeval_on_the_resampled_images(tmp_path):
+    """A bootstrap row's AP is COCOeval's AP on the resampled data set: each drawn image
+    repeated in place (consecutive image ids), every score 1.0, as GLaMM ranks them."""
+    import contextlib
+    import io
+
+    from pycocotools import mask as mask_api
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from psalm_bench.evaluators.multi_target import coco_ap, coco_image_order
+
+    gt, good, _ = _multi_target_case(tmp_path, "gcg", n=15, seed=4)
+    res = _score("gcg", gt, good)
+    recs = res["records"]
+    gts = {g["id"]: g for g in json.loads(gt.read_text())}
+    preds = {p["id"]: p for p in map(json.loads, good.read_text().splitlines())}
+    order = coco_image_order([r["id"] for r in recs])
+    W = resample_counts(len(recs), 3, seed=11)
+    ap50, ap = coco_ap([recs[k]["ap_tp"] for k in order], [recs[k]["ap_ignore"] for k in order],
+                       [recs[k]["ap_npig"] for k in order], W[:, order])
+    for row in range(3):
+        images, anns, dets = [], [], []
+        for k in order:
+            sid = recs[k]["id"]
+            for _ in range(int(W[row, k])):
+                image_id = len(images) + 1
+                images.append({"id": image_id, "height": 12, "width": 12})
+                for ph in gts[sid]["phrases"]:
+                    m = dict(ph["mask"], counts=ph["mask"]["counts"].encode())
+                    anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": 1, "segmentation": ph["mask"],
+                                 "iscrowd": 0, "area": float(mask_api.area(m)), "bbox": [0, 0, 1, 1]})
+                dets += [{"image_id": image_id, "category_id": 1, "segmentation": ph["mask"], "score": 1.0} for ph in preds[sid]["phrases"]]
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco = COCO()
+            coco.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "o"}]}
+            coco.createIndex()
+            ev = COCOeval(coco, coco.loadRes(dets), "segm")
+            ev.params.catIds = [1]
+            ev.evaluate(); ev.accumulate(); ev.summarize()
+        assert ap50[row] == pytest.approx(100 * ev.stats[1], abs=1e-9)
+        assert ap[row] == pytest.approx(100 * ev.stats[0], abs=1e-9)
+    assert len(set(np.round(ap50, 9))) > 1  # the rows differ: the test can tell them apart
+
+
+def test_report_cli_on_gcg_results(tmp_path):
+    from conftest import run_cli
+
+    gt, good, bad = _multi_target_case(tmp_path, "gcg", n=20)
+    for name, pred in (("base", good), ("cur", bad)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_score("gcg", gt, pred)))
+    run = run_cli("report", "--baseline", tmp_path / "base.json", "--current", tmp_path / "cur.json", "--resamples", "200")
+    assert run.returncode == 1, run.stderr
+    assert "20 paired images" in run.stdout and "regressed" in run.stdout
