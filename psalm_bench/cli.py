@@ -35,7 +35,6 @@ class TaskName(str, Enum):
     muse = "muse"
     gcg = "gcg"
     correspondence = "correspondence"
-    correspondence = "correspondence"
 
 
 def _version(value: bool) -> None:
@@ -307,6 +306,10 @@ def leaderboard_export(
     """Write the board as CSV or Parquet: one row per result, one column per metric, meta.KEY per metadata key."""
     from psalm_bench.leaderboard.store import ResultsStore
 
+    if (fmt.value if fmt else out.suffix.lstrip(".").lower()) in ("parquet", "pq"):
+        from psalm_bench.optional import require
+
+        require("pyarrow", "leaderboard export --format parquet")
     with ResultsStore.open(db, create=False) as store:
         written = store.export(out, fmt.value if fmt else None, task=task)
     typer.echo(f"wrote {written} row(s) to {out}")
@@ -377,6 +380,9 @@ def train_command(
     Resumes from OUT's checkpoint when one is there, so a long run can be cut
     into chunks (--max-minutes) and continued with the same command.
     """
+    from psalm_bench.optional import require_model
+
+    require_model("train")
     from psalm_bench.model.config import PSALMConfig
     from psalm_bench.model.recipe import Recipe, train_on_world
 
@@ -417,6 +423,9 @@ def predict_command(
     gpus_per_worker: Annotated[Optional[float], typer.Option("--gpus-per-worker", min=0, help="--engine ray: GPUs per actor (one actor per that many cluster GPUs). [default: CPU actors, one per cluster CPU]")] = None,
 ) -> None:
     """Run a PSALM model and write predictions in the files `eval` reads."""
+    from psalm_bench.optional import require_model
+
+    require_model("predict")
     from psalm_bench.formats.refer import find_grefer_files, find_refer_files
     from psalm_bench.model import predict as P
 
@@ -469,6 +478,9 @@ def reproduce_command(
     Runs the model and the non-learned baselines over every task of the
     world, scores them with the evaluators and prints the analogues of the
     PSALM paper's tables 8-13."""
+    from psalm_bench.optional import require_model
+
+    require_model("reproduce (the bundled model's part)")
     from psalm_bench.reproduce import render_tables, reproduce
 
     progress = not quiet and sys.stderr.isatty()
@@ -532,6 +544,9 @@ def demo_command(
             typer.echo(text)
             typer.echo("")
         return
+    from psalm_bench.optional import require_model
+
+    require_model("demo (the bundled model; `psalm-bench demo --examples` runs without it)")
     from psalm_bench.generators.embedded import ensure_world
     from psalm_bench.reproduce import render_tables, reproduce
 

@@ -72,6 +72,13 @@ def run_cli(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except RecursionError:
         typer.echo("psalm-bench: error: input nested too deep to read", err=True)
         return 2
+    except ModuleNotFoundError as exc:  # an optional extra not installed (psalm_bench/optional.py)
+        from psalm_bench.optional import EXTRA_OF, missing_message
+
+        if not exc.name or exc.name.split(".")[0] not in EXTRA_OF:
+            raise
+        typer.echo(f"psalm-bench: error: {missing_message(exc.name)}", err=True)
+        return 2
     except MemoryError:
         typer.echo("psalm-bench: error: out of memory (is an input far larger than its format allows?)", err=True)
         return 2
