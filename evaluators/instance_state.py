@@ -1,0 +1,231 @@
+"""COCOeval's per-image match state, and a numpy accumulate that reproduces COCOeval's.
+
+The instance engine (hotcoco) matches detections to ground truth image by
+image; its per-image results (``evalImgs``) are all that COCOeval's
+``accumulate`` reads. Kept as columnar arrays, they are mergeable: shards of
+images can be scored on different machines and folded on a driver, and a
+report can re-accumulate them under bootstrap weights. ``accumulate`` and
+``summarize`` follow pycocotools' code operation for operation (mergesort by
+score, ``np.spacing(1)`` in the precision, right-to-left envelope, left
+``searchsorted`` on the 101 recall points, means over ``> -1``), so the
+numbers are the engine's to the last bit.
+
+State layout (one row per (image, category) pair that has ground truth or a
+detection, in image order, then category order):
+
+- ``pair_image``, ``pair_category`` (int64), ``pair_dets`` (int32: the pair's
+  detections kept, at most 100, in descending score as COCOeval orders them),
+  ``pair_gt`` (int32, pairs x 4: ground truth that is not ignored, per area
+  range all/small/medium/large);
+- per detection: ``score`` (float64), ``tp`` and ``ignored`` (uint16, dets x 4:
+  bit t set = true positive / ignored at IoU threshold t, per area range).
+  A detection neither tp nor ignored is a false positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any, Sequence
+
+import numpy as np
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+AREA_RANGES = ((0.0, 1e5 ** 2), (0.0, 32.0 ** 2), (32.0 ** 2, 96.0 ** 2), (96.0 ** 2, 1e5 ** 2))
+AREA_LABELS = ("all", "small", "medium", "large")
+MAX_DETS = (1, 10, 100)
+N_T, N_A = len(IOU_THRESHOLDS), len(AREA_RANGES)
+_BITS = (1 << np.arange(N_T, dtype=np.uint16)).astype(np.uint16)
+
+
+@dataclass
+class InstanceState:
+    """Per-image match state of a set of images (see the module docstring)."""
+
+    pair_image: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_category: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_dets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    pair_gt: np.ndarray = field(default_factory=lambda: np.zeros((0, N_A), np.int32))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    tp: np.ndarray = field(default_factory=lambda: np.zeros((0, N_A), np.uint16))
+    ignored: np.ndarray = field(default_factory=lambda: np.zeros((0, N_A), np.uint16))
+
+    @staticmethod
+    def concat(states: Sequence["InstanceState"]) -> "InstanceState":
+        """The states of consecutive image sets, as one (order kept)."""
+        if len(states) == 1:
+            return states[0]
+        if not states:
+            return InstanceState()
+        return InstanceState(*(np.concatenate([getattr(s, name) for s in states]) for name in _FIELDS))
+
+    def det_pair(self) -> np.ndarray:
+        """Row of each detection's pair."""
+        return np.repeat(np.arange(len(self.pair_dets)), self.pair_dets)
+
+    def det_rank(self) -> np.ndarray:
+        """Each detection's place in its pair's score order (0 = highest)."""
+        starts = np.cumsum(self.pair_dets) - self.pair_dets
+        return np.arange(int(self.pair_dets.sum())) - np.repeat(starts, self.pair_dets)
+
+
+_FIELDS = ("pair_image", "pair_category", "pair_dets", "pair_gt", "score", "tp", "ignored")
+
+
+def from_eval_imgs(eval_imgs: Sequence[dict[str, Any] | None], area_ranges: Sequence[Sequence[float]], image_order: Sequence[int], cat_order: Sequence[int]) -> InstanceState:
+    """Columnar state from COCOeval's ``evalImgs`` (pycocotools' or hotcoco's dicts).
+
+    Every list is flattened once and converted by numpy in one call: the
+    entries are many and small, so per-entry array building would dominate."""
+    area_index = {tuple(float(v) for v in rng): a for a, rng in enumerate(area_ranges)}
+    if len(area_index) != N_A:
+        raise ValueError(f"expected {N_A} area ranges, got {list(area_ranges)}")
+    img_pos = {int(i): n for n, i in enumerate(image_order)}
+    cat_pos = {int(c): n for n, c in enumerate(cat_order)}
+    keyed = []
+    for entry in eval_imgs:
+        if entry is not None:
+            a = area_index[tuple(float(v) for v in entry["aRng"])]
+            keyed.append(((img_pos[int(entry["image_id"])], cat_pos[int(entry["category_id"])], a), entry))
+    keyed.sort(key=lambda item: item[0])
+    entries = [e for _, e in keyed]
+    if len(entries) % N_A or any(keyed[i][0][2] != i % N_A for i in range(len(keyed))):
+        raise ValueError("evalImgs does not hold every area range of each (image, category)")
+    firsts = entries[::N_A]
+    n_pairs = len(firsts)
+    pair_dets = np.fromiter((len(e["dtScores"]) for e in firsts), dtype=np.int32, count=n_pairs)
+    n_det = int(pair_dets.sum())
+    score = np.fromiter(chain.from_iterable(e["dtScores"] for e in firsts), dtype=np.float64, count=n_det)
+    gt_len = np.fromiter((len(e["gtIgnore"]) for e in entries), dtype=np.int64, count=len(entries))
+    gt_ignore = np.fromiter(chain.from_iterable(e["gtIgnore"] for e in entries), dtype=bool, count=int(gt_len.sum()))
+    entry_of_gt = np.repeat(np.arange(len(entries)), gt_len)
+    pair_gt = np.bincount(entry_of_gt[~gt_ignore], minlength=len(entries)).astype(np.int32).reshape(n_pairs, N_A)
+    # element (entry j, threshold t, detection i) -> flat cell (det offset of j's pair + i) * N_A + area of j
+    n_entry = np.repeat(pair_dets.astype(np.int64), N_A)
+    size = N_T * n_entry
+    total = int(size.sum())
+    matches = np.fromiter(chain.from_iterable(chain.from_iterable(e["dtMatches"] for e in entries)), dtype=np.float64, count=total)
+    ignore = np.fromiter(chain.from_iterable(chain.from_iterable(e["dtIgnore"] for e in entries)), dtype=bool, count=total)
+    det_start = np.repeat(np.cumsum(pair_dets) - pair_dets, N_A).astype(np.int64)
+    within = np.arange(total) - np.repeat(np.cumsum(size) - size, size)
+    n_rep = np.repeat(n_entry, size)
+    t = within // np.maximum(n_rep, 1)
+    det = np.repeat(det_start, size) + within % np.maximum(n_rep, 1)
+    cell = det * N_A + np.repeat(np.tile(np.arange(N_A), n_pairs), size)
+    bit = (1 << t).astype(np.float64)
+    tp = np.bincount(cell, weights=bit * ((matches != 0) & ~ignore), minlength=n_det * N_A)
+    ign = np.bincount(cell, weights=bit * ignore, minlength=n_det * N_A)
+    return InstanceState(
+        np.asarray([int(image_order[k[0]]) for k, _ in keyed[::N_A]], dtype=np.int64),
+        np.asarray([int(cat_order[k[1]]) for k, _ in keyed[::N_A]], dtype=np.int64),
+        pair_dets,
+        pair_gt,
+        score,
+        tp.astype(np.uint16).reshape(n_det, N_A),
+        ign.astype(np.uint16).reshape(n_det, N_A),
+    )
+
+
+def state_from_engine(engine: Any) -> InstanceState:
+    """The match state of an evaluated hotcoco/pycocotools COCOeval."""
+    params = engine.params
+    images = sorted(int(i) for i in getattr(params, "img_ids", None) or params.imgIds)
+    cats = [int(c) for c in (getattr(params, "cat_ids", None) or params.catIds)]
+    ranges = getattr(params, "area_rng", None) or params.areaRng
+    return from_eval_imgs(engine.eval_imgs if hasattr(engine, "eval_imgs") else engine.evalImgs, ranges, images, cats)
+
+
+@dataclass
+class Accumulated:
+    """COCOeval.eval's ``precision`` (T x R x K x A x M) and ``recall`` (T x K x A x M)."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+    cat_ids: list[int]
+
+
+def accumulate(state: InstanceState, cat_ids: Sequence[int]) -> Accumulated:
+    """COCOeval.accumulate on the state, over ``cat_ids`` (the ground truth's, sorted)."""
+    T, R, K, A, M = N_T, len(RECALL_THRESHOLDS), len(cat_ids), N_A, len(MAX_DETS)
+    precision = -np.ones((T, R, K, A, M))
+    recall = -np.ones((T, K, A, M))
+    rank = state.det_rank()
+    shifts = np.arange(T, dtype=np.uint16)[:, None]
+    by_cat = _rows_by_category(state.pair_category)
+    for k, cat in enumerate(cat_ids):
+        rows = by_cat.get(int(cat))
+        if rows is None:
+            continue  # no evalImgs entry for this category: stays -1
+        dets = _dets_of_rows(state, rows)
+        for m, max_det in enumerate(MAX_DETS):
+            kept = dets[rank[dets] < max_det]
+            scores = state.score[kept]
+            order = np.argsort(-scores, kind="mergesort")
+            kept = kept[order]
+            for a in range(A):
+                npig = int(state.pair_gt[rows, a].sum())
+                if npig == 0:
+                    continue
+                tps = ((state.tp[kept, a][None, :] >> shifts) & 1).astype(bool)
+                igs = ((state.ignored[kept, a][None, :] >> shifts) & 1).astype(bool)
+                fps = ~tps & ~igs
+                tp_sum = np.cumsum(tps, axis=1).astype(dtype=float)
+                fp_sum = np.cumsum(fps, axis=1).astype(dtype=float)
+                nd = tp_sum.shape[1]
+                for t in range(T):
+                    tp, fp = tp_sum[t], fp_sum[t]
+                    rc = tp / npig
+                    pr = tp / (fp + tp + np.spacing(1))
+                    recall[t, k, a, m] = rc[-1] if nd else 0
+                    q = np.zeros((R,))
+                    if nd:
+                        pr = np.maximum.accumulate(pr[::-1])[::-1]
+                        inds = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
+                        ok = inds < nd
+                        q[ok] = pr[inds[ok]]
+                    precision[t, :, k, a, m] = q
+    return Accumulated(precision, recall, [int(c) for c in cat_ids])
+
+
+def _rows_by_category(pair_category: np.ndarray) -> dict[int, np.ndarray]:
+    order = np.argsort(pair_category, kind="stable")
+    cats, starts = np.unique(pair_category[order], return_index=True)
+    bounds = list(starts) + [len(order)]
+    return {int(c): order[bounds[i]:bounds[i + 1]] for i, c in enumerate(cats)}
+
+
+def _dets_of_rows(state: InstanceState, rows: np.ndarray) -> np.ndarray:
+    """Detection indices of ``rows`` (in row order; each row's in score order)."""
+    starts = (np.cumsum(state.pair_dets) - state.pair_dets)[rows]
+    counts = state.pair_dets[rows]
+    if not counts.sum():
+        return np.zeros(0, np.int64)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + offsets
+
+
+def summarize(acc: Accumulated) -> list[float]:
+    """COCOeval.summarize's 12 stats (-1 where a statistic has no ground truth)."""
+
+    def one(ap: int, iou: float | None = None, area: str = "all", max_dets: int = 100) -> float:
+        aind = [i for i, label in enumerate(AREA_LABELS) if label == area]
+        mind = [i for i, m in enumerate(MAX_DETS) if m == max_dets]
+        if ap == 1:
+            s = acc.precision
+            if iou is not None:
+                s = s[np.where(iou == IOU_THRESHOLDS)[0]]
+            s = s[:, :, :, aind, mind]
+        else:
+            s = acc.recall
+            if iou is not None:
+                s = s[np.where(iou == IOU_THRESHOLDS)[0]]
+            s = s[:, :, aind, mind]
+        return -1.0 if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
+
+    return [
+        one(1), one(1, iou=0.5), one(1, iou=0.75),
+        one(1, area="small"), one(1, area="medium"), one(1, area="large"),
+        one(0, max_dets=1), one(0, max_dets=10), one(0),
+        one(0, area="small"), one(0, area="medium"), one(0, area="large"),
+    ]
