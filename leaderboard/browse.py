@@ -117,6 +117,7 @@ def browse(
     images: Path | None = None,
     filters: dict[str, str] | None = None,
     progress: bool = False,
+    back: tuple[str, str] | None = None,
 ) -> BrowseReport:
     """Write the browse pages for ``result_path`` into ``out`` (replaced if it holds an earlier browse).
 
@@ -158,7 +159,7 @@ def browse(
             write_png(picture.strip, out / "img" / f"{rank:04d}-strip.png")
         pictures.append(picture)
     title = f"{task}: {'most regressed' if baseline else 'worst'} {len(chosen)} of {len(samples)} samples by {view.score_name}"
-    _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name)
+    _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name, back)
     return BrowseReport(out, task, len(samples), len(chosen), time.perf_counter() - start)
 
 
@@ -184,7 +185,8 @@ def _load_result(path: Path) -> dict[str, Any]:
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("task"), str):
         raise InputError("not a psalm-bench result (no 'task')", file=path)
-    if data.get("records") is None:
+    _views()
+    if data["task"] in VIEWS and data.get("records") is None:
         raise InputError("the result has no per-sample 'records' (written by an older psalm-bench?); re-run eval --json", file=path)
     return data
 
@@ -247,7 +249,7 @@ def _head(title: str, prefix: str) -> str:
 
 
 def _write_pages(out: Path, title: str, result_path: Path, baseline: Path | None, chosen: list[Sample],
-                 pictures: list[Picture], deltas: dict[str, float], score_name: str) -> None:
+                 pictures: list[Picture], deltas: dict[str, float], score_name: str, back: tuple[str, str] | None = None) -> None:
     cards = []
     for rank, (sample, picture) in enumerate(zip(chosen, pictures)):
         delta = f' <span class="delta">&Delta; {_fmt(deltas[sample.key])}</span>' if sample.key in deltas else ""
@@ -260,7 +262,8 @@ def _write_pages(out: Path, title: str, result_path: Path, baseline: Path | None
     against = f" against baseline {_e(baseline.name)}" if baseline else ""
     index = (
         _head(title, "") + "</head><body>\n"
-        f"<h1>{_e(title)}</h1>\n<p class=\"meta\">result {_e(result_path.name)}{against}; "
+        + (f'<nav><a href="{_e(back[0])}">&larr; {_e(back[1])}</a></nav>\n' if back else "")
+        + f"<h1>{_e(title)}</h1>\n<p class=\"meta\">result {_e(result_path.name)}{against}; "
         "<kbd>j</kbd>/<kbd>k</kbd> or arrows move, <kbd>Enter</kbd> opens</p>\n"
         f'<ol class="grid">{"".join(cards)}</ol>\n</body></html>\n'
     )

@@ -893,7 +893,23 @@ def breakdown_section(row: Row, bd: Breakdown) -> str:
     return f'<div class="breakdown">{chart}{table(caption, columns, trs)}</div>'
 
 
-def result_page(site: Site, row: Row, board: Board) -> str:
+def samples_section(samples: Any) -> str:
+    """The drill-down's link to the result's browse pages, or the one line saying why there are none."""
+    if samples is None:
+        return ""
+    inner = (f'<p><a href="../{esc(samples.href)}">{esc(samples.text)}</a></p>' if samples.href
+             else f'<p class="notice" role="note">{esc(samples.text)}</p>')
+    return f'<section aria-labelledby="h-samples"><h2 id="h-samples">Worst samples</h2>{inner}</section>'
+
+
+def _samples(row: Row, root: Path) -> Any:
+    from psalm_bench.leaderboard.browse_site import samples_for_row
+
+    stem = PATHS.result(row)[len("results/"):-len(".html")]
+    return samples_for_row(row, root, f"results/{stem}-samples", (f"../{stem}.html", f"{row.model} on {row.task}: drill-down"))
+
+
+def result_page(site: Site, row: Row, board: Board, samples: Any = None) -> str:
     path = PATHS.result(row)
     headline = [m for m in board.metrics if m in row.metrics] + [m for m in row.metrics if m not in board.metrics]
     best = {m: board.best(m) for m in board.metrics}
@@ -931,6 +947,7 @@ def result_page(site: Site, row: Row, board: Board) -> str:
         f'<section aria-labelledby="h-prov"><h2 id="h-prov">Provenance</h2>{dl(facts)}</section>'
         + (f'<section aria-labelledby="h-warn"><h2 id="h-warn">Warnings</h2><ul>{warnings}</ul></section>' if warnings else "")
         + f'<section aria-labelledby="h-break"><h2 id="h-break">Breakdown</h2>{breakdown_section(row, bd)}</section>'
+        + samples_section(samples)
     )
     heading = f"{row.model} — {row.task} / {board.label}"
     return site.page(path, heading, body, crumbs=[("Overview", "index.html"), (row.task, PATHS.task(row.task)), (row.model, PATHS.model(row.model))])
@@ -967,12 +984,15 @@ def _write_pages(rows: Sequence[Row], root: Path, site: Site) -> list[str]:
     boards = build_boards(rows)
     pages: dict[str, str] = {"index.html": overview_page(site, rows, boards)}
     by_model: dict[str, list[Row]] = {}
+    drawn: list[str] = []
     for task, task_boards in boards.items():
         pages[PATHS.task(task)] = task_page(site, task, task_boards)
         for board in task_boards:
             for row in board.rows:
                 by_model.setdefault(row.model, []).append(row)
-                pages[PATHS.result(row)] = result_page(site, row, board)
+                samples = _samples(row, root)
+                drawn += samples.files
+                pages[PATHS.result(row)] = result_page(site, row, board, samples)
     for model, mine in by_model.items():
         pages[PATHS.model(model)] = model_page(site, model, mine, boards)
     for folder in ("assets", "tasks", "models", "results"):
@@ -981,7 +1001,7 @@ def _write_pages(rows: Sequence[Row], root: Path, site: Site) -> list[str]:
         shutil.copyfile(ASSETS / name, root / "assets" / name)
     for rel, text in pages.items():
         (root / rel).write_text(text, encoding="utf-8", newline="\n")
-    return sorted(pages)
+    return sorted([*pages, *drawn])
 
 
 def _is_our_site(folder: Path) -> bool:

@@ -37,6 +37,8 @@ def _real_results(folder: Path) -> dict[str, Path]:
     for task, (gt, pred, options) in jobs.items():
         result = get_task(task).run(gt, pred, progress=False, **options)
         out[task] = folder / f"psalm-{task}.json"
+        if task == "panoptic":  # as `eval --json` hashes it: the JSON and its PNG folder
+            gt, pred = [gt, gt.with_suffix("")], [pred, pred.with_suffix("")]
         result.write_json(out[task], gt, pred)
     return out
 
@@ -222,4 +224,39 @@ def test_hostile_model_name_renders_as_text(site, watched):
     assert page.get_by_text("javascript:alert(1)").count() == 1 and page.locator("a[href^='javascript']").count() == 0
     page = watched.open(site, "index.html")
     assert page.get_by_role("link", name=XSS, exact=True).count() >= 1
+    assert not watched.problems, watched.problems
+
+
+def test_drilldown_links_to_its_worst_samples_or_says_why_not(site, watched):
+    store = ResultsStore.open(site.parent / "board.db")
+    rows = {(r.model, r.task, r.source): r for r in store.list()}
+    store.close()
+    for task in ("panoptic", "semantic"):
+        page = watched.open(site, PATHS.result(rows[("PSALM", task, "measured")]))
+        link = page.locator("#h-samples + p a")
+        assert "worst of" in link.inner_text()
+        link.click()
+        page.wait_for_url("**/index.html")
+        cards = page.locator("a.card")
+        assert cards.count() >= 2, task
+        assert page.eval_on_selector_all("img", "els => els.filter(i => !(i.complete && i.naturalWidth > 0)).length") == 0
+        page.keyboard.press("j")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/s/0000.html")
+        assert page.locator(".view img").evaluate("i => i.naturalWidth") > 0
+        page.keyboard.press("u")
+        page.wait_for_url("**/index.html")
+        page.get_by_role("link", name=re.compile("drill-down")).click()
+        assert page.url == (site / PATHS.result(rows[("PSALM", task, "measured")])).resolve().as_uri()
+    why = {
+        ("PSALM", "instance", "measured"): "task 'instance' has no browse view",
+        ("Moved-Model", "semantic", "measured"): "is no longer there",
+        ("PSALM", "panoptic", "published"): "a number printed in a paper",
+        ("Mask2Former", "panoptic", "measured"): "pred.json changed since it was scored",
+    }
+    for key, text in why.items():
+        page = watched.open(site, PATHS.result(rows[key]))
+        note = page.locator("#h-samples + .notice")
+        assert note.count() == 1 and text in note.inner_text(), (key, note.all_inner_texts())
+        assert "\n" not in note.inner_text().strip()
     assert not watched.problems, watched.problems
