@@ -53,25 +53,25 @@ def _root(
 @app.command("eval")
 def eval_command(
     task: Annotated[TaskName, typer.Option("--task", "-t", help="What to score (see `psalm-bench tasks`).", case_sensitive=False)],
-    pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), or a folder of label PNGs (semantic).")],
+    pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), a folder of label PNGs (semantic), a JSON Lines file; - reads the file from standard input.")],
     gt: Annotated[Optional[Path], typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, a folder of label PNGs (semantic; a panoptic JSON also works), a REFER/gRefCOCO/DAVIS folder. [default: the embedded synthetic world's val split (built once into the cache; see `psalm-bench synth`)]")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file (- for stdout). [default: not written]")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too (per class, prompt type or sequence).")] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for decoding and scoring (every task but instance). [default: 1]")] = None,
-    gt_dir: Annotated[Optional[Path], typer.Option("--gt-dir", help="Panoptic GT PNG folder, if not the JSON's path without .json.")] = None,
-    pred_dir: Annotated[Optional[Path], typer.Option("--pred-dir", help="Panoptic prediction PNG folder, if not the JSON's path without .json.")] = None,
-    iou_type: Annotated[Optional[str], typer.Option("--iou-type", help="instance: segm (masks, default) or bbox.")] = None,
-    classes: Annotated[Optional[Path], typer.Option("--classes", help="semantic: JSON list of class names (label value = index).")] = None,
-    num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="semantic: number of classes, when there is no --classes file.")] = None,
+    gt_dir: Annotated[Optional[Path], typer.Option("--gt-dir", help="Panoptic GT PNG folder. [default: the JSON's path without .json]")] = None,
+    pred_dir: Annotated[Optional[Path], typer.Option("--pred-dir", help="Panoptic prediction PNG folder. [default: the JSON's path without .json]")] = None,
+    iou_type: Annotated[Optional[str], typer.Option("--iou-type", help="instance: segm (masks) or bbox. [default: segm]")] = None,
+    classes: Annotated[Optional[Path], typer.Option("--classes", help="semantic: JSON list of class names (label value = index). [default: the COCO classes of a panoptic JSON, else --num-classes]")] = None,
+    num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="semantic: number of classes, when there is no --classes file. [default: from --classes or the GT]")] = None,
     ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="semantic: label value of void pixels. [default: 255]")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="A named convention where the field's scripts disagree (see README): semantic detectron2|mmseg; refcoco lisa|mmdet|psalm; gref rela|gsva|psalm; interactive all-instances|psalm; vos davis2017|all-frames; muse pixellm|per-image; gcg glamm. The first is each task's default.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="refcoco: refcoco (default), refcoco+ or refcocog.")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="A named convention where the field's scripts disagree (see README): semantic detectron2|mmseg; refcoco lisa|mmdet|psalm; gref rela|gsva|psalm; interactive all-instances|psalm; vos davis2017|all-frames; muse pixellm|per-image; gcg glamm. [default: the first of each task]")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="refcoco: refcoco, refcoco+ or refcocog. [default: refcoco]")] = None,
     split_by: Annotated[Optional[str], typer.Option("--split-by", help="refcoco: unc, umd or google [default: unc; umd for refcocog].")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, test, testA, testB; vos: the ImageSets/2017 list [default: val].")] = None,
     strict: Annotated[Optional[bool], typer.Option("--strict", help="vos: stop at a missing prediction frame instead of scoring it as empty.")] = None,
-    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="ov-semantic: a150, cityscapes, pc59, pc459 or pas20; ov-instance: a150 or cityscapes.")] = None,
-    layout: Annotated[Optional[str], typer.Option("--layout", help="ov-semantic: official (the dataset's own label files, default) or prepared (detectron2's converted maps).")] = None,
-    image_list: Annotated[Optional[Path], typer.Option("--image-list", help="ov-semantic: a file of image stems to score (e.g. VOC's val.txt).")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="ov-semantic: a150, cityscapes, pc59, pc459 or pas20; ov-instance: a150 or cityscapes. [default: the world's, without --gt; needed with --gt]")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="ov-semantic: official (the dataset's own label files) or prepared (detectron2's converted maps). [default: official]")] = None,
+    image_list: Annotated[Optional[Path], typer.Option("--image-list", help="ov-semantic: a file of image stems to score (e.g. VOC's val.txt). [default: every GT file]")] = None,
     scores: Annotated[Optional[Path], typer.Option("--scores", help="muse: JSON of externally computed text scores per sample [default: mask-only scoring].")] = None,
     captions: Annotated[Optional[bool], typer.Option("--captions/--no-captions", help="gcg: also score captions with METEOR and CIDEr (needs Java). [default: captions]")] = None,
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
@@ -80,8 +80,8 @@ def eval_command(
     engine: Annotated[Optional[str], typer.Option("--engine", help="ray: score as tasks on a Ray cluster (pip install 'psalm-bench[ray]'); same result as one process. [default: this machine's --workers pool]")] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
     shards: Annotated[Optional[int], typer.Option("--shards", help="--engine ray: Ray tasks to split the samples into. [default: 4 per cluster CPU]")] = None,
-    shard: Annotated[Optional[str], typer.Option("--shard", help="Score only shard K of N (1-based, e.g. 3/16; a Slurm array index) and write its state to --state-out for `psalm-bench merge`.")] = None,
-    state_out: Annotated[Optional[Path], typer.Option("--state-out", help="With --shard: the shard state file to write (docs/scale.md).")] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Score only shard K of N (1-based, e.g. 3/16; a Slurm array index) and write its state to --state-out for `psalm-bench merge`. [default: all samples]")] = None,
+    state_out: Annotated[Optional[Path], typer.Option("--state-out", help="With --shard: the shard state file to write (docs/scale.md). [default: none; needed with --shard]")] = None,
 ) -> None:
     """Score predictions against ground truth and print the task's table.
 
@@ -94,6 +94,7 @@ def eval_command(
 
     task_name = task.value
     world_options: dict = {}
+    world_stamp = None  # (world root, task): a result on the world says so, and which task it stands for
     if gt is None:
         from psalm_bench.generators.embedded import ensure_world, world_job
 
@@ -101,6 +102,7 @@ def eval_command(
         job = world_job(root, task_name, split)
         typer.echo(f"ground truth: the embedded world, {job.task} {job.split} ({job.gt})", err=True)
         task_name, gt, world_options = job.eval_task, job.gt, job.options
+        world_stamp = (root, job.task)
     elif world is not None:
         raise InputError("--world names where to take the ground truth from; it cannot go with --gt")
     spec = get_task(task_name)
@@ -127,17 +129,40 @@ def eval_command(
     options.update({k: v for k, v in world_options.items() if options.get(k) is None})
     if "progress" in spec.options:
         options["progress"] = not quiet and sys.stderr.isatty()
-    from psalm_bench.cli_cluster import eval_engine, finish_shard
+    import contextlib
 
-    cluster = eval_engine(spec, gt, pred, options, engine=engine, address=address, shards=shards, shard=shard, state_out=state_out)
-    if cluster is not None:
-        options["workers"] = cluster
-    result = spec.run(gt, pred, **options)
-    if finish_shard(cluster):
-        return
-    if json_out is not None:
-        result.write_json(json_out, gt=_inputs(gt, gt_dir, task_name), pred=_inputs(pred, pred_dir, task_name))
-    typer.echo(render(result, spec.table_rows, per_class=per_class))
+    from psalm_bench.cli_cluster import eval_engine, finish_shard
+    from psalm_bench.stdio import is_stdio, spooled_stdin, write_json_stdout
+
+    piped = is_stdio(pred)
+    with contextlib.ExitStack() as stack:
+        if piped:  # `--pred -`: the predictions come through a pipe
+            if task_name == "panoptic" and pred_dir is None:
+                raise InputError("--pred -: panoptic predictions need --pred-dir (the PNG folder)")
+            pred = stack.enter_context(spooled_stdin(task_name))
+        cluster = eval_engine(spec, gt, pred, options, engine=engine, address=address, shards=shards, shard=shard, state_out=state_out)
+        if cluster is not None:
+            options["workers"] = cluster
+        result = spec.run(gt, pred, **options)
+        if finish_shard(cluster):
+            return
+        if world_stamp is not None:
+            from psalm_bench.reproduce import stamp_world
+
+            stamp_world(result, *world_stamp)
+        table = render(result, spec.table_rows, per_class=per_class)
+        if json_out is not None:
+            from psalm_bench.jsonio import dump_json
+
+            doc = result.to_dict(gt=_inputs(gt, gt_dir, task_name), pred=_inputs(pred, pred_dir, task_name))
+            if piped and "inputs" in doc["provenance"]:
+                doc["provenance"]["inputs"]["pred"] = ["-"]  # the spooled copy is gone after the run
+            if is_stdio(json_out):  # `--json -`: stdout is the JSON alone, the table goes to stderr
+                write_json_stdout(doc)
+                typer.echo(table, err=True)
+                return
+            dump_json(doc, json_out)
+    typer.echo(table)
 
 
 def _inputs(path: Path, png_dir: Optional[Path], task: str) -> list[Path]:
@@ -170,7 +195,7 @@ def build_interactive_command(
     images: Annotated[Optional[Path], typer.Option("--images", help="Image folder for previews [default: beside the instances JSON; else a grey canvas].")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUT.partial and OUT.progress.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: render the images as Ray tasks (pip install 'psalm-bench[ray]'); byte-identical output.")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: render the images as Ray tasks (pip install 'psalm-bench[ray]'); byte-identical output. [default: this machine's --workers pool]")] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
 ) -> None:
     """Build COCO-Interactive: point, scribble, box and mask prompts for every COCO instance.
@@ -219,7 +244,7 @@ def report_command(
     resamples: Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Bootstrap seed; the same inputs and seed give the same report.")] = 0,
     confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999, help="Confidence level of the intervals.")] = 0.95,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the rendered report to this file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the rendered report to this file. [default: not written]")] = None,
 ) -> None:
     """Compare two result files metric by metric, with paired bootstrap confidence intervals.
 
@@ -254,7 +279,7 @@ class ExportFormat(str, Enum):
 def leaderboard_add(
     results: Annotated[List[Path], typer.Argument(help="Result JSON(s) written by `eval --json`; all are added or none.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name on the board.")],
-    meta: Annotated[Optional[List[str]], typer.Option("--meta", help="Model metadata KEY=VALUE (params, llm, backbone, training data, link); repeatable.")] = None,
+    meta: Annotated[Optional[List[str]], typer.Option("--meta", help="Model metadata KEY=VALUE (params, llm, backbone, training data, link); repeatable. [default: none]")] = None,
     source: Annotated[str, typer.Option("--source", help="measured (scored by psalm-bench) or reported (a paper's numbers).")] = "measured",
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
@@ -269,8 +294,8 @@ def leaderboard_add(
 
 @leaderboard_app.command("list")
 def leaderboard_list(
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Only this model.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task. [default: all]")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Only this model. [default: all]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
     """Print the board, one table per task / benchmark / split."""
@@ -283,9 +308,9 @@ def leaderboard_list(
 @leaderboard_app.command("remove")
 def leaderboard_remove(
     model: Annotated[str, typer.Option("--model", "-m", help="Model whose results to remove.")],
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task.")] = None,
-    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Only this benchmark.")] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="Only this split.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task. [default: all]")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Only this benchmark. [default: all]")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Only this split. [default: all]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
     """Remove a model's results (all, or one task / benchmark / split)."""
@@ -300,7 +325,7 @@ def leaderboard_remove(
 def leaderboard_export(
     out: Annotated[Path, typer.Argument(help="File to write (.csv or .parquet).")],
     fmt: Annotated[Optional[ExportFormat], typer.Option("--format", help="csv or parquet [default: from OUT's suffix].")] = None,
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task. [default: all]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
     """Write the board as CSV or Parquet: one row per result, one column per metric, meta.KEY per metadata key."""
@@ -328,7 +353,7 @@ def synth_command(
     size: Annotated[WorldSize, typer.Option("--size", help="tiny: seconds, for tests; small: the reference model's world (< 2 min on 2 cores); full: 10x small.")] = WorldSize.small,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for rendering; output is identical for any number. [default: up to 4]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    engine: Annotated[Optional[str], typer.Option("--engine", help="ray (with --out): render as Ray tasks on a shared filesystem; byte-identical files.")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray (with --out): render as Ray tasks on a shared filesystem; byte-identical files. [default: this machine's --workers pool]")] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
 ) -> None:
     """Write the synthetic benchmark world in the real benchmarks' formats.
@@ -371,7 +396,7 @@ def train_command(
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Initialisation and sampling seed.")] = 0,
     world_seed: Annotated[int, typer.Option("--world-seed", min=0, max=2**63 - 1, help="Seed of the world the scenes come from.")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA when present, with bf16 autocast), cpu or cuda.")] = "auto",
-    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Stop (after a checkpoint) when this much time has passed; run again with the same options to resume.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Stop (after a checkpoint) when this much time has passed; run again with the same options to resume. [default: no limit]")] = None,
     loader_workers: Annotated[int, typer.Option("--loader-workers", min=0, max=256, help="Processes rendering training scenes ahead while the model steps (0: in the step loop). Same batches, same weights.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -413,12 +438,12 @@ def predict_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the prediction file(s).")],
     model: Annotated[str, typer.Option("--model", "-m", help="bundled, or a folder written by `psalm-bench train`.")] = "bundled",
     gt: Annotated[Optional[Path], typer.Option("--gt", help="Ground truth to predict for (COCO panoptic/instances JSON, REFER/gRefCOCO folder, COCO-Interactive JSON, DAVIS root). [default: the embedded world]")] = None,
-    images: Annotated[Optional[Path], typer.Option("--images", help="Image folder the GT's file names are relative to (with --gt; DAVIS reads JPEGImages/480p itself).")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="Image folder the GT's file names are relative to (with --gt; DAVIS reads JPEGImages/480p itself). [default: the world's images, without --gt]")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, testA, testB; vos: the ImageSets/2017 list. [default: val]")] = None,
     no_target: Annotated[bool, typer.Option("--no-target", help="gref: answer no-target when no proposal passes 0.6 (a different protocol from the released top-1 fallback).")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per forward pass.")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: forward passes on Ray actors, the model loaded once per actor; the same prediction files.")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="ray: forward passes on Ray actors, the model loaded once per actor; the same prediction files. [default: this process]")] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: auto or HOST:PORT of the head node. [default: start a local Ray]")] = None,
     gpus_per_worker: Annotated[Optional[float], typer.Option("--gpus-per-worker", min=0, help="--engine ray: GPUs per actor (one actor per that many cluster GPUs). [default: CPU actors, one per cluster CPU]")] = None,
 ) -> None:
@@ -467,7 +492,7 @@ def predict_command(
 
 @app.command("reproduce")
 def reproduce_command(
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write every result JSON (the eval command's format; baselines named as such), the predictions and tables.md here.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write every result JSON (the eval command's format; baselines named as such), the predictions and tables.md here. [default: a temporary folder, removed]")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="bundled, or a folder written by `psalm-bench train`.")] = "bundled",
     world: Annotated[Optional[Path], typer.Option("--world", help="A world folder from `psalm-bench synth`. [default: the embedded world]")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the tables as Markdown.")] = False,
@@ -499,11 +524,11 @@ def browse_command(
     gt: Annotated[Optional[Path], typer.Option("--gt", help="The ground truth it was scored on (checked against the result's sha256). [default: the file its provenance names]")] = None,
     pred: Annotated[Optional[Path], typer.Option("--pred", help="The predictions it was scored on (checked against the result's sha256). [default: the file its provenance names]")] = None,
     worst: Annotated[int, typer.Option("--worst", "-k", min=1, help="How many samples to draw.")] = 20,
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Another result on the same ground truth: show the K samples that regressed most.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Another result on the same ground truth: show the K samples that regressed most. [default: none; the K worst]")] = None,
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of the images. [default: beside the ground truth]")] = None,
-    prompt: Annotated[Optional[str], typer.Option("--prompt", help="interactive: only this prompt type (point, scribble, box, mask).")] = None,
-    target: Annotated[Optional[str], typer.Option("--target", help="refcoco/gref: only sentences whose ground truth has some target or none.")] = None,
-    sequence: Annotated[Optional[str], typer.Option("--sequence", help="vos: only the objects of this sequence.")] = None,
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help="interactive: only this prompt type (point, scribble, box, mask). [default: all]")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="refcoco/gref: only sentences whose ground truth has some target or none. [default: all]")] = None,
+    sequence: Annotated[Optional[str], typer.Option("--sequence", help="vos: only the objects of this sequence. [default: all]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Draw the K worst samples (or the K most regressed) as static HTML pages: image, GT, prediction, prompt, metrics."""
@@ -527,7 +552,7 @@ def tasks_command() -> None:
 def demo_command(
     examples: Annotated[bool, typer.Option("--examples", help="Instead: score the example prediction files that ship with psalm-bench (panoptic, instance, semantic, interactive).")] = False,
     per_class: Annotated[bool, typer.Option("--per-class", help="With --examples: print the per-class tables too.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Keep the result JSONs, predictions and tables.md here.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Keep the result JSONs, predictions and tables.md here; with --examples, the examples' result JSONs and tables.md. [default: not kept]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Build the world, run the bundled model and the baselines, print the tables.
@@ -578,7 +603,7 @@ def leaderboard_render(
 @leaderboard_app.command("publish")
 def leaderboard_publish(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to upload to a static host (replaced if it holds an earlier render).")] = Path("site"),
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Public URL of the site root; adds sitemap.xml and absolute links in 404.html.")] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Public URL of the site root; adds sitemap.xml and absolute links in 404.html. [default: relative links, no sitemap]")] = None,
     title: Annotated[str, typer.Option("--title", help="Site title.")] = "psalm-bench leaderboard",
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
@@ -593,7 +618,7 @@ def leaderboard_publish(
 
 @leaderboard_app.command("load-published")
 def leaderboard_load_published(
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task's numbers.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task's numbers. [default: all]")] = None,
     data: Annotated[Optional[Path], typer.Option("--file", help="A published-numbers JSON file [default: the one shipped with psalm-bench].")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per row loaded.")] = False,
     db: DbOption = Path("leaderboard.db"),
@@ -627,7 +652,7 @@ def leaderboard_table(
     task: Annotated[str, typer.Option("--task", "-t", help="A task (refcoco, gref, interactive, panoptic, vos, ov-semantic, muse, gcg, ...) or a layout (generic, ov).")],
     fmt: Annotated[TableFormat, typer.Option("--format", help="text (aligned), markdown (GitHub) or latex (booktabs).")] = TableFormat.text,
     source: Annotated[TableSource, typer.Option("--source", help="all, measured (scored by psalm-bench) or published (printed in papers).")] = TableSource.all,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table to this file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table to this file. [default: not written]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
     """Print the board in the layout of the paper's table (e.g. PSALM's Table 8 for refcoco)."""
@@ -644,11 +669,11 @@ def leaderboard_table(
 @leaderboard_app.command("set-gt")
 def leaderboard_set_gt(
     gt: Annotated[Path, typer.Option("--gt", help="The board's ground truth (as given to `eval --gt`).")],
-    result: Annotated[Optional[Path], typer.Option("--result", help="A measured result JSON on this GT: task, benchmark, split and options are taken from it, and the GT must hash to its gt_sha256.")] = None,
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Without --result: the task.")] = None,
+    result: Annotated[Optional[Path], typer.Option("--result", help="A measured result JSON on this GT: task, benchmark, split and options are taken from it, and the GT must hash to its gt_sha256. [default: none; give --task]")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Without --result: the task. [default: the result's]")] = None,
     benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Without --result: the board's benchmark [default: --option dataset/benchmark, else 'default'].")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="Without --result: the board's split [default: --option split, else 'default'].")] = None,
-    option: Annotated[Optional[List[str]], typer.Option("--option", help="Without --result: an evaluation option KEY=VALUE (e.g. dataset=refcoco, split=val, protocol=psalm); repeatable.")] = None,
+    option: Annotated[Optional[List[str]], typer.Option("--option", help="Without --result: an evaluation option KEY=VALUE (e.g. dataset=refcoco, split=val, protocol=psalm); repeatable. [default: none]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
     """Register the ground truth a board is scored on, so that `submit` can score others' predictions on it."""
@@ -665,10 +690,10 @@ def leaderboard_submit(
     archive: Annotated[Path, typer.Argument(help="A zip or tar(.gz/.bz2/.xz) of prediction files.")],
     task: Annotated[TaskName, typer.Option("--task", "-t", help="The task the predictions are for.", case_sensitive=False)],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name on the board.")],
-    gt: Annotated[Optional[Path], typer.Option("--gt", help="Where the board's ground truth is now, if it moved (must hash to the registered sha256).")] = None,
-    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="The board, when the task has several registered.")] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="The board's split, when the task has several registered.")] = None,
-    meta: Annotated[Optional[List[str]], typer.Option("--meta", help="Model metadata KEY=VALUE; repeatable.")] = None,
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Where the board's ground truth is now, if it moved (must hash to the registered sha256). [default: the registered path]")] = None,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="The board, when the task has several registered. [default: the only one]")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="The board's split, when the task has several registered. [default: the only one]")] = None,
+    meta: Annotated[Optional[List[str]], typer.Option("--meta", help="Model metadata KEY=VALUE; repeatable. [default: none]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
     """Safely unpack a submission, score it on the board's registered GT and store the result (all or nothing)."""

@@ -118,7 +118,7 @@ def finish_shard(engine: Any) -> bool:
 
 def merge_command(
     states: Annotated[List[Path], typer.Argument(help="The shard state files of one run (any order; every shard once).")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file. [default: not written]")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

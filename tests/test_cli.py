@@ -141,3 +141,87 @@ def test_leaderboard_add_list_export_and_refusals(tmp_path: Path) -> None:
     with sqlite3.connect(db) as connection:
         connection.execute("PRAGMA user_version = 99")
     assert_one_line_error(run_cli("leaderboard", "list", "--db", db), "newer")
+
+
+def _leaf_commands():
+    import typer
+
+    from psalm_bench.cli import app
+
+    def walk(command, path):
+        subs = getattr(command, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), command
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_every_option_shows_its_default_in_help() -> None:
+    """Users see what an option does when it is not given: `--gt` is the world, `--workers` is 1."""
+    import re
+
+    missing = []
+    commands = _leaf_commands()
+    assert len(commands) >= 20
+    for name, command in commands:
+        ctx = command.context_class(command, info_name=name)
+        for param in command.params:
+            if getattr(param, "param_type_name", "") != "option" or param.required or "--help" in param.opts:
+                continue
+            if param.is_flag and param.default in (False, None):
+                continue  # an off switch: absent means off
+            record = param.get_help_record(ctx)
+            if record is None or not re.search(r"\[default: [^\]]+", record[1]):
+                missing.append(f"{name} {param.opts[0]}")
+    assert not missing, missing
+
+
+def test_help_renders_the_written_defaults() -> None:
+    """The defaults written into help strings reach the terminal (a markup renderer used to eat `[...]`)."""
+    run = run_cli("eval", "--help")
+    text = " ".join(run.stdout.split())
+    assert "[default: the embedded synthetic world's val split" in text
+    assert "[default: 1]" in text and "[default: 255]" in text and "[default: segm]" in text
+    run = run_cli("predict", "--help")
+    assert "[default: bundled]" in " ".join(run.stdout.split())
+
+
+@needs_fixtures
+def test_pred_and_json_dash_are_stdin_and_stdout(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    case = FIXTURES / "refcoco" / "refcoco_unc_val"
+    exp = json.loads((case / "expected.json").read_text())
+    args = [sys.executable, "-m", "psalm_bench", "eval", "-t", "refcoco", "--gt", str(case / "gt"), "--split", "val", "-q"]
+    piped = subprocess.run([*args, "--pred", "-", "--json", "-"], input=(case / "pred.jsonl").read_bytes(), capture_output=True)
+    assert piped.returncode == 0, piped.stderr
+    doc = json.loads(piped.stdout)  # stdout is the JSON alone; the table went to stderr
+    assert b"cIoU" in piped.stderr
+    for name, value in exp["metrics"].items():
+        assert doc["metrics"][name] == pytest.approx(value, abs=1e-6)
+    run = run_cli("eval", "-t", "refcoco", "--gt", case / "gt", "--split", "val", "-q", "--pred", case / "pred.jsonl", "--json", tmp_path / "r.json")
+    on_disk = json.loads((tmp_path / "r.json").read_text())
+    assert doc["provenance"]["pred_sha256"] == on_disk["provenance"]["pred_sha256"]  # the digest of the bytes piped
+    assert doc["metrics"] == on_disk["metrics"] and doc["records"] == on_disk["records"]
+    assert doc["provenance"].get("inputs", {}).get("pred", ["-"]) == ["-"]
+    assert not (tmp_path / "-").exists() and not Path("-").exists()
+
+
+def test_pred_dash_refusals(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def piped(task: str, data: bytes, *extra: str):
+        proc = subprocess.run([sys.executable, "-m", "psalm_bench", "eval", "-t", task, "--gt", str(tmp_path), "--pred", "-", *extra],
+                              input=data, capture_output=True, text=False)
+        from conftest import CliRun
+
+        return CliRun(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+    assert_one_line_error(piped("semantic", b"x"), "--pred -", "folder of PNGs")
+    assert_one_line_error(piped("refcoco", b""), "--pred -", "standard input is empty")
+    assert_one_line_error(piped("panoptic", b"{}"), "--pred -", "--pred-dir")
