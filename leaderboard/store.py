@@ -1,7 +1,7 @@
 """The results store: an embedded SQLite leaderboard of evaluation results.
 
-One row per (model, task, benchmark, split) and kind of source (measured or
-published) holds the headline metrics, where the per-sample records came from
+One row per (model, task, benchmark, version, split) and kind of source
+(measured or published) holds the headline metrics, where the per-sample records came from
 (the result file's path and the sha256 of its canonical records JSON; the
 records themselves stay in the file), provenance
 (toolkit version, GT and prediction hashes, parameters), where the numbers come
@@ -12,20 +12,30 @@ no ground truth), the date, and the model's free-form metadata (``k=v``:
 parameters, LLM, backbone, training data, link), kept once per model.
 
 Published rows live beside measured ones: the same model may have both on one
-(task, benchmark, split), they carry no GT hash, and they neither trigger nor
+(task, benchmark, version, split), they carry no GT hash, and they neither trigger nor
 are subject to the GT-hash guard. The ``benchmarks`` table remembers, per
-(task, benchmark, split), the ground truth a board is scored on (path, sha256,
+(task, benchmark, version, split), the ground truth a board is scored on (path, sha256,
 evaluation options), so that ``leaderboard submit`` can score someone else's
 predictions on the board's own GT.
+
+A board is (task, benchmark, version, split): the same dataset name in
+another version is another board. ``version`` tells the real benchmarks
+(``official``: the released data, where every published number lives) from
+psalm-bench's synthetic world (``world-v1.0.0-small-seed0``: the world's
+version, size and seed, from the result's ``params.world``), so a result on
+the world is never ranked beside a paper's number on the real dataset. Rows
+added before schema version 3 recorded no version; they migrate as
+``unrecorded`` (published rows as ``official``) and share no board with either.
 
 Rules:
 
 - ``benchmark`` is the result's ``params.dataset``, else ``params.benchmark``,
-  else ``"default"``; ``split`` is ``params.split``, else ``"default"``.
+  else ``"default"``; ``version`` is ``params.world``, else ``"official"``;
+  ``split`` is ``params.split``, else ``"default"``.
 - Re-adding a result with the same prediction hash and metrics changes nothing
   (``unchanged``); the same key with other numbers replaces the row
   (``replaced``, with the old metrics in the outcome).
-- All measured/reported rows of one (task, benchmark, split) share one
+- All measured/reported rows of one board share one
   ground-truth hash, and it equals the registered benchmark's hash where one is
   registered: a result on other ground truth is refused (numbers on different
   ground truth do not share a table).
@@ -131,10 +141,62 @@ MIGRATIONS: list[str] = [
     );
     """,
 ]
+# 2 -> 3: boards are keyed by (task, benchmark, version, split): world results and real-data results never
+# share one. Rows of older databases recorded no version: published rows are on the official data, the
+# others are "unrecorded" (they may be world results) and are kept apart until re-added.
+MIGRATIONS.append(
+    """
+    CREATE TABLE results_v3 (
+        model            TEXT NOT NULL,
+        task             TEXT NOT NULL,
+        benchmark        TEXT NOT NULL,
+        version          TEXT NOT NULL,   -- official, world-v1.0.0-small-seed0, unrecorded (before schema 3)
+        split            TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        metrics          TEXT NOT NULL,
+        n_samples        INTEGER,
+        records_sha256   TEXT,
+        result_path      TEXT,
+        toolkit_version  TEXT NOT NULL,
+        gt_sha256        TEXT,
+        pred_sha256      TEXT NOT NULL,
+        params           TEXT NOT NULL,
+        citation         TEXT,
+        added_at         TEXT NOT NULL,
+        PRIMARY KEY (model, task, benchmark, version, split, source),
+        CHECK ((source = 'published') = (gt_sha256 IS NULL))
+    );
+    INSERT INTO results_v3 (model, task, benchmark, version, split, source, metrics, n_samples, records_sha256, result_path,
+                            toolkit_version, gt_sha256, pred_sha256, params, citation, added_at)
+        SELECT model, task, benchmark, CASE WHEN source = 'published' THEN 'official' ELSE 'unrecorded' END, split, source,
+               metrics, n_samples, records_sha256, result_path, toolkit_version, gt_sha256, pred_sha256, params, citation, added_at
+        FROM results;
+    DROP TABLE results;
+    ALTER TABLE results_v3 RENAME TO results;
+    CREATE INDEX results_board ON results (task, benchmark, version, split);
+    CREATE TABLE benchmarks_v3 (
+        task           TEXT NOT NULL,
+        benchmark      TEXT NOT NULL,
+        version        TEXT NOT NULL,
+        split          TEXT NOT NULL,
+        gt_path        TEXT NOT NULL,
+        gt_sha256      TEXT NOT NULL,
+        options        TEXT NOT NULL,
+        registered_at  TEXT NOT NULL,
+        PRIMARY KEY (task, benchmark, version, split)
+    );
+    INSERT INTO benchmarks_v3 (task, benchmark, version, split, gt_path, gt_sha256, options, registered_at)
+        SELECT task, benchmark, 'unrecorded', split, gt_path, gt_sha256, options, registered_at FROM benchmarks;
+    DROP TABLE benchmarks;
+    ALTER TABLE benchmarks_v3 RENAME TO benchmarks;
+    """
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+OFFICIAL = "official"  # the version of a real benchmark as its authors release it
+UNRECORDED = "unrecorded"  # rows added before schema version 3
 
 _FIXED_COLUMNS = [
-    "model", "task", "benchmark", "split", "source", "n_samples", "added_at", "toolkit_version",
+    "model", "task", "benchmark", "version", "split", "source", "n_samples", "added_at", "toolkit_version",
     "gt_sha256", "pred_sha256", "records_sha256", "result_path", "params", "citation",
 ]
 
@@ -159,10 +221,16 @@ class Row:
     added_at: str
     meta: dict[str, str] = field(default_factory=dict)
     citation: dict[str, Any] | None = None  # published rows: where the numbers are printed
+    version: str = OFFICIAL  # official, world-v..., unrecorded
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.model, self.task, self.benchmark, self.split)
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.model, self.task, self.benchmark, self.version, self.split)
+
+    @property
+    def board(self) -> tuple[str, str, str, str]:
+        """(task, benchmark, version, split): the rows one ranking may hold."""
+        return (self.task, self.benchmark, self.version, self.split)
 
 
 @dataclass(frozen=True)
@@ -176,9 +244,11 @@ class AddOutcome:
     split: str
     previous_metrics: dict[str, float | None] | None = None  # set when replaced
     meta_changed: bool = False
+    version: str = OFFICIAL
 
     def describe(self) -> str:
-        where = f"{self.model} on {self.task}/{self.benchmark}/{self.split}"
+        board = f"{self.benchmark}/{self.split}" if self.version == OFFICIAL else f"{self.benchmark} ({self.version})/{self.split}"
+        where = f"{self.model} on {self.task}/{board}"
         if self.status == "unchanged":
             text = f"unchanged: {where} (same predictions and metrics)"
             return text + ("; model metadata updated" if self.meta_changed else "")
@@ -197,6 +267,7 @@ class PublishedEntry:
     citation: dict[str, Any]  # title, arxiv, table, read_from, printed_as, ...
     meta: dict[str, str] = field(default_factory=dict)
     date: str | None = None  # the paper's date (ISO, or a year): the row's added_at, never the load time
+    version: str = OFFICIAL  # papers print numbers on the released data
 
 
 @dataclass(frozen=True)
@@ -210,6 +281,7 @@ class Benchmark:
     gt_sha256: str
     options: dict[str, Any]
     registered_at: str
+    version: str = OFFICIAL
 
 
 def task_metric_names(task: str) -> list[str]:
@@ -217,6 +289,12 @@ def task_metric_names(task: str) -> list[str]:
     from psalm_bench.tasks import TASKS
 
     return [m for row in TASKS[task].table_rows for m in row]
+
+
+def _where(p: Any) -> str:
+    """A board as messages name it: task/benchmark/split, with the version where it is not the official data."""
+    benchmark = p.benchmark if p.version == OFFICIAL else f"{p.benchmark} ({p.version})"
+    return f"{p.task}/{benchmark}/{p.split}"
 
 
 def _check_published(entry: PublishedEntry) -> PublishedEntry:
@@ -244,17 +322,19 @@ def _check_published(entry: PublishedEntry) -> PublishedEntry:
     meta = {str(k): str(v) for k, v in (entry.meta or {}).items()}
     if entry.date is not None and not _DATE.match(str(entry.date)):
         raise InputError(f"{where}: date {entry.date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    return PublishedEntry(entry.model.strip(), entry.task, entry.benchmark, entry.split, clean, dict(entry.citation), meta, entry.date)
+    if not isinstance(entry.version, str) or not entry.version.strip():
+        raise InputError(f"{where}: version must be a non-empty string")
+    return PublishedEntry(entry.model.strip(), entry.task, entry.benchmark, entry.split, clean, dict(entry.citation), meta, entry.date, entry.version)
 
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
-def _unique_keys(items: Sequence[Any], problem: Any) -> dict[tuple[str, str, str, str], int]:
-    """Index items by (model, task, benchmark, split); a repeated key is an InputError worded by ``problem(item, first, second)``."""
-    seen: dict[tuple[str, str, str, str], int] = {}
+def _unique_keys(items: Sequence[Any], problem: Any) -> dict[tuple[str, str, str, str, str], int]:
+    """Index items by (model, task, benchmark, version, split); a repeated key is an InputError worded by ``problem(item, first, second)``."""
+    seen: dict[tuple[str, str, str, str, str], int] = {}
     for i, item in enumerate(items):
-        key = (item.model, item.task, item.benchmark, item.split)
+        key = (item.model, item.task, item.benchmark, item.version, item.split)
         if key in seen:
             raise InputError(problem(item, seen[key] + 1, i + 1))
         seen[key] = i
@@ -317,6 +397,7 @@ class _Prepared:
     model: str
     task: str
     benchmark: str
+    version: str
     split: str
     metrics: dict[str, float | None]
     metrics_json: str
@@ -386,6 +467,9 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
     if not isinstance(params, Mapping):
         raise bad("provenance: params must be an object")
     benchmark = params.get("dataset") or params.get("benchmark") or "default"
+    version = params.get("world") or OFFICIAL
+    if not isinstance(version, str):
+        raise bad(f"provenance: params.world must name the world (a string), got {version!r}")
     split = params.get("split") or "default"
     n_samples = data.get("n_samples")
     if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int)):
@@ -394,6 +478,7 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
         model=model.strip(),
         task=task,
         benchmark=str(benchmark),
+        version=version,
         split=str(split),
         metrics=clean,
         metrics_json=_canonical_json(clean).decode(),
@@ -525,7 +610,7 @@ class ResultsStore:
         """Add several results of one model in one transaction: all or none."""
         prepared = [_prepare(r, model, source) for r in results]
         meta = {str(k): str(v) for k, v in (meta or {}).items()}
-        _unique_keys(prepared, lambda p, a, b: f"two results for {p.task}/{p.benchmark}/{p.split} in one add (items {a} and {b})")
+        _unique_keys(prepared, lambda p, a, b: f"two results for {_where(p)} in one add (items {a} and {b})")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         outcomes: list[AddOutcome] = []
         with self._transaction():
@@ -547,54 +632,55 @@ class ResultsStore:
                 changed = True
         return changed
 
-    def _other_gt(self, task: str, benchmark: str, split: str, gt_sha256: str, besides: str = "") -> tuple[str, str] | None:
+    def _other_gt(self, task: str, benchmark: str, version: str, split: str, gt_sha256: str, besides: str = "") -> tuple[str, str] | None:
         """(model, gt_sha256) of a row on this board scored on other ground truth; published rows (no GT) never count."""
         return self._conn.execute(
-            "SELECT model, gt_sha256 FROM results WHERE task = ? AND benchmark = ? AND split = ? AND model != ? "
+            "SELECT model, gt_sha256 FROM results WHERE task = ? AND benchmark = ? AND version = ? AND split = ? AND model != ? "
             "AND gt_sha256 IS NOT NULL AND gt_sha256 != ? LIMIT 1",
-            (task, benchmark, split, besides, gt_sha256),
+            (task, benchmark, version, split, besides, gt_sha256),
         ).fetchone()
 
     def _add_one(self, p: _Prepared, now: str, meta_changed: bool) -> AddOutcome:
         conn = self._conn
-        other = self._other_gt(p.task, p.benchmark, p.split, p.gt_sha256, besides=p.model)
+        other = self._other_gt(p.task, p.benchmark, p.version, p.split, p.gt_sha256, besides=p.model)
         if other is not None:
             raise InputError(
-                f"{p.task}/{p.benchmark}/{p.split}: ground truth differs from the board's "
+                f"{_where(p)}: ground truth differs from the board's "
                 f"(result gt_sha256 {p.gt_sha256}, board {other[1]}, e.g. model {other[0]}); "
                 "numbers on different ground truth do not share a table",
                 file=p.file,
             )
         registered = conn.execute(
-            "SELECT gt_sha256 FROM benchmarks WHERE task = ? AND benchmark = ? AND split = ?", (p.task, p.benchmark, p.split)
+            "SELECT gt_sha256 FROM benchmarks WHERE task = ? AND benchmark = ? AND version = ? AND split = ?",
+            (p.task, p.benchmark, p.version, p.split),
         ).fetchone()
         if registered is not None and registered[0] != p.gt_sha256:
             raise InputError(
-                f"{p.task}/{p.benchmark}/{p.split}: ground truth differs from the board's registered ground truth "
+                f"{_where(p)}: ground truth differs from the board's registered ground truth "
                 f"(result gt_sha256 {p.gt_sha256}, registered {registered[0]}); "
                 "numbers on different ground truth do not share a table",
                 file=p.file,
             )
         old = conn.execute(
             "SELECT metrics, pred_sha256, gt_sha256, records_sha256, source FROM results "
-            "WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source != 'published'",
-            (p.model, p.task, p.benchmark, p.split),
+            "WHERE model = ? AND task = ? AND benchmark = ? AND version = ? AND split = ? AND source != 'published'",
+            (p.model, p.task, p.benchmark, p.version, p.split),
         ).fetchone()
-        base = dict(model=p.model, task=p.task, benchmark=p.benchmark, split=p.split, meta_changed=meta_changed)
+        base = dict(model=p.model, task=p.task, benchmark=p.benchmark, split=p.split, meta_changed=meta_changed, version=p.version)
         if old is not None and old[0] == p.metrics_json and old[1] == p.pred_sha256 and old[2] == p.gt_sha256 and old[3] == p.records_sha256 and old[4] == p.source:
             return AddOutcome("unchanged", **base)
         if old is not None:  # measured and reported share one key
             conn.execute(
-                "DELETE FROM results WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source = ?",
-                (p.model, p.task, p.benchmark, p.split, old[4]),
+                "DELETE FROM results WHERE model = ? AND task = ? AND benchmark = ? AND version = ? AND split = ? AND source = ?",
+                (p.model, p.task, p.benchmark, p.version, p.split, old[4]),
             )
         values = (
-            p.model, p.task, p.benchmark, p.split, p.metrics_json, p.n_samples, p.records_sha256, p.result_path,
+            p.model, p.task, p.benchmark, p.version, p.split, p.metrics_json, p.n_samples, p.records_sha256, p.result_path,
             p.toolkit_version, p.gt_sha256, p.pred_sha256, p.params_json, p.source, now,
         )
         conn.execute(
-            "INSERT INTO results (model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, "
-            "toolkit_version, gt_sha256, pred_sha256, params, source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO results (model, task, benchmark, version, split, metrics, n_samples, records_sha256, result_path, "
+            "toolkit_version, gt_sha256, pred_sha256, params, source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         if old is None:
@@ -627,20 +713,21 @@ class ResultsStore:
             for e in cleaned:
                 metrics_json = _canonical_json(e.metrics).decode()
                 citation_json = _canonical_json(e.citation).decode()
-                base = dict(model=e.model, task=e.task, benchmark=e.benchmark, split=e.split, meta_changed=meta_changed[e.model])
+                base = dict(model=e.model, task=e.task, benchmark=e.benchmark, split=e.split, meta_changed=meta_changed[e.model], version=e.version)
                 old = conn.execute(
-                    "SELECT metrics, citation, added_at FROM results WHERE model = ? AND task = ? AND benchmark = ? AND split = ? AND source = 'published'",
-                    (e.model, e.task, e.benchmark, e.split),
+                    "SELECT metrics, citation, added_at FROM results WHERE model = ? AND task = ? AND benchmark = ? AND version = ? "
+                    "AND split = ? AND source = 'published'",
+                    (e.model, e.task, e.benchmark, e.version, e.split),
                 ).fetchone()
                 dated = e.date or ""  # a published row is dated by its paper ("" where the paper prints no date)
                 if old is not None and old[0] == metrics_json and old[1] == citation_json and old[2] == dated:
                     outcomes.append(AddOutcome("unchanged", **base))
                     continue
                 conn.execute(
-                    "INSERT OR REPLACE INTO results (model, task, benchmark, split, source, metrics, n_samples, records_sha256, "
+                    "INSERT OR REPLACE INTO results (model, task, benchmark, version, split, source, metrics, n_samples, records_sha256, "
                     "result_path, toolkit_version, gt_sha256, pred_sha256, params, citation, added_at) "
-                    "VALUES (?, ?, ?, ?, 'published', ?, NULL, NULL, NULL, '', NULL, '', '{}', ?, ?)",
-                    (e.model, e.task, e.benchmark, e.split, metrics_json, citation_json, dated),
+                    "VALUES (?, ?, ?, ?, ?, 'published', ?, NULL, NULL, NULL, '', NULL, '', '{}', ?, ?)",
+                    (e.model, e.task, e.benchmark, e.version, e.split, metrics_json, citation_json, dated),
                 )
                 if old is None:
                     outcomes.append(AddOutcome("added", **base))
@@ -648,18 +735,18 @@ class ResultsStore:
                     outcomes.append(AddOutcome("replaced", previous_metrics=json.loads(old[0]), **base))
             for task in sorted(set(prune_tasks or ())) if collection else []:
                 rows = conn.execute(
-                    "SELECT model, benchmark, split, citation FROM results WHERE source = 'published' AND task = ? "
-                    "ORDER BY model, benchmark, split",
+                    "SELECT model, benchmark, version, split, citation FROM results WHERE source = 'published' AND task = ? "
+                    "ORDER BY model, benchmark, version, split",
                     (task,),
                 ).fetchall()
-                for model, benchmark, split, citation in rows:
+                for model, benchmark, version, split, citation in rows:
                     mine = json.loads(citation or "{}").get("collection") == collection
-                    if mine and (model, task, benchmark, split) not in seen:
+                    if mine and (model, task, benchmark, version, split) not in seen:
                         conn.execute(
-                            "DELETE FROM results WHERE source = 'published' AND model = ? AND task = ? AND benchmark = ? AND split = ?",
-                            (model, task, benchmark, split),
+                            "DELETE FROM results WHERE source = 'published' AND model = ? AND task = ? AND benchmark = ? AND version = ? AND split = ?",
+                            (model, task, benchmark, version, split),
                         )
-                        outcomes.append(AddOutcome("removed", model=model, task=task, benchmark=benchmark, split=split))
+                        outcomes.append(AddOutcome("removed", model=model, task=task, benchmark=benchmark, split=split, version=version))
             self._drop_orphan_meta()
         return outcomes
 
@@ -669,7 +756,8 @@ class ResultsStore:
     # -- the board's ground truth ------------------------------------------
 
     def register_benchmark(
-        self, task: str, benchmark: str, split: str, gt_path: str | Path, gt_sha256: str, options: Mapping[str, Any] | None = None
+        self, task: str, benchmark: str, split: str, gt_path: str | Path, gt_sha256: str, options: Mapping[str, Any] | None = None,
+        version: str = OFFICIAL,
     ) -> str:
         """Remember the ground truth of (task, benchmark, split): ``registered``, ``updated`` or ``unchanged``.
 
@@ -686,7 +774,7 @@ class ResultsStore:
         options_json = _canonical_json(dict(options or {})).decode()
         conn = self._conn
         with self._transaction():
-            other = self._other_gt(task, benchmark, split, gt_sha256)
+            other = self._other_gt(task, benchmark, version, split, gt_sha256)
             if other is not None:
                 raise InputError(
                     f"{task}/{benchmark}/{split}: the board's results were scored on other ground truth "
@@ -694,33 +782,36 @@ class ResultsStore:
                     file=gt_path,
                 )
             old = conn.execute(
-                "SELECT gt_path, gt_sha256, options FROM benchmarks WHERE task = ? AND benchmark = ? AND split = ?", (task, benchmark, split)
+                "SELECT gt_path, gt_sha256, options FROM benchmarks WHERE task = ? AND benchmark = ? AND version = ? AND split = ?",
+                (task, benchmark, version, split),
             ).fetchone()
             if old is not None and tuple(old) == (path, gt_sha256, options_json):
                 return "unchanged"
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             conn.execute(
-                "INSERT OR REPLACE INTO benchmarks (task, benchmark, split, gt_path, gt_sha256, options, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (task, benchmark, split, path, gt_sha256, options_json, now),
+                "INSERT OR REPLACE INTO benchmarks (task, benchmark, version, split, gt_path, gt_sha256, options, registered_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (task, benchmark, version, split, path, gt_sha256, options_json, now),
             )
         return "registered" if old is None else "updated"
 
     def benchmarks(self, task: str | None = None) -> list["Benchmark"]:
         """Registered boards, ordered by task, benchmark, split."""
-        sql = "SELECT task, benchmark, split, gt_path, gt_sha256, options, registered_at FROM benchmarks"
+        sql = "SELECT task, benchmark, split, gt_path, gt_sha256, options, registered_at, version FROM benchmarks"
         args: list[str] = []
         if task is not None:
             sql += " WHERE task = ?"
             args.append(task)
-        rows = self._conn.execute(sql + " ORDER BY task, benchmark, split", args).fetchall()
-        return [Benchmark(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+        rows = self._conn.execute(sql + " ORDER BY task, benchmark, version, split", args).fetchall()
+        return [Benchmark(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
 
     def remove(
-        self, model: str, task: str | None = None, benchmark: str | None = None, split: str | None = None, source: str | None = None
+        self, model: str, task: str | None = None, benchmark: str | None = None, split: str | None = None, source: str | None = None,
+        version: str | None = None,
     ) -> int:
-        """Remove a model's rows (all, or those of one task / benchmark / split / source); returns how many."""
+        """Remove a model's rows (all, or those of one task / benchmark / version / split / source); returns how many."""
         where, args = ["model = ?"], [model]
-        for column, value in (("task", task), ("benchmark", benchmark), ("split", split), ("source", source)):
+        for column, value in (("task", task), ("benchmark", benchmark), ("version", version), ("split", split), ("source", source)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -739,19 +830,19 @@ class ResultsStore:
 
     def list(
         self, task: str | None = None, model: str | None = None, benchmark: str | None = None, split: str | None = None,
-        source: str | None = None,
+        source: str | None = None, version: str | None = None,
     ) -> list[Row]:
-        """Rows, ordered by task, benchmark, split, model, source; optionally filtered."""
+        """Rows, ordered by task, benchmark, version, split, model, source; optionally filtered."""
         where, args = [], []
-        for column, value in (("task", task), ("model", model), ("benchmark", benchmark), ("split", split), ("source", source)):
+        for column, value in (("task", task), ("model", model), ("benchmark", benchmark), ("version", version), ("split", split), ("source", source)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
         sql = (
             "SELECT model, task, benchmark, split, metrics, n_samples, records_sha256, result_path, toolkit_version, "
-            "gt_sha256, pred_sha256, params, source, added_at, citation FROM results"
+            "gt_sha256, pred_sha256, params, source, added_at, citation, version FROM results"
             + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY task, benchmark, split, model, source"
+            + " ORDER BY task, benchmark, version, split, model, source"
         )
         metas: dict[str, dict[str, str]] = {}
         with self._db_errors():
@@ -765,7 +856,7 @@ class ResultsStore:
                     model=r[0], task=r[1], benchmark=r[2], split=r[3], metrics=json.loads(r[4]), n_samples=r[5],
                     records_sha256=r[6], result_path=r[7], toolkit_version=r[8], gt_sha256=r[9], pred_sha256=r[10],
                     params=json.loads(r[11]), source=r[12], added_at=r[13], meta=dict(metas.get(r[0], {})),
-                    citation=json.loads(r[14]) if r[14] is not None else None,
+                    citation=json.loads(r[14]) if r[14] is not None else None, version=r[15],
                 )
             )
         return out
@@ -863,15 +954,16 @@ def render_board(rows: Sequence[Row]) -> str:
 
     if not rows:
         return "no results on the board"
-    groups: dict[tuple[str, str, str], list[Row]] = {}
+    groups: dict[tuple[str, str, str, str], list[Row]] = {}
     for row in rows:
-        groups.setdefault((row.task, row.benchmark, row.split), []).append(row)
+        groups.setdefault(row.board, []).append(row)
     blocks = []
-    for (task, benchmark, split), members in groups.items():
+    for (task, benchmark, version, split), members in groups.items():
         names = [m for r in TASKS[task].table_rows for m in r] if task in TASKS else sorted(members[0].metrics)
         table = grid(["model"] + names + ["source"], [[r.model] + [r.metrics.get(n) for n in names] + [r.source] for r in members])
         gts = [r.gt_sha256 for r in members if r.gt_sha256]
         counts = ", ".join(f"{n} {s}" for s in SOURCES if (n := sum(r.source == s for r in members)))
         where = f"gt {gts[0][:12]}; {counts}" if gts else counts
-        blocks.append(f"{task} / {benchmark} / {split}  ({where})\n\n{table}")
+        name = f"{benchmark} / {split}" if version == OFFICIAL else f"{benchmark} ({version}) / {split}"
+        blocks.append(f"{task} / {name}  ({where})\n\n{table}")
     return "\n\n".join(blocks)

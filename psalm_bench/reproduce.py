@@ -57,6 +57,24 @@ class Reproduction:
         return seen
 
 
+def stamp_world(result: EvalResult, root: Path, key: str) -> EvalResult:
+    """Record what a result on the world is: the task it stands for (``ov-semantic``,
+    not the ``semantic`` evaluator that scored it), and which world (``params.world``:
+    version, size, seed), so that the leaderboard keeps it on a board of its own,
+    never beside a real benchmark's numbers. The world's open-vocabulary split is
+    its own benchmark (``ov``)."""
+    from psalm_bench.generators.world import load_manifest
+    from psalm_bench.tasks import TASKS
+
+    manifest = load_manifest(root)
+    if key in TASKS:
+        result.task = key
+    result.params["world"] = f"world-v{manifest['version']}-{manifest['size']}-seed{manifest['seed']}"
+    if key.startswith("ov-"):
+        result.params.setdefault("benchmark", "ov")
+    return result
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-").replace("--", "-")
 
@@ -95,7 +113,7 @@ def reproduce(
         task = get_task(entry["task"])
         if "progress" in task.options:
             options["progress"] = False
-        result = task.run(gt, pred, **options)
+        result = stamp_world(task.run(gt, pred, **options), root, key)
         inputs = [gt, gt.with_suffix("")] if entry["task"] == "panoptic" else [gt]
         pred_inputs = [pred, pred.with_suffix("")] if entry["task"] == "panoptic" else [pred]
         result.write_json(base / "results" / _slug(system) / f"{key}-{split}.json", gt=inputs, pred=pred_inputs)

@@ -259,15 +259,18 @@ def test_version_1_database_migrates(tmp_path):
     conn.commit()
     conn.close()
     with ResultsStore.open(db) as s:
-        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.schema_version == SCHEMA_VERSION == 3
         rows = {r.model: r for r in s.list()}
         assert rows["old-measured"].source == "measured" and rows["old-measured"].gt_sha256 == GT_A
         assert rows["old-reported"].source == "reported" and rows["old-measured"].meta == {"llm": "x"}
+        assert {r.version for r in rows.values()} == {"unrecorded"}  # version 1 recorded no data version
         assert s.benchmarks() == []
         published.load_published(s, task="vos")
-        # the old guard still holds on the migrated rows
+        assert {r.version for r in s.list(source="published")} == {"official"}
+        # the guard still holds between the migrated rows, and between new ones
+        s.add(_result(gt=GT_B), "new")
         with pytest.raises(InputError, match="ground truth differs"):
-            s.add(_result(gt=GT_B), "new")
+            s.add(_result(gt=GT_A), "newer")
         # a published row cannot carry a GT hash, a measured one must
         with pytest.raises(sqlite3.IntegrityError):
             s._conn.execute("UPDATE results SET gt_sha256 = 'x' WHERE source = 'published'")

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import expected, fixture_cases, fixture_options, needs_fixtures
 from psalm_bench.errors import InputError
-from psalm_bench.leaderboard.store import SCHEMA_VERSION, ResultsStore, parse_meta, records_digest
+from psalm_bench.leaderboard.store import SCHEMA_VERSION, ResultsStore, parse_meta, records_digest, render_board
 from psalm_bench.tasks import TASKS
 
 GT_A = "a" * 64
@@ -369,3 +369,120 @@ def test_render_board(store):
     text = render_board(store.list())
     assert text.startswith("refcoco / refcoco / val")
     assert "LISA" in text and "PSALM" in text and "Pr@0.9" in text and "50.0" in text
+
+
+# ---------------------------------------------------------------------------
+# boards are (task, benchmark, version, split): the world never shares one with real data
+
+WORLD = "world-v1.0.0-small-seed0"
+
+
+def test_world_and_official_results_are_different_boards(store):
+    from psalm_bench.leaderboard.published import load_published
+
+    load_published(store, task="refcoco")
+    real = store.add(hand_result(gt=GT_A), "PSALM")
+    world = store.add(hand_result(gt=GT_B, dataset="refcoco", split="val", world=WORLD), "PSALM")
+    # other ground truth, yet no conflict: the world's refcoco/val is not RefCOCO's
+    assert (real.status, real.version) == ("added", "official") and (world.status, world.version) == ("added", WORLD)
+    assert "(world-v1.0.0-small-seed0)" in world.describe()
+    boards = {r.board for r in store.list(model="PSALM", task="refcoco", split="val", benchmark="refcoco")}
+    assert boards == {("refcoco", "refcoco", "official", "val"), ("refcoco", "refcoco", WORLD, "val")}
+    assert {r.source for r in store.list(version="official", model="PSALM", benchmark="refcoco", split="val")} == {"measured", "published"}
+    assert [r.source for r in store.list(version=WORLD)] == ["measured"]
+    # the GT guard works within each board
+    with pytest.raises(InputError, match=r"refcoco/refcoco \(world-v1.0.0-small-seed0\)/val: ground truth differs"):
+        store.add(hand_result(gt=GT_A, world=WORLD, dataset="refcoco", split="val"), "other")
+    with pytest.raises(InputError, match="refcoco/refcoco/val: ground truth differs"):
+        store.add(hand_result(gt=GT_B), "other")
+    text = render_board(store.list(task="refcoco", benchmark="refcoco", split="val"))
+    assert "refcoco / refcoco / val" in text and "refcoco / refcoco (world-v1.0.0-small-seed0) / val" in text
+    assert store.remove("PSALM", version=WORLD) == 1 and store.list(version=WORLD) == []
+    with pytest.raises(InputError, match="params.world must name the world"):
+        store.add(hand_result(world={"seed": 0}), "m")
+
+
+def test_ov_on_the_world_and_semantic_add_together(store):
+    """ov-semantic is recorded as itself, so it no longer collides with semantic (issue: 'two results for semantic/default/default')."""
+    outcomes = store.add_many([hand_result("semantic", gt=GT_A, world=WORLD), hand_result("ov-semantic", gt=GT_B, world=WORLD, benchmark="ov")], "m")
+    assert {(o.task, o.benchmark, o.version) for o in outcomes} == {("semantic", "default", WORLD), ("ov-semantic", "ov", WORLD)}
+
+
+def _v2_database(path) -> None:
+    """A database as schema version 2 wrote it: measured, reported and published rows and a registered board."""
+    from psalm_bench.leaderboard.store import MIGRATIONS, _statements
+
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        for statement in _statements(script):
+            conn.execute(statement)
+    insert = ("INSERT INTO results (model, task, benchmark, split, source, metrics, n_samples, records_sha256, result_path, toolkit_version, "
+              "gt_sha256, pred_sha256, params, citation, added_at) VALUES (?, 'refcoco', 'refcoco', 'val', ?, '{\"cIoU\":50.0}', 3, NULL, NULL, "
+              "'0.1.0', ?, 'p', '{}', ?, '2025-01-01T00:00:00+00:00')")
+    conn.execute(insert, ("world-model", "measured", GT_A, None))
+    conn.execute(insert, ("paper-model", "published", None, '{"title":"t","collection":"psalm_tables"}'))
+    conn.execute("INSERT INTO model_meta VALUES ('world-model', 'llm', 'x')")
+    conn.execute("INSERT INTO benchmarks VALUES ('refcoco', 'refcoco', 'val', '/gt', ?, '{}', '2025-01-01')", (GT_A,))
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+
+def test_version_2_database_migrates(tmp_path):
+    db = tmp_path / "v2.db"
+    _v2_database(db)
+    with ResultsStore.open(db) as s:
+        assert s.schema_version == SCHEMA_VERSION == 3
+        rows = {r.model: r for r in s.list()}
+        # a version-2 row may have been scored on the world: it is kept apart from the official board
+        assert rows["world-model"].board == ("refcoco", "refcoco", "unrecorded", "val") and rows["world-model"].meta == {"llm": "x"}
+        assert rows["paper-model"].board == ("refcoco", "refcoco", "official", "val") and rows["paper-model"].citation["title"] == "t"
+        assert [(b.version, b.gt_sha256) for b in s.benchmarks()] == [("unrecorded", GT_A)]
+        # a new result on the official data joins the published row's board, whatever the old rows' GT
+        assert s.add(hand_result(gt=GT_B), "new").status == "added"
+        assert {r.model for r in s.list(version="official")} == {"paper-model", "new"}
+        # re-adding the old result puts it on the official board too, beside its unrecorded copy
+        assert s.add(hand_result(gt=GT_B), "world-model").version == "official"
+        with pytest.raises(InputError, match="ground truth differs"):
+            s.add(hand_result(gt=GT_A), "another")
+    with ResultsStore.open(db) as again:  # opening a migrated database changes nothing
+        assert again.schema_version == 3 and len(again.list()) == 4
+    with pytest.raises(sqlite3.IntegrityError):  # one row per key and source, version included
+        conn = sqlite3.connect(db)
+        conn.execute("INSERT INTO results SELECT * FROM results WHERE model = 'new'")
+
+
+def test_world_results_record_their_task_and_world_through_the_cli(tiny_world, tmp_path):
+    """eval on the world: ov-semantic is recorded as ov-semantic on the world's own board, and adds beside semantic."""
+    from conftest import run_cli
+
+    sem = tmp_path / "sem.json"
+    ov = tmp_path / "ov.json"
+    run = run_cli("eval", "--task", "semantic", "--world", tiny_world, "--pred", tiny_world / "coco" / "semantic_val2017", "--json", sem)
+    assert run.returncode == 0, run.stderr
+    run = run_cli("eval", "--task", "ov-semantic", "--world", tiny_world, "--pred", tiny_world / "ov" / "semantic", "--json", ov)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(ov.read_text())
+    world = json.loads((tiny_world / "world.json").read_text())
+    assert doc["task"] == "ov-semantic" and doc["metrics"]["mIoU"] == 100.0
+    assert doc["provenance"]["params"]["world"] == f"world-v{world['version']}-tiny-seed{world['seed']}"
+    db = tmp_path / "lb.db"
+    added = run_cli("leaderboard", "add", sem, ov, "--model", "perfect", "--db", db)
+    assert added.returncode == 0, added.stderr
+    assert "perfect on ov-semantic/ov (world-v" in added.stdout and "perfect on semantic/default (world-v" in added.stdout
+    with ResultsStore.open(db) as s:
+        assert {r.version for r in s.list()} == {doc["provenance"]["params"]["world"]}
+
+
+def test_stamp_world_names_the_task_and_the_world(tiny_world):
+    """reproduce stamps each world result as eval does: ov-panoptic has no registry task and stays panoptic, on the world's ov benchmark."""
+    from psalm_bench.reproduce import stamp_world
+    from psalm_bench.results import EvalResult
+
+    world = json.loads((tiny_world / "world.json").read_text())
+    name = f"world-v{world['version']}-tiny-seed{world['seed']}"
+    for key, evaluator, task, benchmark in (("ov-instance", "instance", "ov-instance", "ov"), ("ov-panoptic", "panoptic", "panoptic", "ov"),
+                                             ("refcoco", "refcoco", "refcoco", None)):
+        params = {"dataset": "refcoco", "split": "val"} if key == "refcoco" else {}
+        result = stamp_world(EvalResult(evaluator, {"x": 1.0}, 1, params=params), tiny_world, key)
+        assert (result.task, result.params.get("benchmark"), result.params["world"]) == (task, benchmark, name)
