@@ -38,13 +38,12 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.evaluators.vos import FrameScorer
-from psalm_bench.formats.egoexo import DIRECTIONS, CorrespondenceSample, load_egoexo_gt, load_egoexo_predictions, pair_predictions
+from psalm_bench.formats.egoexo import DIRECTIONS, EVAL_MAX_DIM, CorrespondenceSample, eval_size, load_egoexo_gt, load_egoexo_predictions, pair_predictions
 from psalm_bench.masks import decode
 from psalm_bench.results import EvalResult
 
 PROTOCOLS = ("egoexo", "native")
 CONF_THRESH = 0.5
-EVAL_MAX_DIM = 480
 LOCATION_NORM = float(np.sqrt(480 ** 2 + 480 ** 2))  # location_score(size=(480, 480)), whatever the frame size
 PREFIX = {"ego-exo": "EgoExo", "exo-ego": "ExoEgo"}
 MEASURES = ("IoU", "VA", "LE", "CA")
@@ -53,12 +52,6 @@ METRICS = [f"{PREFIX[d]}_{m}" for d in DIRECTIONS for m in MEASURES]
 
 # ---------------------------------------------------------------------------
 # Per-frame measures
-
-
-def eval_size(height: int, width: int, max_dim: int = EVAL_MAX_DIM) -> tuple[int, int]:
-    """``reshape_img_nopad``'s output size, with its float arithmetic."""
-    ratio = 1.0 / height * max_dim if height > width else 1.0 / width * max_dim
-    return int(height * ratio), int(width * ratio)
 
 
 def reshape_nopad(mask: np.ndarray, max_dim: int = EVAL_MAX_DIM) -> np.ndarray:

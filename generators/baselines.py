@@ -15,6 +15,10 @@ Video object segmentation (``write_first_frame_baseline``): the first
 frame's ground-truth objects held still in every frame, the usual "no
 propagation" floor of semi-supervised VOS.
 
+Ego-Exo4D correspondence (``write_copy_baseline``): the query view's mask
+copied to the other view, stretched to its evaluation size, always said to
+be visible: what "same place in the other camera" scores.
+
 The outputs are ordinary prediction files (FORMATS.md), scored by the same
 evaluators as any model's.
 """
@@ -37,6 +41,7 @@ PROMPTS = ("point", "scribble", "box", "mask")
 POINT_RADIUS = 10
 BASELINE_NAME = "prompt-as-mask"
 VOS_BASELINE_NAME = "first-frame-copy"
+CORRESPONDENCE_BASELINE_NAME = "query-mask-copy"
 
 
 def point_disk(prompt: np.ndarray, radius: int = POINT_RADIUS) -> np.ndarray:
@@ -106,4 +111,43 @@ def write_first_frame_baseline(davis_root: str | Path, out: str | Path, split: s
         folder.mkdir(parents=True, exist_ok=True)
         for frame in seq.frames:
             shutil.copyfile(seq.frames[0], folder / frame.name)
+    return out
+
+
+def copy_baseline_results(gt_json: str | Path) -> dict:
+    """Per direction, the result layout (formats/egoexo.py) of the copy baseline:
+    every frame of the query view's masks, for every view pair of each object."""
+    from psalm_bench.formats.egoexo import DIRECTIONS, eval_size, is_ego, load_egoexo_gt
+
+    gt = load_egoexo_gt(gt_json)
+    results: dict = {d: {} for d in DIRECTIONS}
+    for take, record in gt.takes.items():
+        cam_size = {cam: tuple(rle["size"]) for cams in record.masks.values() for cam, frames in cams.items() for rle in frames.values()}
+        for direction in DIRECTIONS:
+            objects: dict = {}
+            for obj, cams in record.masks.items():
+                objects[obj] = {}
+                ego = next((cam for cam in cams if is_ego(cam)), None)
+                if ego is None:
+                    continue
+                for exo in (cam for cam in cams if cam != ego):
+                    query, target = (ego, exo) if direction == "ego-exo" else (exo, ego)
+                    frames = {}
+                    for frame, rle in cams[query].items():
+                        query_mask = masks.decode(masks.to_rle(rle, rle["size"][0], rle["size"][1]))
+                        h, w = eval_size(*cam_size.get(target, query_mask.shape))
+                        copied = cv2.resize(query_mask, (w, h), interpolation=cv2.INTER_NEAREST)
+                        frames[frame] = {"pred_mask": masks.encode(copied), "confidence": 1.0 if copied.any() else 0.0}
+                    objects[obj][f"{query}_{target}"] = frames
+            results[direction][take] = {"masks": objects, "subsample_idx": list(record.subsample_idx)}
+    return results
+
+
+def write_copy_baseline(gt_json: str | Path, out: str | Path) -> Path:
+    """Write the query-mask-copy predictions, both directions in one file."""
+    from psalm_bench.formats.egoexo import write_egoexo_predictions
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_egoexo_predictions(out, copy_baseline_results(gt_json))
     return out

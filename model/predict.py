@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 import torch
 from PIL import Image
-from tqdm import tqdm
+from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench import masks as mask_ops
 from psalm_bench.errors import InputError
@@ -423,3 +423,76 @@ def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split:
             bar.update(1)
     bar.close()
     return out_dir
+
+
+# --------------------------------------------------------------- Ego-Exo4D correspondence
+
+
+def predict_correspondence(predictor: Predictor, gt_json: Path, frames_root: Path, out: Path, *, directions: Sequence[str] = ("ego-exo", "exo-ego")) -> Path:
+    """Ego-Exo4D correspondence as PSALM's appendix does it, zero-shot: the
+    query view's GT mask is a "mask" visual prompt pooled from the query
+    frame, the model segments the synchronised frame of the other view, and
+    the top-1 query is the answer; its score (sigmoid(region) x mask score) is
+    the visibility confidence. Frames are read from
+    ``frames_root/TAKE/CAM/FRAME.jpg`` (the benchmark's processed layout);
+    masks are resized to the frame and the answer to the evaluation size
+    (longer side 480), nearest neighbour. Writes both directions in one file."""
+    import cv2
+
+    from psalm_bench.formats.egoexo import eval_size, is_ego, load_egoexo_gt, write_egoexo_predictions
+
+    gt = load_egoexo_gt(gt_json)
+    results: dict[str, dict[str, Any]] = {d: {} for d in directions}
+    jobs: list[tuple[str, str, str, str, str, str, dict[str, Any], tuple[int, int]]] = []
+    for take, record in gt.takes.items():
+        sizes = {cam: tuple(rle["size"]) for cams in record.masks.values() for cam, frames in cams.items() for rle in frames.values()}
+        for d in directions:
+            results[d][take] = {"masks": {obj: {} for obj in record.masks}, "subsample_idx": list(record.subsample_idx)}
+            for obj, cams in record.masks.items():
+                ego = next((cam for cam in cams if is_ego(cam)), None)
+                if ego is None:
+                    continue
+                for exo in (cam for cam in cams if cam != ego):
+                    query, target = (ego, exo) if d == "ego-exo" else (exo, ego)
+                    results[d][take]["masks"][obj][f"{query}_{target}"] = {}
+                    for frame, rle in cams[query].items():
+                        results[d][take]["masks"][obj][f"{query}_{target}"][frame] = None  # filled in job order, whatever the batching
+                        jobs.append((d, take, obj, query, target, frame, rle, sizes.get(target, tuple(rle["size"]))))
+
+    def frame_image(take: str, cam: str, frame: str) -> np.ndarray:
+        return read_image(Path(frames_root) / take / cam / f"{frame}.jpg")
+
+    def answer(job: tuple, mask: np.ndarray, confidence: float) -> None:
+        d, take, obj, query, target, frame, _rle_q, target_size = job
+        h, w = eval_size(*target_size)
+        resized = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        results[d][take]["masks"][obj][f"{query}_{target}"][frame] = {"pred_mask": _rle(resized), "confidence": round(float(confidence), 6)}
+
+    def samples() -> Iterator[TrainSample]:
+        for job in jobs:
+            _d, take, _obj, query, target, frame, rle, _size = job
+            query_image = frame_image(take, query, frame)
+            target_image = frame_image(take, target, frame)
+            prompt = mask_ops.decode(mask_ops.to_rle(rle, rle["size"][0], rle["size"][1]))
+            if prompt.shape != query_image.shape[:2]:
+                prompt = cv2.resize(prompt, (query_image.shape[1], query_image.shape[0]), interpolation=cv2.INTER_NEAREST)
+            if not prompt.any():  # nothing to pool from: not visible, empty mask
+                answer(job, np.zeros(target_image.shape[:2], bool), 0.0)
+                continue
+            sample = TrainSample("interactive", target_image, _empty_targets(target_image), prompt_masks=prompt[None].astype(bool),
+                                 prompt_kinds=["mask"], prompt_image=query_image)
+            sample.meta = job  # type: ignore[attr-defined]
+            yield sample
+
+    def consume(sample: TrainSample, out_: Any) -> None:
+        res = interactive_inference(out_.region_logits, upsample_masks(out_.mask_logits, out_.geometry))
+        answer(sample.meta, res.masks[0], float(res.scores[0]))  # type: ignore[attr-defined]
+
+    predictor.run(samples(), len(jobs), "correspondence", consume)
+    path = output_file(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_egoexo_predictions(path, results)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    return path

@@ -330,3 +330,119 @@ def test_cli_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["metrics"]["ExoEgo_CA"] == pytest.approx(OFFICIAL["exo-ego"]["CA"] * 100.0, abs=1e-6)
     assert len(data["records"]["IoU"]) == 30
+
+
+# ---------------------------------------------------------------------------
+# The world's takes, the copy baseline and the model
+
+
+@pytest.fixture(scope="module")
+def takes(tmp_path_factory) -> Path:
+    from psalm_bench.generators.world_egoexo import ensure_egoexo
+
+    return ensure_egoexo(tmp_path_factory.mktemp("egoexo-cache"), size="tiny", progress=False)
+
+
+def _tree(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_takes_are_the_same_bytes_with_any_worker_count(takes: Path, tmp_path: Path) -> None:
+    from psalm_bench.generators.world_egoexo import build_egoexo
+
+    build_egoexo(tmp_path / "w2", seed=0, size="tiny", workers=2, progress=False)
+    assert _tree(tmp_path / "w2") == _tree(takes)
+    other = build_egoexo(tmp_path / "s1", seed=1, size="tiny", progress=False)
+    assert _tree(other.root)["correspondence-gt.json"] != _tree(takes)["correspondence-gt.json"]
+
+
+def test_takes_have_two_views_that_differ_and_hidden_objects(takes: Path) -> None:
+    from psalm_bench.formats.egoexo import load_egoexo_gt
+    from psalm_bench.generators.world_egoexo import CAMERA_SHAPES, GT_NAME, MANIFEST
+    from psalm_bench.masks import area
+
+    gt = load_egoexo_gt(takes / GT_NAME)
+    counts = json.loads((takes / MANIFEST).read_text())["counts"]
+    assert counts["takes"] == 2 and counts["ego-exo_samples"] > 0
+    assert counts["exo-ego_visible"] < counts["exo-ego_samples"]  # objects outside the ego view or behind the hand
+    ratios = []
+    for take in gt.takes.values():
+        for obj, cams in take.masks.items():
+            assert set(cams) == set(CAMERA_SHAPES)
+            for frame, rle in cams["aria01"].items():
+                assert rle["size"] == list(CAMERA_SHAPES["aria01"])
+                if frame in cams["cam01"]:
+                    ratios.append(area(cams["aria01"][frame]) / area(cams["cam01"][frame]))
+            for cam in CAMERA_SHAPES:
+                for frame in take.annotated[obj][cam]:
+                    assert (takes / "takes").joinpath(str(next(iter(gt.takes))), cam, f"{frame}.jpg").is_file()
+    assert ratios and float(np.median(ratios)) > 2.0  # the ego camera is zoomed in (edge-cut objects aside)
+
+
+def _perfect(gt_path: Path) -> dict:
+    """The GT itself at the evaluation size, visible with confidence 1."""
+    from psalm_bench.formats.egoexo import load_egoexo_gt
+    from psalm_bench.masks import decode
+
+    gt = load_egoexo_gt(gt_path)
+    out: dict = {"ego-exo": {"results": {}}, "exo-ego": {"results": {}}}
+    for name, take in gt.takes.items():
+        for d in ("ego-exo", "exo-ego"):
+            objects: dict = {}
+            for obj, cams in take.masks.items():
+                objects[obj] = {}
+                for exo in ("cam01", "cam02"):
+                    q, t = ("aria01", exo) if d == "ego-exo" else (exo, "aria01")
+                    h, w = eval_size(*CAM_SHAPE[t])
+                    objects[obj][f"{q}_{t}"] = {
+                        f: {"pred_mask": _rle(reshape_nopad(decode(cams[t][f])) if f in cams[t] else np.zeros((h, w), np.uint8)),
+                            "confidence": 1.0 if f in cams[t] else 0.0}
+                        for f in cams[q]
+                    }
+            out[d]["results"][name] = {"masks": objects, "subsample_idx": take.subsample_idx}
+    return out
+
+
+CAM_SHAPE = {"aria01": (256, 256), "cam01": (216, 384), "cam02": (216, 384)}
+
+
+def test_a_perfect_prediction_scores_100_and_the_copy_baseline_less(takes: Path, tmp_path: Path) -> None:
+    from psalm_bench.generators.baselines import write_copy_baseline
+    from psalm_bench.generators.world_egoexo import GT_NAME
+
+    gt_path = takes / GT_NAME
+    perfect = tmp_path / "perfect.json"
+    perfect.write_text(json.dumps(_perfect(gt_path)))
+    r = evaluate_correspondence(gt_path, perfect, progress=False)
+    for prefix in ("EgoExo", "ExoEgo"):
+        assert r.metrics[f"{prefix}_IoU"] == pytest.approx(100.0, abs=1e-4)
+        assert r.metrics[f"{prefix}_CA"] == 100.0 and r.metrics[f"{prefix}_LE"] == 0.0
+    assert r.metrics["ExoEgo_VA"] == 100.0
+    base = evaluate_correspondence(gt_path, write_copy_baseline(gt_path, tmp_path / "copy.json"), progress=False)
+    assert base.warnings == [] and base.n_samples == r.n_samples
+    assert 0.0 < base.metrics["EgoExo_IoU"] < 50.0 and base.metrics["ExoEgo_VA"] == 50.0  # always "visible"
+
+
+def test_predict_correspondence_with_the_bundled_model(takes: Path, tmp_path: Path, one_torch_thread) -> None:
+    """One take, one frame of the tiny world through the model: a file eval reads."""
+    pytest.importorskip("torch")
+    from psalm_bench.generators.world_egoexo import GT_NAME
+    from psalm_bench.model.predict import Predictor, predict_correspondence
+
+    gt = json.loads((takes / GT_NAME).read_text())
+    take = next(iter(gt["annotations"]))
+    record = gt["annotations"][take]
+    keep = {"30"}
+    for cams in record["masks"].values():
+        for cam in cams:
+            cams[cam] = {f: m for f, m in cams[cam].items() if f in keep}
+    small = tmp_path / "gt.json"
+    small.write_text(json.dumps({"annotations": {take: record}}))
+    out = predict_correspondence(Predictor.load("bundled", progress=False, batch_size=4), small, takes / "takes", tmp_path / "psalm.json")
+    data = json.loads(out.read_text())
+    confidences = [e["confidence"] for d in data.values() for t in d["results"].values() for o in t["masks"].values() for p in o.values() for e in p.values()]
+    assert confidences and all(0.0 <= c <= 1.0 for c in confidences)
+    r = evaluate_correspondence(small, out, progress=False)
+    assert r.warnings == [] and r.metrics["EgoExo_IoU"] is not None

@@ -42,6 +42,14 @@ from psalm_bench.masks import RLE, MaskFormatError, first_bad_counts, to_rle
 
 DIRECTIONS = ("ego-exo", "exo-ego")
 EGO_MARK = "aria"  # the official test for an ego camera: 'aria' in its name
+EVAL_MAX_DIM = 480  # utils.reshape_img_nopad: GT masks are scored with their longer side at 480
+
+
+def eval_size(height: int, width: int, max_dim: int = EVAL_MAX_DIM) -> tuple[int, int]:
+    """The size a prediction for a target view of this size must have:
+    ``reshape_img_nopad``'s output size, with its float arithmetic."""
+    ratio = 1.0 / height * max_dim if height > width else 1.0 / width * max_dim
+    return int(height * ratio), int(width * ratio)
 
 
 @dataclass(frozen=True)
@@ -340,5 +348,5 @@ def write_egoexo_predictions(path: str | Path, results: dict[str, dict[str, Any]
     dump_json({direction: {"version": version, "challenge": challenge, "results": results[direction]} for direction in DIRECTIONS if direction in results}, path)
 
 
-__all__ = ["DIRECTIONS", "FrameCase", "CorrespondenceSample", "EgoExoGT", "EgoExoTake", "Pairing", "is_ego", "load_egoexo_gt", "egoexo_gt_from_dict",
+__all__ = ["DIRECTIONS", "EVAL_MAX_DIM", "eval_size", "FrameCase", "CorrespondenceSample", "EgoExoGT", "EgoExoTake", "Pairing", "is_ego", "load_egoexo_gt", "egoexo_gt_from_dict",
            "load_egoexo_predictions", "pair_predictions", "write_egoexo_gt", "write_egoexo_predictions"]
