@@ -107,7 +107,7 @@ import cv2
 import numpy as np
 import orjson
 from pycocotools import mask as mask_api
-from tqdm import tqdm
+from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import parse_images

@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 from PIL import Image
 from pycocotools import mask as mask_api
-from tqdm import tqdm
+from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
 from psalm_bench.parallel import worker_pool

@@ -212,7 +212,7 @@ def build_interactive_command(
         summary = build_interactive(
             instances, out, seed=seed, workers=workers, format=fmt.value, preview=preview,
             preview_dir=preview_dir, images=images, resume=resume, mode=mode.value,
-            progress=not quiet and sys.stderr.isatty(), executor=executor,
+            progress=not quiet, executor=executor,  # lines in a CI log (psalm_bench/progress.py)
         )
     except KeyboardInterrupt:
         typer.echo("psalm-bench: interrupted; run the same command with --resume to continue", err=True)
@@ -454,7 +454,7 @@ def predict_command(
     from psalm_bench.formats.refer import find_grefer_files, find_refer_files
     from psalm_bench.model import predict as P
 
-    progress = not quiet and sys.stderr.isatty()
+    progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
     name = task.value
     split = split or "val"
     if gt is None:
@@ -508,7 +508,7 @@ def reproduce_command(
     require_model("reproduce (the bundled model's part)")
     from psalm_bench.reproduce import render_tables, reproduce
 
-    progress = not quiet and sys.stderr.isatty()
+    progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
     rep = reproduce(model, world=world, out=out, progress=progress, log=lambda line: typer.echo(line, err=True) if progress else None)
     typer.echo(render_tables(rep, "markdown" if markdown else "text"))
     prov = rep.model
@@ -575,7 +575,7 @@ def demo_command(
     from psalm_bench.generators.embedded import ensure_world
     from psalm_bench.reproduce import render_tables, reproduce
 
-    progress = not quiet and sys.stderr.isatty()
+    progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
     typer.echo("building (or reusing) the embedded world ...", err=True)
     root = ensure_world(progress=progress)
     typer.echo(f"world: {root} (dataset card: {root / 'README.md'})", err=True)

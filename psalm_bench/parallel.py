@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from tqdm import tqdm
+from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.evaluators.base import Evaluator
 

@@ -15,7 +15,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tqdm import tqdm
+from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
 
