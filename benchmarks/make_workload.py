@@ -6,17 +6,25 @@ into ``bench-data/`` (gitignored). Same seed, same bytes, for any ``--workers``.
 
     python benchmarks/make_workload.py --workers 2
     python benchmarks/make_workload.py --out /tmp/w200 --n-images 200 --n-panoptic 100
+    python benchmarks/make_workload.py --out /tmp/w5000 --images 5000
 
 The options are the generator's own (``python -m psalm_bench.generators.coco_workload --help``);
-this script only sets the default output folder.
+this script sets the default output folder, and ``--images N`` writes every
+task's workload at N images: the COCO files with ``--n-images N --n-panoptic
+N``, then the refcoco, gref, interactive and vos folders of
+``task_workloads.py`` (vos: 2N frames).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from psalm_bench.generators.coco_workload import main as generator_main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import task_workloads  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,8 +35,16 @@ def main(argv: list[str] | None = None) -> None:
         del args[at:at + 2]
     else:
         folder = "bench-data"
+    images = None
+    if "--images" in args:
+        at = args.index("--images")
+        images = int(args[at + 1])
+        args[at:at + 2] = ["--n-images", str(images), "--n-panoptic", str(images)]
     start = time.perf_counter()
     generator_main([folder, *args])
+    if images is not None:
+        seconds = task_workloads.write(Path(folder), images)
+        print("task workloads: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
     print(f"wrote {folder} in {time.perf_counter() - start:.1f}s")
 
 

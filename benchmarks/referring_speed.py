@@ -57,15 +57,18 @@ def star_polygon(rng: np.random.Generator, cx: float, cy: float, radius: float) 
     return [round(float(v), 2) for xy in zip(xs, ys) for v in xy]
 
 
-def make_world(folder: Path, n_sentences: int, seed: int) -> tuple[Path, Path]:
-    """Write refs(unc).p, instances.json and pred.jsonl; returns (gt folder, pred)."""
+def make_world(folder: Path, n_sentences: int, seed: int, n_images: int | None = None) -> tuple[Path, Path]:
+    """Write refs(unc).p, instances.json and pred.jsonl; returns (gt folder, pred).
+
+    With ``n_images`` the world has exactly that many images (whatever the
+    number of sentences they hold) instead of stopping at ``n_sentences``."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     images, annotations, refs = [], [], []
     ann_id = ref_id = sent_id = 0
     val_sentences = 0
     image_id = 0
-    while val_sentences < n_sentences:
+    while (val_sentences < n_sentences) if n_images is None else (image_id < n_images):
         image_id += 1
         images.append({"id": image_id, "height": HEIGHT, "width": WIDTH, "file_name": f"{image_id:012d}.jpg"})
         image_anns = []

@@ -7,6 +7,14 @@ wall time around the process, CPU time (user + system) and peak RSS from
 ``ru_maxrss`` is the largest single process of the tree; the runner also
 samples the summed RSS of the whole tree from /proc every 20 ms.
 
+Tasks: the COCO ones (instance, panoptic, semantic: files written by
+``make_workload.py``) and refcoco, gref, interactive, vos (the subfolders
+``refcoco/``, ``gref/``, ``interactive/``, ``davis/`` that
+``task_workloads.py`` writes, also ``make_workload.py --images N``). A task
+whose files are absent is left out. After the full table, a table of ratios
+against each task's goal peer (hotcoco; the per-sample loop; davis2017's
+procedure), with the peers' versions.
+
     python benchmarks/run.py --data bench-data --workers 1 --json bench-results/results.json
 """
 
@@ -29,9 +37,19 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TOOLS = HERE / "tools"
-TASKS = ("instance", "panoptic", "semantic")
+TASKS = ("instance", "panoptic", "semantic", "refcoco", "gref", "interactive", "vos")
 VERSIONED = ("psalm-bench", "pycocotools", "faster-coco-eval", "hotcoco", "panopticapi-lite",
-             "numpy", "pillow", "opencv-python-headless")
+             "numpy", "pillow", "opencv-python-headless", "orjson")
+HEADLINE = {"instance": "AP", "panoptic": "PQ", "semantic": "mIoU", "refcoco": "cIoU", "gref": "gIoU",
+            "interactive": "point_mIoU", "vos": "J&F"}
+# task -> (peer tool, goal, direction): "max" psalm-bench CPU <= goal x the peer's; "min" peer >= goal x psalm-bench
+GOALS = {"instance": ("hotcoco", 1.0, "max"), "panoptic": ("hotcoco", 0.6, "max"), "semantic": ("hotcoco", 0.6, "max"),
+         "refcoco": ("per-sentence loop", 5.0, "min"), "gref": ("per-sentence loop", 5.0, "min"),
+         "interactive": ("per-sample loop", 5.0, "min"), "vos": ("davis2017 procedure", 10.0, "min")}
+PEER_VERSIONS = {"hotcoco": ("hotcoco",), "pycocotools": ("pycocotools",), "faster-coco-eval": ("faster-coco-eval",),
+                 "panopticapi": ("panopticapi-lite",), "numpy bincount": ("numpy", "pillow"),
+                 "per-sentence loop": ("pycocotools", "numpy"), "per-sample loop": ("pycocotools", "numpy"),
+                 "davis2017 procedure": ("numpy", "pillow", "opencv-python-headless")}
 
 
 @dataclass
@@ -212,6 +230,15 @@ def _psalm(psalm: str, task: str, args: list[str], workers: int, tmp: Path, name
     return Tool(task, name, cmd, json_out=out, note=note)
 
 
+# task -> (wrapper of the loop a user would otherwise run, GT, predictions), relative to --data
+LOOP_TASKS = {
+    "refcoco": ("run_refcoco_loop.py", "refcoco", "refcoco/pred.jsonl"),
+    "gref": ("run_gref_loop.py", "gref", "gref/pred.jsonl"),
+    "interactive": ("run_interactive_loop.py", "interactive/gt.json", "interactive/pred.jsonl"),
+    "vos": ("run_davis_procedure.py", "davis", "davis/pred"),
+}
+
+
 def tools_for(task: str, data: Path, workers: int, py: str, psalm: str | None, tmp: Path) -> list[Tool]:
     """The commands compared for one task, reference first."""
     w = str(workers)
@@ -238,6 +265,13 @@ def tools_for(task: str, data: Path, workers: int, py: str, psalm: str | None, t
         ]
         if psalm:
             tools.append(_psalm(psalm, task, ["--gt", gt, "--pred", pred], workers, tmp))
+        return tools
+    if task in LOOP_TASKS:
+        wrapper, gt, pred = LOOP_TASKS[task]
+        tools = [Tool(task, GOALS[task][0], [py, str(TOOLS / wrapper), str(data / gt), str(data / pred)], reference=True,
+                      note="1 process")]
+        if psalm:
+            tools.append(_psalm(psalm, task, ["--gt", str(data / gt), "--pred", str(data / pred)], workers, tmp))
         return tools
     gt, pred, classes = str(data / "semantic_gt"), str(data / "semantic_pred"), str(data / "semantic_classes.json")
     tools = [
@@ -271,6 +305,8 @@ def _task_inputs(task: str, data: Path) -> list[Path]:
         return [data / "instances_gt.json", data / "instances_pred.json"]
     if task == "panoptic":
         return [data / "panoptic_gt.json", data / "panoptic_pred.json", data / "panoptic_gt", data / "panoptic_pred"]
+    if task in LOOP_TASKS:
+        return [data / LOOP_TASKS[task][1], data / LOOP_TASKS[task][2]]
     return [data / "semantic_gt", data / "semantic_pred", data / "semantic_classes.json"]
 
 
@@ -347,13 +383,45 @@ def print_table(results: list[Measurement]) -> None:
             diff = "ref" if r.compared_with == "" and r.max_abs_diff is None else _fmt(r.max_abs_diff, ".1e")
             print(f"{task:9} {r.tool:31} {r.cpu_s:8.2f} {r.wall_s:8.2f} {r.maxrss_mb:7.0f} {r.tree_rss_mb:8.0f} "
                   f"{_fmt(cpu_x, '.2f'):>6} {_fmt(wall_x, '.2f'):>6}  {diff:>9}  {r.note}")
-        headline = {"instance": "AP", "panoptic": "PQ", "semantic": "mIoU"}[task]
+        headline = HEADLINE[task]
         vals = ", ".join(f"{r.tool}={r.metrics.get(headline):.4f}" for r in rows
                          if r.ok and isinstance(r.metrics.get(headline), (int, float)))
         print(f"{'':9} {headline}: {vals}")
     print("CPU x / wall x: the tool's time divided by psalm-bench's (above 1: psalm-bench is faster).")
     print("max|diff|: largest absolute difference, in percent points, from the reference tool's metrics "
           "under the same protocol.")
+
+
+def goal_rows(results: list[Measurement], versions: dict[str, str]) -> list[dict[str, Any]]:
+    """Per task: psalm-bench's and the goal peer's whole-command CPU and peak RSS, their ratio, the goal."""
+    rows = []
+    for task, (peer_name, goal, direction) in GOALS.items():
+        psalm = next((r for r in results if r.task == task and r.tool == "psalm-bench" and r.ok), None)
+        peer = next((r for r in results if r.task == task and r.tool == peer_name and r.ok), None)
+        if psalm is None or peer is None or not psalm.cpu_s:
+            continue
+        ratio = psalm.cpu_s / peer.cpu_s if direction == "max" else peer.cpu_s / psalm.cpu_s
+        met = ratio <= goal if direction == "max" else ratio >= goal
+        rows.append({"task": task, "peer": peer_name,
+                     "peer_version": " ".join(f"{d} {versions.get(d, '?')}" for d in PEER_VERSIONS.get(peer_name, ())),
+                     "psalm_cpu_s": psalm.cpu_s, "peer_cpu_s": peer.cpu_s, "ratio": ratio,
+                     "ratio_is": "psalm-bench / peer" if direction == "max" else "peer / psalm-bench",
+                     "goal": f"{'<=' if direction == 'max' else '>='} {goal:g}", "met": met,
+                     "psalm_rss_mb": psalm.maxrss_mb, "peer_rss_mb": peer.maxrss_mb,
+                     "psalm_wall_s": psalm.wall_s, "peer_wall_s": peer.wall_s})
+    return rows
+
+
+def print_goals(rows: list[dict[str, Any]]) -> None:
+    """The ratio table: whole commands as a user types them, start-up included."""
+    head = (f"{'task':12} {'peer':62} {'psalm CPU s':>11} {'peer CPU s':>10} {'ratio':>6} {'is':19} {'goal':>6} "
+            f"{'met':>4} {'RSS MB psalm/peer':>18}")
+    print("\n" + head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['task']:12} {(r['peer'] + ' (' + r['peer_version'] + ')'):62} {r['psalm_cpu_s']:11.2f} "
+              f"{r['peer_cpu_s']:10.2f} {r['ratio']:6.2f} {r['ratio_is']:19} {r['goal']:>6} "
+              f"{'yes' if r['met'] else 'NO':>4} {r['psalm_rss_mb']:8.0f} / {r['peer_rss_mb']:<8.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,9 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--psalm-bench", dest="psalm", help="path of the psalm-bench script (default: next to python)")
     ap.add_argument("--skip", action="append", default=[], help="tool name to leave out (repeatable)")
     args = ap.parse_args(argv)
-    if not (args.data / "instances_gt.json").exists():
+    tasks = [t for t in (args.only or list(TASKS)) if all(p.exists() for p in _task_inputs(t, args.data))]
+    if not tasks:
         ap.error(f"{args.data} has no workload; run benchmarks/make_workload.py first")
-    tasks = args.only or list(TASKS)
     psalm = _find_psalm(args.psalm)
     if psalm is None:
         print("psalm-bench CLI not found or not working: timing the other tools only", file=sys.stderr)
@@ -407,10 +475,16 @@ def main(argv: list[str] | None = None) -> int:
           f"({machine['cpu_model']}), load before {tuple(round(x, 2) for x in machine['loadavg_before'])}, "
           f"commit {machine['commit']}\n")
     print_table(results)
+    versions = _versions()
+    goals = goal_rows(results, versions)
+    print_goals(goals)
+    machine["loadavg_after"] = os.getloadavg()
+    print(f"load average before {tuple(round(x, 2) for x in machine['loadavg_before'])}, "
+          f"after {tuple(round(x, 2) for x in machine['loadavg_after'])}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"data": str(args.data), "workers": args.workers, "repeat": args.repeat,
-                                         "machine": machine, "versions": _versions(),
+                                         "machine": machine, "versions": versions, "goals": goals,
                                          "results": [asdict(r) for r in results]}, indent=1))
     return 0 if all(r.ok for r in results) else 1
 

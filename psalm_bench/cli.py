@@ -95,6 +95,11 @@ def eval_command(
     task_name = task.value
     world_options: dict = {}
     world_stamp = None  # (world root, task): a result on the world says so, and which task it stands for
+    if gt is None and world is None and task_name == "correspondence":
+        from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
+
+        gt = ensure_egoexo(progress=not quiet and sys.stderr.isatty()) / GT_NAME
+        typer.echo(f"ground truth: the embedded world's Ego-Exo4D takes ({gt})", err=True)
     if gt is None:
         from psalm_bench.generators.embedded import ensure_world, world_job
 
@@ -430,6 +435,7 @@ class PredictTask(str, Enum):
     interactive = "interactive"
     vos = "vos"
     ov = "ov"
+    correspondence = "correspondence"
 
 
 @app.command("predict")
@@ -457,7 +463,12 @@ def predict_command(
     progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
     name = task.value
     split = split or "val"
-    if gt is None:
+    if gt is None and name == "correspondence":
+        from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
+
+        root = ensure_egoexo(progress=progress)  # the world's Ego-Exo4D takes, cached beside it
+        gt, images = root / GT_NAME, root / "takes"
+    elif gt is None:
         from psalm_bench.generators.embedded import ensure_world
         from psalm_bench.generators.world import load_manifest
 
@@ -486,6 +497,8 @@ def predict_command(
         typer.echo(f"wrote {P.predict_referring(predictor, refs, instances, images, split, {out: no_target}, generalized=True)[0]}")
     elif name == "interactive":
         typer.echo(f"wrote {P.predict_interactive(predictor, gt, images, out)}")
+    elif name == "correspondence":
+        typer.echo(f"wrote {P.predict_correspondence(predictor, gt, images, out)}")
     else:
         typer.echo(f"wrote {P.predict_vos(predictor, gt, out, split=split)}/")
 
