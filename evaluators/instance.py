@@ -84,14 +84,29 @@ class InstanceEvaluator(Evaluator[ImageGT, list[dict[str, Any]]]):
 
 def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category], iou_type: str, n_images: int) -> EvalResult:
     """COCOeval evaluate + accumulate + summarize, as pycocotools runs them."""
-    import hotcoco
-
-    engine = hotcoco.COCOeval(coco_gt, coco_dt, iou_type)
+    engine = hotcoco_eval(coco_gt, coco_dt, iou_type)
     engine.evaluate()
     engine.accumulate()
     with contextlib.redirect_stdout(io.StringIO()):
         engine.summarize()
-    stats = [float(v) for v in engine.stats]
+    evaluation = engine.eval
+    return instance_result(
+        [float(v) for v in engine.stats], np.asarray(evaluation["precision"]), np.asarray(evaluation["recall"]),
+        list(engine.params.cat_ids), np.asarray(engine.params.iou_thrs), categories, iou_type, n_images,
+    )
+
+
+def hotcoco_eval(coco_gt: Any, coco_dt: Any, iou_type: str) -> Any:
+    import hotcoco
+
+    return hotcoco.COCOeval(coco_gt, coco_dt, iou_type)
+
+
+def instance_result(stats: list[float], precision: np.ndarray, recall: np.ndarray, cat_ids: list[int], iou_thresholds: np.ndarray,
+                    categories: dict[int, Category], iou_type: str, n_images: int) -> EvalResult:
+    """The result JSON of COCOeval's stats and curves, whichever way they were accumulated."""
+    import hotcoco
+
     metrics = {name: (None if value < 0 else value * 100.0) for name, value in zip(METRICS, stats)}
     warnings = []
     missing = [name for name, value in metrics.items() if value is None]
@@ -104,24 +119,23 @@ def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category
         params={"protocol": "pycocotools", "iou_type": iou_type, "max_dets": [1, 10, 100], "engine": f"hotcoco {hotcoco.__version__}"},
         warnings=warnings,
         breakdown_name="per_class",
-        breakdown=_per_class(engine, categories),
+        breakdown=_per_class(precision, recall, cat_ids, iou_thresholds, categories),
     )
 
 
-def _per_class(engine: Any, categories: dict[int, Category]) -> dict[str, dict[str, Any]]:
+def _per_class(precision: np.ndarray, recall: np.ndarray, cat_ids: list[int], iou_thresholds: np.ndarray,
+               categories: dict[int, Category]) -> dict[str, dict[str, Any]]:
     """AP, AP50, AP75 and AR100 per category, from the accumulated curves
     (area all, maxDets 100), averaged as COCOeval averages them."""
-    evaluation = engine.eval
-    precision = np.asarray(evaluation["precision"])[:, :, :, 0, -1]  # T x R x K
-    recall = np.asarray(evaluation["recall"])[:, :, 0, -1]  # T x K
-    iou_thresholds = np.asarray(engine.params.iou_thrs)
+    precision = precision[:, :, :, 0, -1]  # T x R x K
+    recall = recall[:, :, 0, -1]  # T x K
     table: dict[str, dict[str, Any]] = {}
 
     def mean_valid(values: np.ndarray) -> float | None:
         valid = values[values > -1]
         return float(valid.mean() * 100.0) if valid.size else None
 
-    for k, cat_id in enumerate(engine.params.cat_ids):
+    for k, cat_id in enumerate(cat_ids):
         category = categories[cat_id]
         row = {
             "id": cat_id,
@@ -141,6 +155,7 @@ def evaluate_instance(
     pred: str | Path,
     *,
     iou_type: str = "segm",
+    workers: Any = None,
     progress: bool = True,
 ) -> EvalResult:
     """Score a COCO results JSON against a COCO instances JSON.
@@ -150,18 +165,42 @@ def evaluate_instance(
     cheaply (the engine's own checks for NaN scores and unknown image or
     category ids, negative scores, mask sizes); only when the screen flags
     something does the full Python validator run, to name the record.
-    """
-    import hotcoco
 
+    ``workers`` takes a scheduling engine (``--shard K/N``, ``--engine ray``,
+    a ``merge`` of shard states): images are then matched shard by shard and
+    their match state (evaluators/instance_state.py) accumulated on the
+    driver, to the same numbers. One process needs none: the engine matches
+    in native code, faster than any pool of this machine.
+    """
     if iou_type not in IOU_TYPES:
         raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
+    if isinstance(workers, int) and workers > 1:
+        raise InputError("task instance does not take --workers (its COCOeval engine parses and matches in native code in one process, "
+                         "faster than a pool); --shard K/N or --engine ray spread it over machines")
     ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
+    if workers is None or isinstance(workers, int):
+        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth)
+        return score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images))
+    from psalm_bench.evaluators.instance_state import InstanceStateEvaluator, ImageMatcher
+    from psalm_bench.parallel import run_sharded
+
+    engine_inputs(gt, pred, iou_type, ground_truth)  # one line naming a bad record before any shard starts
+    evaluator = InstanceStateEvaluator(ground_truth.categories, iou_type)
+    matcher = ImageMatcher(str(Path(gt).resolve()), str(Path(pred).resolve()), iou_type)
+    run_sharded(evaluator, sorted(ground_truth.images), matcher, workers=workers, desc="instance", progress=progress)
+    return evaluator.compute()
+
+
+def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances) -> tuple[Any, Any]:
+    """The engine's ground truth and validated results (a bad record is one InputError)."""
+    import hotcoco
+
     coco_gt = hotcoco.COCO(str(gt))
     coco_dt = _engine_load_results(coco_gt, Path(pred))
     if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):
         detections = load_detections(pred, ground_truth, iou_type)  # raises, naming the record
         coco_dt = coco_gt.load_res(detections.detections)
-    return score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images))
+    return coco_gt, coco_dt
 
 
 def _engine_load_results(coco_gt: Any, pred: Path) -> Any | None:

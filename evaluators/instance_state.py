@@ -30,6 +30,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from psalm_bench.evaluators.base import Evaluator
+
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 AREA_RANGES = ((0.0, 1e5 ** 2), (0.0, 32.0 ** 2), (32.0 ** 2, 96.0 ** 2), (96.0 ** 2, 1e5 ** 2))
@@ -229,3 +231,82 @@ def summarize(acc: Accumulated) -> list[float]:
         one(0, max_dets=1), one(0, max_dets=10), one(0),
         one(0, area="small"), one(0, area="medium"), one(0, area="large"),
     ]
+
+
+# ---- the evaluator that shards, pools and Ray run
+
+
+@dataclass
+class ImageMatcher:
+    """``run_sharded``'s loader: image id -> (image id, that image's match state).
+
+    Each process loads the engine's inputs once (validated as one process
+    validates them) and matches image by image; the loaded engine is scratch,
+    never pickled to another process or written to a shard file.
+    """
+
+    gt: str
+    pred: str
+    iou_type: str
+    _inputs: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"gt": self.gt, "pred": self.pred, "iou_type": self.iou_type, "_inputs": None}
+
+    def __call__(self, image_id: int) -> tuple[int, InstanceState]:
+        from psalm_bench.evaluators.instance import engine_inputs, hotcoco_eval
+        from psalm_bench.formats.coco import load_instances
+
+        if self._inputs is None:
+            ground_truth = load_instances(self.gt, check_boxes=self.iou_type == "bbox")
+            self._inputs = engine_inputs(self.gt, self.pred, self.iou_type, ground_truth)
+        engine = hotcoco_eval(*self._inputs, self.iou_type)
+        engine.params.img_ids = [int(image_id)]
+        engine.evaluate()
+        return int(image_id), state_from_engine(engine)
+
+
+class InstanceStateEvaluator(Evaluator[int, InstanceState]):
+    """COCO AP from per-image match states: update per image, merge shards, accumulate once.
+
+    ``compute`` gives the result ``evaluate_instance`` gives in one process
+    (same JSON bytes): the state is the engine's own matching and the numpy
+    accumulate is the engine's arithmetic.
+    """
+
+    task = "instance"
+
+    def __init__(self, categories: dict[int, Any], iou_type: str = "segm"):
+        self.categories = dict(categories)
+        self.iou_type = iou_type
+        self.n_images = 0
+        self.blocks: list[InstanceState] = []
+
+    def config(self) -> dict[str, Any]:
+        return {"categories": self.categories, "iou_type": self.iou_type}
+
+    def update(self, gt: int, pred: InstanceState) -> None:
+        self.n_images += 1
+        self.blocks.append(pred)
+
+    def merge(self, other: "InstanceStateEvaluator") -> "InstanceStateEvaluator":
+        self.n_images += other.n_images
+        self.blocks.extend(other.blocks)
+        return self
+
+    def state(self) -> InstanceState:
+        """All images' match state, as one (blocks folded in order)."""
+        if len(self.blocks) != 1:
+            self.blocks = [InstanceState.concat(self.blocks)]
+        return self.blocks[0]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"categories": self.categories, "iou_type": self.iou_type, "n_images": self.n_images, "blocks": [self.state()]}
+
+    def compute(self) -> Any:
+        from psalm_bench.evaluators.instance import instance_result
+
+        cat_ids = sorted(self.categories)
+        acc = accumulate(self.state(), cat_ids)
+        return instance_result(summarize(acc), acc.precision, acc.recall, cat_ids, IOU_THRESHOLDS,
+                               self.categories, self.iou_type, self.n_images)

@@ -20,7 +20,7 @@ from psalm_bench.masks import encode
 
 pytestmark = needs_fixtures
 
-SHARDED_TASKS = ["panoptic", "semantic", "refcoco", "gref", "interactive", "vos", "ov-semantic", "muse"]
+SHARDED_TASKS = ["panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "vos", "ov-semantic", "ov-instance", "muse"]
 
 
 def _fixture_case(task: str, name: str) -> list[str]:
@@ -59,12 +59,42 @@ def _muse_case(root: Path) -> list[str]:
     return ["--task", "muse", "--gt", str(root / "gt.json"), "--pred", str(root / "pred.jsonl")]
 
 
+CITYSCAPES_THINGS = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+
+
+def _ov_instance_case(root: Path) -> list[str]:
+    """Cityscapes' 8 instance classes, 7 images: near misses, duplicates, a crowd and score ties."""
+    rng = np.random.default_rng(11)
+    h, w = 24, 32
+    images, anns, dets = [], [], []
+    for image_id in range(1, 8):
+        images.append({"id": image_id, "height": h, "width": w, "file_name": f"{image_id}.png"})
+        for _ in range(int(rng.integers(1, 4))):
+            m = np.zeros((h, w), dtype=np.uint8)
+            r, c = int(rng.integers(0, h - 6)), int(rng.integers(0, w - 8))
+            m[r:r + int(rng.integers(3, 7)), c:c + int(rng.integers(3, 9))] = 1
+            cat = int(rng.integers(1, 4))
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": cat, "segmentation": encode(m),
+                         "area": float(m.sum()), "bbox": [float(c), float(r), 8.0, 6.0], "iscrowd": int(rng.random() < 0.1)})
+            for _ in range(int(rng.integers(0, 3))):
+                shifted = np.roll(m, (int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(0, 1))
+                dets.append({"image_id": image_id, "category_id": cat if rng.random() < 0.8 else int(rng.integers(1, 4)),
+                             "segmentation": encode(shifted), "score": round(float(rng.choice([0.5, rng.random()])), 3)})
+    root.mkdir(parents=True, exist_ok=True)
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(CITYSCAPES_THINGS)]
+    (root / "gt.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
+    (root / "pred.json").write_text(json.dumps(dets))
+    return ["--task", "ov-instance", "--gt", str(root / "gt.json"), "--pred", str(root / "pred.json"), "--benchmark", "cityscapes"]
+
+
 def case_args(task: str, root: Path) -> list[str]:
     """CLI args of one small case per sharded task (fixtures where they exist)."""
-    names = {"panoptic": "coco_davis", "semantic": "coco133", "refcoco": "refcoco_unc_val", "gref": "grefcoco_val",
-             "interactive": "polygon_gt", "vos": "davis_val"}
+    names = {"panoptic": "coco_davis", "instance": "crowd_and_edge", "semantic": "coco133", "refcoco": "refcoco_unc_val",
+             "gref": "grefcoco_val", "interactive": "polygon_gt", "vos": "davis_val"}
     if task in names:
         return _fixture_case(task, names[task])
+    if task == "ov-instance":
+        return _ov_instance_case(root / "ovi")
     return _ov_case(root / "ov") if task == "ov-semantic" else _muse_case(root / "muse")
 
 
@@ -160,8 +190,38 @@ def test_bad_shard_options_are_one_line(tmp_path: Path) -> None:
     args = case_args("interactive", tmp_path)
     assert_one_line_error(run_cli("eval", *args, "--shard", "0/3", "--state-out", tmp_path / "s.state"), "--shard 0/3")
     assert_one_line_error(run_cli("eval", *args, "--shard", "2/3"), "--shard K/N and --state-out FILE go together")
-    assert_one_line_error(run_cli("eval", *_fixture_case("instance", "basic"), "--shard", "1/2", "--state-out", tmp_path / "s.state"),
-                          "task instance cannot be sharded")
+    for args in (_fixture_case("instance", "basic"), _ov_instance_case(tmp_path / "ovi")):
+        assert_one_line_error(run_cli("eval", *args, "--workers", "2"), "does not take --workers", "--shard K/N or --engine ray")
+
+
+def test_instance_bbox_shards_give_the_one_process_json(tmp_path: Path) -> None:
+    args = _fixture_case("instance", "crowd_and_edge_bbox")
+    invoke("eval", *args, "--json", tmp_path / "one.json")
+    paths = [tmp_path / f"s{k}.state" for k in (1, 2)]
+    for k, path in enumerate(paths, 1):
+        invoke("eval", *args, "--shard", f"{k}/2", "--state-out", path)
+    invoke("merge", paths[1], paths[0], "--json", tmp_path / "merged.json")
+    assert json.loads((tmp_path / "one.json").read_bytes())["provenance"]["params"]["iou_type"] == "bbox"
+    assert (tmp_path / "merged.json").read_bytes() == (tmp_path / "one.json").read_bytes()
+    segm = tmp_path / "segm.state"
+    invoke("eval", *_fixture_case("instance", "crowd_and_edge"), "--shard", "2/2", "--state-out", segm)
+    assert_one_line_error(run_cli("merge", paths[0], segm), "segm.state", "differ")
+
+
+def test_instance_shards_of_a_workload_give_the_one_process_json(tmp_path: Path) -> None:
+    """60 images, 25 detections each: every pair type, many categories, ties across images."""
+    from psalm_bench.generators.coco_workload import main as make_workload
+
+    data = tmp_path / "w"
+    make_workload([str(data), "--n-images", "60", "--n-panoptic", "0", "--dets-per-image", "25", "--height", "96", "--width", "128", "--no-progress"])
+    args = ["--task", "instance", "--gt", data / "instances_gt.json", "--pred", data / "instances_pred.json"]
+    invoke("eval", *args, "--json", tmp_path / "one.json")
+    paths = [tmp_path / f"s{k}.state" for k in (1, 2, 3, 4)]
+    for k, path in enumerate(paths, 1):
+        invoke("eval", *args, "--shard", f"{k}/4", "--state-out", path)
+    invoke("merge", paths[2], paths[0], paths[3], paths[1], "--json", tmp_path / "merged.json")
+    assert json.loads((tmp_path / "one.json").read_bytes())["metrics"]["AP"] > 0
+    assert (tmp_path / "merged.json").read_bytes() == (tmp_path / "one.json").read_bytes()
 
 
 def test_panoptic_float_sums_do_not_depend_on_the_sharding(tmp_path: Path) -> None:
