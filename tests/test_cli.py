@@ -225,3 +225,35 @@ def test_pred_dash_refusals(tmp_path: Path) -> None:
     assert_one_line_error(piped("semantic", b"x"), "--pred -", "folder of PNGs")
     assert_one_line_error(piped("refcoco", b""), "--pred -", "standard input is empty")
     assert_one_line_error(piped("panoptic", b"{}"), "--pred -", "--pred-dir")
+
+
+def test_progress_is_whole_lines_when_not_a_terminal(monkeypatch) -> None:
+    import io
+
+    from psalm_bench import progress
+
+    monkeypatch.setattr(progress, "LINE_SECONDS", 0.0)
+    log = io.StringIO()
+    bar = progress.tqdm(total=4, desc="predict refcoco", unit="img", leave=False, file=log)
+    for _ in range(4):
+        bar.update(1)
+    bar.close()
+    lines = log.getvalue().replace("\r", "").splitlines()
+    assert lines[0].startswith("predict refcoco:") and "1/4" in lines[0]
+    assert "4/4" in lines[-1] and "100%" in lines[-1]
+    assert all(line.startswith("predict refcoco:") for line in lines)
+    stopped = io.StringIO()
+    bar = progress.tqdm(total=4, desc="x", leave=False, file=stopped)
+    bar.close()  # an error before the first item: nothing, so the error stays one line
+    assert stopped.getvalue().strip() == ""
+
+
+def test_build_interactive_prints_progress_lines_in_a_log(tmp_path: Path) -> None:
+    from psalm_bench.examples_runner import EXAMPLES
+
+    run = run_cli("build-interactive", "--instances", EXAMPLES / "instance" / "gt.json", "--out", tmp_path / "ci.json")
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("build-interactive:") and "100%" in lines[-1], run.stderr
+    quiet = run_cli("build-interactive", "--instances", EXAMPLES / "instance" / "gt.json", "--out", tmp_path / "q.json", "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr.strip() == ""
