@@ -20,7 +20,7 @@ import numpy as np
 from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import read_regular_file
-from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances, rle_sizes_match_images
+from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances, rle_sizes_match_images, unknown_category_warning
 from psalm_bench.results import EvalResult
 from psalm_bench.stdio import quiet_stderr
 
@@ -178,9 +178,12 @@ def evaluate_instance(
         raise InputError("task instance does not take --workers (its COCOeval engine parses and matches in native code in one process, "
                          "faster than a pool); --shard K/N or --engine ray spread it over machines")
     ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
+    notes: list[str] = []
     if workers is None or isinstance(workers, int):
-        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth)
-        return score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images))
+        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes)
+        result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images))
+        result.warnings.extend(ground_truth.warnings + notes)
+        return result
     from psalm_bench.evaluators.instance_state import InstanceStateEvaluator, ImageMatcher
     from psalm_bench.parallel import run_sharded
 
@@ -191,8 +194,9 @@ def evaluate_instance(
     return evaluator.compute()
 
 
-def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances) -> tuple[Any, Any]:
-    """The engine's ground truth and validated results (a bad record is one InputError)."""
+def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances, notes: list[str] | None = None) -> tuple[Any, Any]:
+    """The engine's ground truth and validated results (a bad record is one
+    InputError; what pycocotools accepts but ignores is a line in ``notes``)."""
     import hotcoco
 
     coco_gt = hotcoco.COCO(str(gt))
@@ -200,6 +204,8 @@ def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth:
     if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):
         detections = load_detections(pred, ground_truth, iou_type)  # raises, naming the record
         coco_dt = coco_gt.load_res(detections.detections)
+        if detections.unknown_category and notes is not None:
+            notes.append(unknown_category_warning(detections.unknown_category))
     return coco_gt, coco_dt
 
 

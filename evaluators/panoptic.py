@@ -16,10 +16,11 @@ Semantics of panopticapi's ``pq_compute`` (PITFALLS 6), per image:
   > 0 (all, things, stuff); a group with none is null.
 
 Differences by design (FORMATS.md): an image with no prediction counts its
-GT segments as false negatives with a warning (panopticapi stops); ids in a
-PNG that ``segments_info`` lacks, and ``segments_info`` ids absent from the
-PNG, are input errors for the ground truth as well as the prediction
-(panopticapi checks the prediction only).
+GT segments as false negatives with a warning (panopticapi stops). Ids in a
+prediction PNG that ``segments_info`` lacks, and ``segments_info`` ids absent
+from the PNG, are input errors as in panopticapi; in the ground truth they are
+scored as panopticapi scores them (unlisted pixels neither void nor matched,
+absent segments false negatives from their JSON area), with a warning.
 
 Speed: no sort over pixels. Segment ids map to small dense indices in one
 pass of C (``psalm_bench._native.dense_index``), and one histogram over
@@ -193,6 +194,9 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         self.iou = np.zeros(k, dtype=np.float64)
         self.n_images = 0
         self.missing: list[Any] = []  # image ids with no prediction
+        # ground-truth images scored as panopticapi scores them, with a warning:
+        self.gt_unlisted: list[Any] = []  # PNG ids not in segments_info (neither void nor matchable)
+        self.gt_absent: list[Any] = []  # segments_info ids with no pixel (false negatives unless crowd)
         # per image: id, TP, FP, FN, ignored predictions, has a prediction
         self._img_id = array("q")
         self._img_counts = array("q")  # 4 per image
@@ -227,10 +231,7 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         if pred is None:
             gi = _dense_of(gt, index_dtype(n_gt + 2))
             counts = np.bincount(gi.ravel(), minlength=n_gt + 2)
-            if counts[_UNKNOWN]:
-                raise _unknown_ids_error(gt, "ground truth")
-            if n_gt and not counts[2:].all():
-                raise _absent_ids_error(gt, counts[2:] == 0, "ground truth")
+            self._note_gt_ids(image_id, bool(counts[_UNKNOWN]), bool(n_gt and not counts[2:].all()))
             fn_mask = ~gt_crowd
             self._add(image_id, gt_k, gt.category_ids, np.empty(0, dtype=np.int64), np.empty(0), fn_mask,
                       np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), has_pred=False)
@@ -254,13 +255,13 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         table = _pair_counts(gi, pi, cols, cells).reshape(n_gt + 2, cols)
 
         # ids in a PNG that segments_info lacks, and the converse
-        if table[_UNKNOWN].any():
-            raise _unknown_ids_error(gt, "ground truth")
+        # (panopticapi stops on both for the prediction; for the ground truth
+        # it skips unlisted ids in matching and scores absent ones from their
+        # JSON area, so they are scored the same here, with a warning)
         if table[:, _UNKNOWN].any():
             raise _unknown_ids_error(pred, "prediction")
         gt_pixels = table[2:].sum(axis=1)
-        if n_gt and not gt_pixels.all():
-            raise _absent_ids_error(gt, gt_pixels == 0, "ground truth")
+        self._note_gt_ids(image_id, bool(table[_UNKNOWN].any()), bool(n_gt and not gt_pixels.all()))
         pred_area = table[:, 2:].sum(axis=0)
         if n_pred and not pred_area.all():
             raise _absent_ids_error(pred, pred_area == 0, "prediction")
@@ -303,6 +304,12 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         fp_mask = unmatched & ~ignored
 
         self._add(image_id, gt_k, gt.category_ids, g_idx, iou, fn_mask, pred_k, pred.category_ids, fp_mask, ignored, has_pred=True)
+
+    def _note_gt_ids(self, image_id: Any, unlisted: bool, absent: bool) -> None:
+        if unlisted:
+            self.gt_unlisted.append(image_id)
+        if absent:
+            self.gt_absent.append(image_id)
 
     def _add(
         self,
@@ -358,6 +365,8 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         self._add_iou_per_image(other)
         self.n_images += other.n_images
         self.missing.extend(other.missing)
+        self.gt_unlisted.extend(other.gt_unlisted)
+        self.gt_absent.extend(other.gt_absent)
         self._img_id.extend(other._img_id)
         self._img_counts.extend(other._img_counts)
         self._img_has_pred.extend(other._img_has_pred)
@@ -448,6 +457,11 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
             head = f"{n} image has" if n == 1 else f"{n} images have"
             shown = ", ".join(str(i) for i in self.missing[:5]) + (", ..." if n > 5 else "")
             warnings.append(f"{head} no prediction: counted as all false negatives (image id {shown})")
+        for ids, what in ((self.gt_unlisted, "a PNG segment id that segments_info lacks: its pixels are neither void nor matched, as panopticapi scores them"),
+                          (self.gt_absent, "a segments_info id with no pixel in the PNG: a false negative unless crowd, as panopticapi scores it")):
+            if ids:
+                shown = ", ".join(str(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
+                warnings.append(f"ground truth: {len(ids)} image(s) hold {what} (image id {shown})")
         return EvalResult(
             task=self.task,
             metrics=metrics,
@@ -492,13 +506,16 @@ def evaluate_panoptic(
     pred_dir: str | Path | None = None,
     workers: int = 1,
     progress: bool = True,
-    ignore_extra: bool = False,
+    ignore_extra: bool | None = None,
 ) -> EvalResult:
     """PQ/SQ/RQ of a COCO panoptic prediction (JSON + PNG folder), as panopticapi.
 
     Both JSONs are validated and every PNG is checked to exist before any
     image is scored; PNG ids are checked against ``segments_info`` as each
     image is decoded. ``workers`` > 1 scores images in a process pool.
+    Predictions for images the ground truth lacks are dropped, as panopticapi
+    never reads them (with a warning unless ``ignore_extra``; an error with
+    ``ignore_extra=False``).
     """
     gt_data = load_panoptic_gt(gt, gt_dir)
     pred_data = load_panoptic_pred(pred, gt_data, pred_dir, ignore_extra=ignore_extra)
@@ -514,4 +531,8 @@ def evaluate_panoptic(
     evaluator = PanopticEvaluator(list(gt_data.categories.values()))
     run_sharded(evaluator, jobs, load_job, workers=workers, desc="panoptic", progress=progress)
     result = evaluator.compute()
+    if pred_data.extra_ids and ignore_extra is None:
+        ids = pred_data.extra_ids
+        shown = ", ".join(str(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
+        result.warnings.append(f"{len(ids)} prediction(s) for images the ground truth lacks ignored, as panopticapi ignores them (image id {shown})")
     return result

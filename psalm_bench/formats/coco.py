@@ -45,6 +45,8 @@ class CocoInstances:
     images: dict[int, ImageInfo]
     categories: dict[int, Category]
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    # what COCOeval accepts but never scores, left out here too (one line each)
+    warnings: list[str] = field(default_factory=list)
 
     def annotations_by_image(self) -> dict[int, list[dict[str, Any]]]:
         grouped: dict[int, list[dict[str, Any]]] = {image_id: [] for image_id in self.images}
@@ -113,6 +115,7 @@ def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check
     raw_anns = data["annotations"]
     if not isinstance(raw_anns, list):
         raise InputError("'annotations' must be a list", file=path)
+    outside: list[int] = []  # annotations of an image or category the file does not list
     for index, ann in enumerate(raw_anns):
         # The common, well-formed record passes a few cheap tests inline; any
         # other goes through the full check, which names what is wrong.
@@ -131,11 +134,20 @@ def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check
             )
         except (KeyError, TypeError):
             well_formed = False
-        if not well_formed:
-            _check_annotation(ann, index, images, categories, path, check_boxes)
+        if not well_formed and _check_annotation(ann, index, images, categories, path, check_boxes):
+            outside.append(index)
     _check_rle_strings(raw_anns, path)
     _check_unique_annotation_ids(raw_anns, path)
-    return CocoInstances(path, images, categories, raw_anns)
+    warnings = []
+    if outside:
+        # COCOeval evaluates the listed images and categories only
+        # (getAnnIds(imgIds, catIds)): such an annotation is never scored
+        left_out = set(outside)
+        shown = ", ".join(str(raw_anns[i]["id"]) for i in outside[:5]) + (", ..." if len(outside) > 5 else "")
+        warnings.append(f"ground truth: {len(outside)} annotation(s) of an image or category not listed in the file ignored, "
+                        f"as COCOeval ignores them (annotation id {shown})")
+        raw_anns = [ann for i, ann in enumerate(raw_anns) if i not in left_out]
+    return CocoInstances(path, images, categories, raw_anns, warnings)
 
 
 def _check_rle_strings(raw_anns: list[dict[str, Any]], path: Path | None) -> None:
@@ -158,18 +170,30 @@ def _plain_segmentation_fits(segmentation: Any, image: ImageInfo) -> bool:
     return False
 
 
-def _check_annotation(ann: Any, index: int, images: dict[int, ImageInfo], categories: dict[int, Category], path: Path | None, check_boxes: bool) -> None:
-    """Raise an InputError naming what is wrong with one annotation, if anything."""
+def _check_annotation(ann: Any, index: int, images: dict[int, ImageInfo], categories: dict[int, Category], path: Path | None, check_boxes: bool) -> bool:
+    """Raise an InputError naming what is wrong with one annotation, if
+    anything; True when it is well formed but of an image or category the
+    file does not list (COCOeval never scores it)."""
     if not isinstance(ann, dict):
         raise InputError("annotation must be an object", file=path, record=f"annotations[{index}]")
     ann_id = ann.get("id")
     record = f"annotation {ann_id}" if ann_id is not None else f"annotations[{index}]"
     _require_int(ann_id, "annotation id", path, record)
-    image = images.get(ann.get("image_id"))
-    if image is None:
-        raise InputError(f"image_id {ann.get('image_id')!r} is not in 'images'", file=path, record=record)
-    if ann.get("category_id") not in categories:
-        raise InputError(f"category_id {ann.get('category_id')!r} is not in 'categories'", file=path, record=record)
+    image_id, category_id = ann.get("image_id"), ann.get("category_id")
+    image = images.get(image_id)
+    if image is None or category_id not in categories:
+        for value, what in ((image_id, "image_id"), (category_id, "category_id")):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(f"{what} must be an integer, got {value!r}", file=path, record=record)
+        if image is None:
+            _check_annotation_fields(ann, None, path, record, check_boxes)
+            return True
+    _check_annotation_fields(ann, image, path, record, check_boxes)
+    return category_id not in categories
+
+
+def _check_annotation_fields(ann: dict[str, Any], image: ImageInfo | None, path: Path | None, record: str, check_boxes: bool) -> None:
+    """iscrowd, area, bbox and the segmentation (against the image's size when known)."""
     iscrowd = ann.get("iscrowd", 0)
     if iscrowd not in (0, 1):
         raise InputError(f"iscrowd must be 0 or 1, got {iscrowd!r}", file=path, record=record)
@@ -182,6 +206,8 @@ def _check_annotation(ann: Any, index: int, images: dict[int, ImageInfo], catego
             raise InputError("bbox must be [x, y, w, h]", file=path, record=record)
     if "segmentation" not in ann:
         raise InputError("missing 'segmentation'", file=path, record=record)
+    if image is None:
+        return  # never decoded: COCOeval does not score it
     try:
         check_segmentation(ann["segmentation"], image.height, image.width)
     except MaskFormatError as exc:
@@ -204,6 +230,9 @@ class Detections:
 
     path: Path | None
     detections: list[dict[str, Any]]
+    # indices of detections whose category the ground truth lacks: dropped, as
+    # COCOeval only evaluates the ground truth's categories
+    unknown_category: list[int] = field(default_factory=list)
 
     def by_image(self) -> dict[int, list[dict[str, Any]]]:
         grouped: dict[int, list[dict[str, Any]]] = {}
@@ -220,10 +249,21 @@ def load_detections(path: str | Path, gt: CocoInstances, iou_type: str = "segm")
         data = data["annotations"]  # a results file saved as a dataset object
     if not isinstance(data, list):
         raise InputError("expected a COCO results list of {image_id, category_id, segmentation, score}", file=path)
-    return Detections(path, validate_detections(data, gt, iou_type, path))
+    dropped: list[int] = []
+    return Detections(path, validate_detections(data, gt, iou_type, path, dropped), dropped)
 
 
-def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: Path | None) -> list[dict[str, Any]]:
+def unknown_category_warning(dropped: list[int]) -> str:
+    """One line for the detections dropped for a category the ground truth lacks."""
+    shown = ", ".join(f"[{i}]" for i in dropped[:5]) + (", ..." if len(dropped) > 5 else "")
+    return f"{len(dropped)} detection(s) of categories the ground truth lacks ignored, as COCOeval evaluates only the ground truth's categories ({shown})"
+
+
+def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: Path | None, dropped: list[int] | None = None) -> list[dict[str, Any]]:
+    """The clean records of a COCO results list, or an InputError naming the
+    first bad one. Scores may be any finite number (COCOeval only ranks
+    them, infinities included); a detection of a category the ground truth lacks is left out and
+    its index appended to ``dropped`` (an error when ``dropped`` is None)."""
     images = gt.images
     categories = gt.categories
     isfinite = math.isfinite
@@ -236,11 +276,12 @@ def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: 
         if image is None:
             raise InputError(f"image_id {det.get('image_id')!r} is not in the ground truth", file=path, record=f"[{index}]")
         category_id = det.get("category_id")
-        if category_id not in categories:
+        unknown = category_id not in categories
+        if unknown and (dropped is None or isinstance(category_id, bool) or not isinstance(category_id, int)):
             raise InputError(f"category_id {category_id!r} is not in the ground truth", file=path, record=f"[{index}] (image {image.id})")
         score = det.get("score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not isfinite(score) or score < 0:
-            raise InputError(f"score must be a finite non-negative number, got {score!r}", file=path, record=f"[{index}] (image {image.id})")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or score != score:  # NaN ranks nowhere
+            raise InputError(f"score must be a number, got {score!r}", file=path, record=f"[{index}] (image {image.id})")
         segmentation = det.get("segmentation")
         out = {"image_id": image.id, "category_id": category_id, "score": float(score)}
         if segmentation is not None:
@@ -267,6 +308,9 @@ def validate_detections(raw: list[Any], gt: CocoInstances, iou_type: str, path: 
             if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and isfinite(v) for v in bbox)):
                 raise InputError("bbox must be [x, y, w, h] of finite numbers", file=path, record=f"[{index}] (image {image.id})")
             out["bbox"] = bbox
+        if unknown:
+            dropped.append(index)  # checked like the rest (hostile RLE included), then left out
+            continue
         clean.append(out)
     bad = first_bad_counts([raw[index]["segmentation"] for index in compressed])
     if bad is not None:

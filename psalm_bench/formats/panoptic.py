@@ -80,6 +80,8 @@ class PanopticDataset:
     by_image: dict[int, PanopticAnnotation] = field(default_factory=dict)
     # A submission's PNGs may not be links out of its folder (psalm_bench/paths.py).
     untrusted: bool = False
+    # prediction: image ids the ground truth lacks, dropped (panopticapi never reads them)
+    extra_ids: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.by_image:
@@ -259,9 +261,8 @@ def parse_categories(raw: Any, file: Path) -> dict[int, PanopticCategory]:
         record = f"categories[{i}]"
         cat_id = _require_int(cat, "id", "category", file, record)
         record = f"category {cat_id}"
-        name = _require(cat, "name", "category", file, record)
-        if not isinstance(name, str):
-            raise InputError(f"category 'name' must be a string, got {name!r}", file=file, record=record)
+        name = cat.get("name")  # panopticapi never reads it
+        name = str(cat_id) if name is None else str(name)
         isthing = _require(cat, "isthing", "category", file, record)
         if isthing not in (0, 1):  # True/False compare equal to 1/0
             raise InputError(f"category 'isthing' must be 0 or 1, got {isthing!r}", file=file, record=record)
@@ -269,16 +270,6 @@ def parse_categories(raw: Any, file: Path) -> dict[int, PanopticCategory]:
             raise InputError("category id listed twice", file=file, record=record)
         categories[cat_id] = PanopticCategory(cat_id, name, isthing == 1)
     return categories
-
-
-def _check_images_list(raw: Any, file: Path) -> None:
-    """The optional ``images`` list: objects with unique integer ids."""
-    seen: set[int] = set()
-    for i, image in enumerate(raw):
-        image_id = _require_int(image, "id", "image", file, f"images[{i}]")
-        if image_id in seen:
-            raise InputError("image listed twice in 'images'", file=file, record=f"image {image_id}")
-        seen.add(image_id)
 
 
 def _parse_annotations(
@@ -340,7 +331,8 @@ def load_panoptic_gt(path: str | Path, png_dir: str | Path | None = None) -> Pan
     """Load and validate a COCO panoptic ground truth JSON.
 
     Checks: the JSON parses; ``annotations`` and ``categories`` exist; every
-    category has ``id``, ``name`` and ``isthing``, ids unique; every
+    category has ``id`` and ``isthing``, ids unique (a missing ``name`` is the
+    id, and ``images`` is not read, as in panopticapi); every
     annotation has ``image_id``, ``file_name`` and ``segments_info``, each
     image once; every segment has an ``id`` in 1..2^24-1 (unique within its
     image), a known ``category_id``, an ``area`` and ``iscrowd``; the PNG
@@ -349,10 +341,6 @@ def load_panoptic_gt(path: str | Path, png_dir: str | Path | None = None) -> Pan
     path = Path(path)
     data = _top_level(path, ("annotations", "categories"))
     categories = parse_categories(data["categories"], path)
-    if "images" in data:
-        if not isinstance(data["images"], list):
-            raise InputError("'images' must be a list", file=path)
-        _check_images_list(data["images"], path)
     images = _parse_annotations(data["annotations"], path, categories, ground_truth=True, category_source="ground truth's")
     return PanopticDataset(path, _png_dir(path, png_dir, "ground truth"), categories, images)
 
@@ -362,32 +350,28 @@ def load_panoptic_pred(
     gt: PanopticDataset,
     png_dir: str | Path | None = None,
     *,
-    ignore_extra: bool = False,
+    ignore_extra: bool | None = None,
 ) -> PanopticDataset:
     """Load and validate a panoptic prediction JSON against its ground truth.
 
-    Only ``annotations`` is required (``images`` and ``categories``, as
-    detectron2 writes them, are allowed; the categories used are the ground
-    truth's). A prediction for an image the ground truth lacks is an error,
-    or is dropped with ``ignore_extra``; a segment whose category the ground
-    truth lacks is an error.
+    Only ``annotations`` is read (``images`` and ``categories`` are ignored,
+    as panopticapi ignores them; the categories used are the ground truth's).
+    A prediction for an image the ground truth lacks is dropped and its id
+    kept in ``extra_ids`` (panopticapi never reads it), or is an error with
+    ``ignore_extra=False``; a segment whose category the ground truth lacks
+    is an error.
     """
     path = Path(path)
     data = _top_level(path, ("annotations",))
-    if "images" in data:
-        if not isinstance(data["images"], list):
-            raise InputError("'images' must be a list", file=path)
-        _check_images_list(data["images"], path)
-    if "categories" in data and not isinstance(data["categories"], list):
-        raise InputError("'categories' must be a list", file=path)
     images = _parse_annotations(data["annotations"], path, gt.categories, ground_truth=False, category_source="ground truth's")
     extra = [a for a in images if a.image_id not in gt.by_image]
     if extra:
-        if not ignore_extra:
+        if ignore_extra is False:
             more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
             raise InputError(f"prediction for an image the ground truth does not have{more}", file=path, record=f"image {extra[0].image_id}")
         images = [a for a in images if a.image_id in gt.by_image]
-    return PanopticDataset(path, _png_dir(path, png_dir, "prediction"), gt.categories, images, untrusted=True)
+    return PanopticDataset(path, _png_dir(path, png_dir, "prediction"), gt.categories, images, untrusted=True,
+                           extra_ids=[a.image_id for a in extra])
 
 
 def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnnotation] | None = None) -> None:

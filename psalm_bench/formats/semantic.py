@@ -111,7 +111,8 @@ def samples_from_panoptic(gt_json: str | Path, pred_dir: str | Path, *, gt_dir: 
 
 def read_panoptic_as_labels(source: PanopticLabelSource, ignore_label: int) -> np.ndarray:
     """The label map of one panoptic PNG: each pixel its segment's class,
-    void (id 0) the ignore label; an id that segments_info lacks is an error."""
+    void (id 0) and any id that segments_info lacks the ignore label, as
+    Mask2Former's prepare_coco_semantic_annos_from_panoptic_annos.py writes it."""
     n = source.segment_ids.size
     dense = None
     if n:
@@ -119,25 +120,14 @@ def read_panoptic_as_labels(source: PanopticLabelSource, ignore_label: int) -> n
     if dense is not None:
         # dense index: 0 unknown id, 1 void, 2 + k the k-th segment (sorted order)
         to_label = np.concatenate([[ignore_label, ignore_label], source.class_index]).astype(np.uint8)
-        if (dense == 0).any():
-            _raise_unknown_id(source, read_panoptic_ids(source.png))
         return to_label[dense]
     ids = read_panoptic_ids(source.png)
     labels = np.full(ids.shape, ignore_label, dtype=np.uint8)
     if n:
         position = np.minimum(np.searchsorted(source.segment_ids, ids), n - 1)
         known = source.segment_ids[position] == ids
-        if (~known & (ids != 0)).any():
-            _raise_unknown_id(source, ids)
         labels[known] = source.class_index[position[known]]
-    elif (ids != 0).any():
-        _raise_unknown_id(source, ids)
     return labels
-
-
-def _raise_unknown_id(source: PanopticLabelSource, ids: np.ndarray) -> None:
-    unknown = np.setdiff1d(np.unique(ids), np.concatenate([[0], source.segment_ids]))
-    raise InputError(f"PNG holds segment id {int(unknown[0])} that is not in segments_info", file=source.png)
 
 
 class SampleLoader:

@@ -1,0 +1,252 @@
+"""The "Official behaviour" table of docs/conformance.md, one test per row.
+
+Each row edits the shipped examples (or builds a tiny input) the way a real
+file can be off, then checks what psalm-bench does: the official numbers
+where the official code scores the input, one line and exit 2 where it
+crashes or scores garbage. The official numbers were measured by running the
+official code (pycocotools 2.0.x COCOeval, panopticapi pq_compute) on the
+very files these edits write; the commands are in docs/conformance.md. The
+official code is not needed here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from psalm_bench.cli import app
+from psalm_bench.cli_guard import run_cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "psalm_bench" / "examples"
+
+# pycocotools COCOeval segm stats x 100 of the unedited instance example (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl)
+INSTANCE_METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+PANOPTIC_METRICS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
+
+
+@dataclass
+class Row:
+    """One table row: an edit of the example's (gt, pred), and what must follow."""
+
+    name: str
+    task: str
+    edit: Callable[[Path, Any, Any], None]  # (case folder, gt JSON, pred JSON), edited in place
+    warning: str | None = None  # a fragment of the one warning line
+    refusal: tuple[str, ...] = ()  # fragments of the one error line (exit 2)
+    extra_args: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------ instance (pycocotools)
+
+
+def _set(path: str, index: int, key: str, value: Any) -> Callable[[Path, Any, Any], None]:
+    def edit(case: Path, gt: Any, pred: Any) -> None:
+        target = pred[index] if path == "pred" else gt[path][index]
+        if value is _DELETE:
+            del target[key]
+        else:
+            target[key] = value
+
+    return edit
+
+
+_DELETE = object()
+
+
+def _scores(case: Path, gt: Any, pred: Any) -> None:
+    pred[7]["score"] = -0.5  # second of image 144 becomes its last
+    pred[10]["score"] = 5.0  # above 1: only the order matters
+    pred[11]["score"] = float("inf")  # written as Infinity, which json.load reads
+
+
+def _unknown_categories(case: Path, gt: Any, pred: Any) -> None:
+    pred[2]["category_id"] = 4242
+    pred[7]["category_id"] = 4243
+
+
+def _no_segmentation(case: Path, gt: Any, pred: Any) -> None:
+    del pred[4]["segmentation"]
+    pred[4]["bbox"] = [1, 1, 20, 20]
+
+
+def _mask_size(case: Path, gt: Any, pred: Any) -> None:
+    pred[4]["segmentation"]["size"] = [10, 10]
+
+
+def _duplicate_annotation_id(case: Path, gt: Any, pred: Any) -> None:
+    gt["annotations"][1]["id"] = gt["annotations"][0]["id"]
+
+
+def _duplicate_image(case: Path, gt: Any, pred: Any) -> None:
+    gt["images"].append(dict(gt["images"][0]))
+
+
+def _nan_score(case: Path, gt: Any, pred: Any) -> None:
+    pred[1]["score"] = float("nan")
+
+
+INSTANCE_ROWS = [
+    Row("instance: detection of a category the GT lacks", "instance", _unknown_categories,
+        warning="2 detection(s) of categories the ground truth lacks ignored"),
+    Row("instance: negative, above-1 and infinite scores", "instance", _scores),
+    Row("instance: GT annotation of an image not in 'images'", "instance", _set("annotations", 0, "image_id", 987654321),
+        warning="1 annotation(s) of an image or category not listed in the file ignored"),
+    Row("instance: GT annotation of a category not in 'categories'", "instance", _set("annotations", 0, "category_id", 4242),
+        warning="1 annotation(s) of an image or category not listed in the file ignored"),
+    Row("instance: detection of an image the GT lacks", "instance", _set("pred", 3, "image_id", 987654321),
+        refusal=("pred.json", "[3]", "image_id 987654321 is not in the ground truth")),
+    Row("instance: detection without a score", "instance", _set("pred", 1, "score", _DELETE), refusal=("pred.json", "[1]", "score must be a number")),
+    Row("instance: NaN score", "instance", _nan_score, refusal=("pred.json", "[1]", "score must be a number, got nan")),
+    Row("instance: detection without segmentation (segm)", "instance", _no_segmentation, refusal=("pred.json", "[4]", "missing 'segmentation'")),
+    Row("instance: RLE of another size", "instance", _mask_size, refusal=("pred.json", "[4]", "mask size 10x10 differs")),
+    Row("instance: GT annotation id listed twice", "instance", _duplicate_annotation_id, refusal=("gt.json", "annotation 1", "listed twice")),
+    Row("instance: GT image id listed twice", "instance", _duplicate_image, refusal=("gt.json", "image 139", "listed twice")),
+    Row("instance: GT iscrowd 2", "instance", _set("annotations", 0, "iscrowd", 2), refusal=("gt.json", "annotation 1", "iscrowd must be 0 or 1")),
+    Row("instance: GT negative area", "instance", _set("annotations", 0, "area", -5.0), refusal=("gt.json", "annotation 1", "area must be a non-negative number")),
+    Row("instance: GT without area", "instance", _set("annotations", 0, "area", _DELETE), refusal=("gt.json", "annotation 1", "area must be a non-negative number")),
+    # pycocotools stops (KeyError 'iscrowd'); scored as iscrowd 0, the numbers pycocotools gives with it written
+    Row("instance: GT without iscrowd", "instance", _set("annotations", 0, "iscrowd", _DELETE)),
+]
+
+
+# ------------------------------------------------------------------ panoptic (panopticapi)
+
+
+def _drop_gt_segment(case: Path, gt: Any, pred: Any) -> None:
+    gt["annotations"][0]["segments_info"].pop(0)  # its pixels stay in the PNG
+
+
+def _absent_gt_segment(case: Path, gt: Any, pred: Any) -> None:
+    segs = gt["annotations"][1]["segments_info"]
+    segs.append(dict(segs[0], id=16000000, area=500, iscrowd=0))
+
+
+def _extra_prediction(case: Path, gt: Any, pred: Any) -> None:
+    pred["annotations"].append(dict(pred["annotations"][0], image_id=777))
+
+
+def _odd_pred_lists(case: Path, gt: Any, pred: Any) -> None:
+    pred["images"] = 5
+    pred["categories"] = {"not": "a list"}
+
+
+def _no_category_names(case: Path, gt: Any, pred: Any) -> None:
+    for cat in gt["categories"]:
+        del cat["name"]
+    gt["images"] = "unused"
+
+
+def _pred_unlisted_id(case: Path, gt: Any, pred: Any) -> None:
+    pred["annotations"][1]["segments_info"].pop(0)
+
+
+def _pred_absent_id(case: Path, gt: Any, pred: Any) -> None:
+    segs = pred["annotations"][2]["segments_info"]
+    segs.append(dict(segs[0], id=16000000))
+
+
+def _pred_unknown_category(case: Path, gt: Any, pred: Any) -> None:
+    pred["annotations"][2]["segments_info"][0]["category_id"] = 9999
+
+
+def _pred_segment_twice(case: Path, gt: Any, pred: Any) -> None:
+    segs = pred["annotations"][2]["segments_info"]
+    segs.append(dict(segs[0]))
+
+
+def _pred_image_twice(case: Path, gt: Any, pred: Any) -> None:
+    pred["annotations"].append(dict(pred["annotations"][0]))
+
+
+def _no_prediction(case: Path, gt: Any, pred: Any) -> None:
+    pred["annotations"].pop(0)
+
+
+def _gt_no_iscrowd(case: Path, gt: Any, pred: Any) -> None:
+    for seg in gt["annotations"][0]["segments_info"]:
+        del seg["iscrowd"]
+
+
+def _gt_no_isthing(case: Path, gt: Any, pred: Any) -> None:
+    del gt["categories"][0]["isthing"]
+
+
+PANOPTIC_ROWS = [
+    Row("panoptic: GT PNG id that segments_info lacks", "panoptic", _drop_gt_segment, warning="a PNG segment id that segments_info lacks"),
+    Row("panoptic: GT segments_info id with no pixel", "panoptic", _absent_gt_segment, warning="a segments_info id with no pixel in the PNG"),
+    Row("panoptic: prediction for an image the GT lacks", "panoptic", _extra_prediction, warning="1 prediction(s) for images the ground truth lacks ignored"),
+    Row("panoptic: prediction 'images'/'categories' not lists", "panoptic", _odd_pred_lists),
+    Row("panoptic: GT categories without 'name', 'images' not a list", "panoptic", _no_category_names),
+    Row("panoptic: prediction PNG id that segments_info lacks", "panoptic", _pred_unlisted_id, refusal=("pred", "000000000144.png", "not in segments_info")),
+    Row("panoptic: prediction segments_info id with no pixel", "panoptic", _pred_absent_id, refusal=("000000000146.png", "16000000", "not present in the PNG")),
+    Row("panoptic: prediction segment of a category the GT lacks", "panoptic", _pred_unknown_category, refusal=("pred.json", "category_id 9999")),
+    Row("panoptic: prediction segment listed twice", "panoptic", _pred_segment_twice, refusal=("pred.json", "listed twice")),
+    Row("panoptic: prediction image listed twice", "panoptic", _pred_image_twice, refusal=("pred.json", "image 139", "listed twice")),
+    Row("panoptic: GT image with no prediction", "panoptic", _no_prediction, warning="1 image has no prediction: counted as all false negatives"),
+    Row("panoptic: GT segment without iscrowd", "panoptic", _gt_no_iscrowd, refusal=("gt.json", "image 139", "iscrowd")),
+    Row("panoptic: category without isthing", "panoptic", _gt_no_isthing, refusal=("gt.json", "category 1", "isthing")),
+]
+
+
+# ------------------------------------------------------------------ the official numbers
+
+# Measured by running the official code on the files each row writes (docs/conformance.md).
+MEASURED: dict[str, dict[str, float]] = {
+    "instance: detection of a category the GT lacks": {"AP": 47.03366336633663, "AP50": 70.37623762376238, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.02121640735502, "APl": 32.74752475247525, "AR1": 47.0, "AR10": 47.4, "AR100": 47.4, "ARs": 37.95454545454545, "ARm": 55.00000000000001, "ARl": 35.0},
+    "instance: negative, above-1 and infinite scores": {"AP": 47.23168316831683, "AP50": 72.35643564356434, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.37482319660537, "APl": 32.74752475247525, "AR1": 47.199999999999996, "AR10": 47.599999999999994, "AR100": 47.599999999999994, "ARs": 37.95454545454545, "ARm": 55.35714285714286, "ARl": 35.0},
+    "instance: GT annotation of an image not in 'images'": {"AP": 49.013861386138615, "AP50": 72.35643564356434, "AP75": 49.84158415841583, "APs": 37.506750675067494, "APm": 58.55728429985856, "APl": 32.74752475247525, "AR1": 49.0, "AR10": 49.4, "AR100": 49.4, "ARs": 37.95454545454545, "ARm": 58.57142857142858, "ARl": 35.0},
+    "instance: GT annotation of a category not in 'categories'": {"AP": 49.013861386138615, "AP50": 72.35643564356434, "AP75": 49.84158415841583, "APs": 37.506750675067494, "APm": 58.55728429985856, "APl": 32.74752475247525, "AR1": 49.0, "AR10": 49.4, "AR100": 49.4, "ARs": 37.95454545454545, "ARm": 58.57142857142858, "ARl": 35.0},
+    "instance: GT without iscrowd": {"AP": 47.23168316831683, "AP50": 72.35643564356434, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.37482319660537, "APl": 32.74752475247525, "AR1": 47.199999999999996, "AR10": 47.599999999999994, "AR100": 47.599999999999994, "ARs": 37.95454545454545, "ARm": 55.35714285714286, "ARl": 35.0},
+    "panoptic: GT PNG id that segments_info lacks": {"PQ": 48.869267762393335, "SQ": 54.24291062316975, "RQ": 57.09002535925614, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.060378977790435, "SQ_st": 49.060378977790435, "RQ_st": 58.333333333333336},
+    "panoptic: GT segments_info id with no pixel": {"PQ": 49.14645852035333, "SQ": 55.213078276029705, "RQ": 57.639475908706686, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.66095895337042, "SQ_st": 51.162408892320364, "RQ_st": 59.523809523809526},
+    "panoptic: prediction for an image the GT lacks": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
+    "panoptic: prediction 'images'/'categories' not lists": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
+    "panoptic: GT categories without 'name', 'images' not a list": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
+    "panoptic: GT image with no prediction": {"PQ": 37.67990350792926, "SQ": 42.368120586573205, "RQ": 44.36813186813187, "PQ_th": 34.463544631524215, "SQ_th": 43.17023349186297, "RQ_th": 39.54081632653061, "PQ_st": 41.432322197068466, "SQ_st": 41.432322197068466, "RQ_st": 50.0},
+}
+
+
+def build_case(row: Row, folder: Path) -> tuple[Path, Path]:
+    """Write the row's edited example into ``folder``: (gt path, pred path)."""
+    source = EXAMPLES / row.task
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    gt_path, pred_path = folder / "gt.json", folder / "pred.json"
+    gt, pred = json.loads(gt_path.read_text()), json.loads(pred_path.read_text())
+    row.edit(folder, gt, pred)
+    gt_path.write_text(json.dumps(gt))
+    pred_path.write_text(json.dumps(pred))
+    return gt_path, pred_path
+
+
+ROWS = INSTANCE_ROWS + PANOPTIC_ROWS
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+def test_row(row: Row, tmp_path: Path, capsys) -> None:
+    gt, pred = build_case(row, tmp_path / "case")
+    out = tmp_path / "result.json"
+    code = run_cli(app, ["eval", "--task", row.task, "--gt", str(gt), "--pred", str(pred), "--json", str(out), "-q", *row.extra_args])
+    err = capsys.readouterr().err
+    if row.refusal:
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+        for fragment in row.refusal:
+            assert fragment in lines[0], (fragment, lines[0])
+        assert not out.exists()
+        return
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    expected = MEASURED.get(row.name)
+    assert expected, f"no official numbers recorded for {row.name!r}"
+    for metric, value in expected.items():
+        assert result["metrics"][metric] == pytest.approx(value, abs=1e-6), metric
+    if row.warning:
+        assert sum(row.warning in w for w in result["warnings"]) == 1, result["warnings"]
+    else:
+        assert result["warnings"] == [], result["warnings"]
