@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
+from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
 from psalm_bench.generators.world_render import COLOURS, finish_image, light_direction, paint, sample_look, shape_mask, shape_polygon, stuff_layout, stuff_texture
