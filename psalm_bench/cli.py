@@ -578,7 +578,7 @@ def demo_command(
     if examples:
         from psalm_bench.examples_runner import run_examples
 
-        for text in run_examples(per_class=per_class):
+        for text in run_examples(per_class=per_class, out=out):
             typer.echo(text)
             typer.echo("")
         return

@@ -1,4 +1,5 @@
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -65,10 +66,52 @@ def test_json_result_carries_provenance(tmp_path: Path) -> None:
 
 
 def test_demo_examples_scores_the_bundled_examples() -> None:
-    run = run_cli("demo", "--examples")
+    from conftest import REPO
+
+    run = run_cli("demo", "--examples", cwd=REPO)
     assert run.returncode == 0, run.stderr
     for fragment in ("--task panoptic", "PQ_th", "--task instance", "AR100", "--task semantic", "mIoU", "--task interactive", "scribble_cIoU"):
         assert fragment in run.stdout
+    # every input path printed exists from the repo root (outputs are made by the line before)
+    made = set()
+    for line in (line[2:] for line in run.stdout.splitlines() if line.startswith("$ ")):
+        words = shlex.split(line.split("   #")[0])
+        for flag, value in zip(words, words[1:]):
+            if flag in ("--gt", "--pred", "--instances", "--classes") and not any(value.startswith(m) for m in made):
+                assert (REPO / value).exists(), (line, value)
+            if flag == "--out":
+                made.add(value)
+
+
+def test_demo_examples_out_keeps_what_the_commands_write(tmp_path: Path) -> None:
+    """--out: the result JSONs, the built COCO-Interactive file, the baseline predictions and tables.md;
+    each printed command, run again, gives the kept result."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "examples"
+    run = run_cli("demo", "--examples", "--out", out)
+    assert run.returncode == 0, run.stderr
+    names = sorted(p.name for p in (out / "results").iterdir())
+    assert names == sorted(["panoptic.json", "instance-segm.json", "instance-bbox.json", "semantic.json",
+                            "semantic-from-panoptic.json", "interactive-prompt-as-mask.json"])
+    assert (out / "coco_interactive.json").is_file() and (out / "prompt_as_mask.jsonl").is_file()
+    tables = (out / "tables.md").read_text()
+    assert "PQ_th" in tables and "scribble_cIoU" in tables and "--iou-type bbox" in tables
+    evals = [line[2:].split("   #")[0] for line in run.stdout.splitlines() if line.startswith("$ psalm-bench eval")]
+    assert len(evals) == 6
+    for number, line in enumerate(evals):
+        words = shlex.split(line)[1:]
+        if "--json" in words:
+            kept = Path(words[words.index("--json") + 1])
+        else:  # the interactive baseline: its result is kept under results/
+            kept = out / "results" / "interactive-prompt-as-mask.json"
+            words += ["--json", str(kept)]
+        again = tmp_path / f"again-{number}.json"
+        words[words.index("--json") + 1] = str(again)
+        proc = subprocess.run([sys.executable, "-m", "psalm_bench", *words, "-q"], capture_output=True, text=True)
+        assert proc.returncode == 0, (line, proc.stderr)
+        assert json.loads(again.read_text())["metrics"] == json.loads(kept.read_text())["metrics"], line
 
 
 @needs_fixtures
