@@ -250,3 +250,73 @@ def test_row(row: Row, tmp_path: Path, capsys) -> None:
         assert sum(row.warning in w for w in result["warnings"]) == 1, result["warnings"]
     else:
         assert result["warnings"] == [], result["warnings"]
+
+
+# ------------------------------------------------------------------ semantic from panoptic (Mask2Former's converter)
+
+
+def test_semantic_from_panoptic_maps_unlisted_ids_to_ignore(tmp_path: Path, capsys) -> None:
+    """prepare_coco_semantic_annos_from_panoptic_annos.py starts from 255 and
+    writes only the listed segments: a PNG id that segments_info lacks is
+    ignored, not an error; a perfect prediction of the rest scores 100."""
+    from psalm_bench.formats.semantic import read_panoptic_as_labels, samples_from_panoptic
+    from psalm_bench.pngio import write_label_map
+
+    case = tmp_path / "case"
+    shutil.copytree(EXAMPLES / "panoptic", case)
+    (case / "sem").mkdir()
+    _, samples = samples_from_panoptic(case / "gt.json", case / "pred")
+    full = {s.name: read_panoptic_as_labels(s.gt, 255) for s in samples}
+    gt = json.loads((case / "gt.json").read_text())
+    dropped = gt["annotations"][0]["segments_info"].pop(0)
+    (case / "gt.json").write_text(json.dumps(gt))
+    _, samples = samples_from_panoptic(case / "gt.json", case / "pred")  # (the pred folder only pairs names here)
+    first = Path(gt["annotations"][0]["file_name"]).stem
+    labels = {s.name: read_panoptic_as_labels(s.gt, 255) for s in samples}
+    from psalm_bench.pngio import read_panoptic_ids
+
+    ids = read_panoptic_ids(case / "gt" / gt["annotations"][0]["file_name"])
+    assert (labels[first][ids == dropped["id"]] == 255).all() and (ids == dropped["id"]).any()
+    assert (labels[first][ids != dropped["id"]] == full[first][ids != dropped["id"]]).all()
+    for name, label in full.items():
+        write_label_map(case / "sem" / f"{name}.png", label)
+    out = tmp_path / "r.json"
+    code = run_cli(app, ["eval", "--task", "semantic", "--gt", str(case / "gt.json"), "--pred", str(case / "sem"), "--json", str(out), "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(out.read_text())["metrics"]["mIoU"] == pytest.approx(100.0, abs=1e-9)
+
+
+# ------------------------------------------------------------------ interactive (PSALM's coco_instance_mapper)
+
+
+def _interactive_case(world: Path, folder: Path, iscrowd: Any) -> tuple[Path, Path]:
+    """The tiny world's COCO-Interactive val with its first instance's iscrowd
+    set, and predictions equal to every instance's GT mask."""
+    data = json.loads((world / "coco" / "coco_interactive_val.json").read_text())
+    ann = next(a for r in data for a in r["anns"] if a.get("iscrowd", 0) == 0)
+    ann["iscrowd"] = iscrowd
+    folder.mkdir(parents=True)
+    (folder / "gt.json").write_text(json.dumps(data))
+    lines = []
+    for record in data:
+        for a in record["anns"]:
+            for prompt in ("point", "scribble", "box", "mask"):
+                if isinstance(a["segmentation"], dict):
+                    lines.append(json.dumps({"image_id": a["image_id"], "ann_id": a["id"], "prompt": prompt, "segmentation": a["segmentation"]}))
+    (folder / "pred.jsonl").write_text("\n".join(lines) + "\n")
+    return folder / "gt.json", folder / "pred.jsonl"
+
+
+@pytest.mark.parametrize("iscrowd", [2, True, "yes"])
+def test_interactive_nonzero_iscrowd_is_a_crowd_as_psalm_drops_it(tiny_world: Path, tmp_path: Path, capsys, iscrowd) -> None:
+    """coco_instance_mapper keeps `obj.get("iscrowd", 0) == 0`: any other value
+    is dropped like iscrowd 1, so the result equals iscrowd 1's exactly."""
+    results = []
+    for value in (1, iscrowd):
+        gt, pred = _interactive_case(tiny_world, tmp_path / repr(value), value)
+        out = tmp_path / f"{value!r}.json"
+        code = run_cli(app, ["eval", "--task", "interactive", "--gt", str(gt), "--pred", str(pred), "--json", str(out), "-q", "--ignore-extra"])
+        assert code == 0, capsys.readouterr().err
+        results.append(json.loads(out.read_text()))
+    assert results[1]["metrics"] == results[0]["metrics"]
+    assert results[1]["n_samples"] == results[0]["n_samples"]

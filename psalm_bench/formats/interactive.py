@@ -142,9 +142,8 @@ def _parse_annotation(ann: Any, k: int, image: InteractiveImage, path: Path | No
     owner = ann.get("image_id", image.image_id)
     if owner != image.image_id:
         raise InputError(f"image_id {owner!r} differs from its record's image_info.id {image.image_id}", file=path, record=record)
-    iscrowd = ann.get("iscrowd", 0)
-    if iscrowd not in (0, 1):
-        raise InputError(f"iscrowd must be 0 or 1, got {iscrowd!r}", file=path, record=record)
+    # PSALM's coco_instance_mapper keeps `obj.get("iscrowd", 0) == 0`: any other value is a crowd, dropped
+    crowd = ann.get("iscrowd", 0) != 0
     if "segmentation" not in ann:
         raise InputError("missing 'segmentation'", file=path, record=record)
     segmentation = ann["segmentation"]
@@ -156,7 +155,7 @@ def _parse_annotation(ann: Any, k: int, image: InteractiveImage, path: Path | No
             raise InputError(f"missing '{key}'", file=path, record=record)
         value = ann[key]
         prompts[prompt] = None if value is None else _convert(value, image.height, image.width, key, path, record)
-    return InteractiveAnnotation(ann_id, bool(iscrowd), rle, polygons, prompts)
+    return InteractiveAnnotation(ann_id, crowd, rle, polygons, prompts)
 
 
 def load_interactive_predictions(path: str | Path, gt: InteractiveGT, *, ignore_extra: bool = False) -> InteractivePredictions:
