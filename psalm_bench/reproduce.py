@@ -22,7 +22,8 @@ MODEL_SYSTEM = "PSALM (bundled)"
 NO_TARGET_SYSTEM = "PSALM (bundled), no-target if none > 0.6"
 PROMPT_BASELINE = "prompt as mask (no model)"
 VOS_BASELINE = "first frame held (no model)"
-ALL_TASKS = ("panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "ov", "vos")
+COPY_BASELINE = "query mask copied (no model)"
+ALL_TASKS = ("panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "ov", "vos", "correspondence")
 
 
 @dataclass
@@ -164,6 +165,8 @@ def reproduce(
             score(MODEL_SYSTEM, "vos", "val", pred)
             baseline = write_first_frame_baseline(root / entry["gt"], preds / "baselines" / "first-frame", split=split)
             score(VOS_BASELINE, "vos", "val", baseline, baseline=True)
+        if "correspondence" in wanted:
+            _correspondence(predictor, root, manifest, preds, base, rep, log, progress)
     finally:
         if holder:
             holder.cleanup()
@@ -171,6 +174,26 @@ def reproduce(
     if out is not None:
         (Path(out) / "tables.md").write_text(render_tables(rep, "markdown"))
     return rep
+
+
+def _correspondence(predictor: Any, root: Path, manifest: dict[str, Any], preds: Path, base: Path, rep: Reproduction,
+                    log: Callable[[str], None], progress: bool) -> None:
+    """Ego-Exo4D correspondence on the world's takes (built beside the world,
+    same size and seed): the model and the query-mask-copy baseline."""
+    from psalm_bench.generators.baselines import write_copy_baseline
+    from psalm_bench.generators.world_egoexo import EGOEXO_VERSION, GT_NAME, ensure_egoexo
+    from psalm_bench.model.predict import predict_correspondence
+
+    takes = ensure_egoexo(root.parent, seed=manifest["seed"], size=manifest["size"], progress=progress)
+    gt = takes / GT_NAME
+    for system, pred, baseline in ((MODEL_SYSTEM, predict_correspondence(predictor, gt, takes / "takes", preds / "correspondence" / "val.json"), False),
+                                   (COPY_BASELINE, write_copy_baseline(gt, preds / "baselines" / "query-mask-copy.json"), True)):
+        result = get_task("correspondence").run(gt, pred, progress=False)
+        result.params["world"] = f"egoexo-v{EGOEXO_VERSION}-{manifest['size']}-seed{manifest['seed']}"
+        result.write_json(base / "results" / _slug(system) / "correspondence-val.json", gt=gt, pred=pred)
+        rep.entries.append(Entry(system, "correspondence", "val", result, baseline))
+        value = result.metrics.get("EgoExo_IoU")
+        log(f"{system}: correspondence val: EgoExo_IoU {'-' if value is None else f'{value:.1f}'}")
 
 
 # ------------------------------------------------------------------ tables
@@ -210,6 +233,9 @@ TABLES: tuple[TableSpec, ...] = (  # in the paper's numbering: a new table goes 
               _cols("gref", ("val", "testA", "testB"), ("cIoU", "gIoU", "N-acc"), lambda s, m: f"{s} {m}")),
     TableSpec("Table 13 analogue: video object segmentation (DAVIS-2017 layout), zero-shot",
               _cols("vos", ("val",), ("J&F", "J", "F"), lambda s, m: m)),
+    TableSpec("Table 18 analogue: Ego-Exo4D correspondence (the world's takes), zero-shot; LE lower is better",
+              _cols("correspondence", ("val",), ("EgoExo_IoU", "EgoExo_VA", "EgoExo_LE", "EgoExo_CA", "ExoEgo_IoU", "ExoEgo_VA", "ExoEgo_LE", "ExoEgo_CA"),
+                    lambda s, m: m.replace("EgoExo_", "ego>exo ").replace("ExoEgo_", "exo>ego "))),
 )
 
 
