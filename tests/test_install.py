@@ -216,3 +216,33 @@ def test_the_core_install_declares_no_model_packages() -> None:
 
     for name, minimum in MODEL_MINIMUM.items():
         assert model[name].startswith(f"{name}>={'.'.join(map(str, minimum))},"), model[name]
+
+
+def test_the_wheel_builds_without_packaging_warnings(tmp_path: Path) -> None:
+    """The package index gets a wheel with the licence, the data folders and the C extension, and no warning."""
+    import zipfile
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = "import sys\nfrom setuptools import build_meta\nprint(build_meta.build_wheel(sys.argv[1]))"
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    warnings = [line for line in said.splitlines() if "warn" in line.lower()]
+    assert not warnings, warnings
+    with zipfile.ZipFile(tmp_path / proc.stdout.strip().splitlines()[-1]) as wheel:
+        names = wheel.namelist()
+        metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    for needed in ("licenses/LICENSE", "psalm_bench/model/bundled/", "psalm_bench/examples/panoptic/gt/", "psalm_bench/classes/",
+                   "psalm_bench/leaderboard/site_assets/", "psalm_bench/leaderboard/published/", "psalm_bench/_native"):
+        assert any(needed in n for n in names), needed
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Provides-Extra: model" in metadata and "Provides-Extra: all" in metadata
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert requires and not [r for r in requires if "torch" in r or "transformers" in r], requires
+    assert "](../" not in metadata  # the README is the index page: no links out of the repo
+
+
+def test_license_is_the_apache_text() -> None:
+    text = (REPO / "LICENSE").read_text()
+    assert text.lstrip().startswith("Apache License") and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and len(text) > 10000
