@@ -47,7 +47,7 @@ from urllib.parse import quote
 from psalm_bench import __version__
 from psalm_bench.errors import InputError
 from psalm_bench.leaderboard.report import LOWER_IS_BETTER
-from psalm_bench.leaderboard.store import ResultsStore, Row
+from psalm_bench.leaderboard.store import OFFICIAL, ResultsStore, Row
 from psalm_bench.tasks import TASKS
 
 ASSETS = Path(__file__).resolve().with_name("site_assets")
@@ -195,9 +195,10 @@ def row_link(row: Row) -> str | None:
     return safe_url(_first(row, LINK_KEYS))
 
 
-def row_id(row: Row) -> tuple[str, str, str, str, str]:
-    """A row's identity: a model may have a measured and a published row on one board."""
-    return (*row.key, row.source)
+def row_id(row: Row) -> tuple[str, ...]:
+    """A row's identity: a model may have a measured and a published row on one board (and rows on the world's version of it)."""
+    version = getattr(row, "version", OFFICIAL)
+    return (row.model, row.task, row.benchmark, row.split, row.source) + (() if version == OFFICIAL else (version,))
 
 
 def source_class(source: str) -> str:
@@ -210,7 +211,10 @@ def source_class(source: str) -> str:
 
 @dataclass(frozen=True)
 class Board:
-    """One table: the rows of one (task, benchmark, split), best first."""
+    """One table: the rows of one (task, benchmark, version, split), best first.
+
+    The synthetic world's version of a benchmark is another board: its numbers
+    are never ranked beside the real dataset's."""
 
     task: str
     benchmark: str
@@ -218,14 +222,15 @@ class Board:
     metrics: list[str]
     primary: str
     rows: list[Row]
+    version: str = OFFICIAL
 
     @property
     def anchor(self) -> str:
-        return "board-" + stable_name(self.benchmark, self.split)
+        return "board-" + (stable_name(self.benchmark, self.split) if self.version == OFFICIAL else stable_name(self.benchmark, self.version, self.split))
 
     @property
     def label(self) -> str:
-        return f"{self.benchmark} / {self.split}"
+        return f"{self.benchmark} / {self.split}" if self.version == OFFICIAL else f"{self.benchmark} ({self.version}) / {self.split}"
 
     @cached_property
     def _bests(self) -> dict[str, float | None]:
@@ -268,17 +273,17 @@ def _rank_key(metric: str) -> Callable[[Row], tuple]:
 
 def build_boards(rows: Sequence[Row]) -> dict[str, list[Board]]:
     """task -> its boards, in the store's order; rows ranked by the primary metric."""
-    groups: dict[tuple[str, str, str], list[Row]] = {}
+    groups: dict[tuple[str, str, str, str], list[Row]] = {}
     for row in rows:
-        groups.setdefault((row.task, row.benchmark, row.split), []).append(row)
+        groups.setdefault((row.task, row.benchmark, row.split, getattr(row, "version", OFFICIAL)), []).append(row)
     boards: dict[str, list[Board]] = {}
-    for (task, benchmark, split), members in groups.items():
+    for (task, benchmark, split, version), members in groups.items():
         metrics = headline_metrics(task, members)
         primary = PRIMARY_METRIC.get(task, metrics[0] if metrics else "")
         if primary not in metrics:
             primary = metrics[0] if metrics else ""
         ranked = sorted(members, key=_rank_key(primary))
-        boards.setdefault(task, []).append(Board(task, benchmark, split, metrics, primary, ranked))
+        boards.setdefault(task, []).append(Board(task, benchmark, split, metrics, primary, ranked, version))
     return boards
 
 
@@ -665,7 +670,7 @@ def overview_page(site: Site, rows: Sequence[Row], boards: dict[str, list[Board]
             leader = board.leader()
             table_rows.append([
                 text_cell(task, href=PATHS.task(task) + "#" + board.anchor, row_header=True),
-                text_cell(board.benchmark), text_cell(board.split), num_cell(len(board.rows)), text_cell(board.primary),
+                text_cell(board.label.rsplit(" / ", 1)[0]), text_cell(board.split), num_cell(len(board.rows)), text_cell(board.primary),
                 num_cell(board.best(board.primary)),
                 text_cell(leader.model, href=PATHS.model(leader.model)) if leader else text_cell("–"),
                 Cell(source_badge(leader), leader.source, "src") if leader else text_cell("–"),
@@ -798,7 +803,8 @@ def model_page(site: Site, model: str, rows: Sequence[Row], boards: dict[str, li
         position, size, primary = rank[row_id(r)]
         trs.append([
             text_cell(r.task, href="../" + PATHS.task(r.task), row_header=True),
-            text_cell(r.benchmark), text_cell(r.split), text_cell(primary), num_cell(r.metrics.get(primary)),
+            text_cell(r.benchmark if r.version == OFFICIAL else f"{r.benchmark} ({r.version})"), text_cell(r.split), text_cell(primary),
+            num_cell(r.metrics.get(primary)),
             Cell(f"{position} of {size}", str(position), "num"), Cell(source_badge(r), r.source, "src"),
             text_cell(_day(r.added_at)),
             Cell(f'<a href="../{esc(PATHS.result(r))}" aria-label="details of {esc(r.task)} {esc(r.benchmark)} {esc(r.split)}">details</a>'),
@@ -1115,7 +1121,8 @@ def board_json(rows: Sequence[Row]) -> str:
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "results": [
             {
-                "model": r.model, "task": r.task, "benchmark": r.benchmark, "split": r.split, "source": r.source,
+                "model": r.model, "task": r.task, "benchmark": r.benchmark, "version": getattr(r, "version", OFFICIAL), "split": r.split,
+                "source": r.source,
                 "metrics": r.metrics, "n_samples": r.n_samples, "added_at": r.added_at, "toolkit_version": r.toolkit_version,
                 "gt_sha256": r.gt_sha256, "pred_sha256": r.pred_sha256, "records_sha256": r.records_sha256,
                 "params": r.params, "citation": getattr(r, "citation", None), "meta": r.meta,

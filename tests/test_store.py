@@ -486,3 +486,20 @@ def test_stamp_world_names_the_task_and_the_world(tiny_world):
         params = {"dataset": "refcoco", "split": "val"} if key == "refcoco" else {}
         result = stamp_world(EvalResult(evaluator, {"x": 1.0}, 1, params=params), tiny_world, key)
         assert (result.task, result.params.get("benchmark"), result.params["world"]) == (task, benchmark, name)
+
+
+def test_the_site_feed_keeps_world_and_real_boards_apart(store):
+    from psalm_bench.leaderboard import site
+    from psalm_bench.leaderboard.published import load_published
+
+    load_published(store, task="refcoco")
+    store.add(hand_result(gt=GT_B, dataset="refcoco", split="testA", world=WORLD), "PSALM (bundled)")
+    boards = {b.label: b for b in site.build_boards(store.list())["refcoco"]}
+    real, world = boards["refcoco / testA"], boards[f"refcoco ({WORLD}) / testA"]
+    assert "PSALM (bundled)" not in {r.model for r in real.rows} and {r.model for r in world.rows} == {"PSALM (bundled)"}
+    assert real.leader().model == "PSALM" and real.anchor != world.anchor
+    row = world.rows[0]
+    assert site.row_id(row)[-1] == WORLD and len(site.row_id(real.rows[0])) == 5  # official pages keep their names
+    feed = json.loads(site.board_json(store.list()))
+    assert {(r["model"], r["version"]) for r in feed["results"] if r["split"] == "testA" and r["model"] in ("PSALM", "PSALM (bundled)")} == {
+        ("PSALM", "official"), ("PSALM (bundled)", WORLD)}
