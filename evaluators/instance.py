@@ -82,18 +82,25 @@ class InstanceEvaluator(Evaluator[ImageGT, list[dict[str, Any]]]):
         return score_with_engine(coco_gt, coco_dt, self.categories, self.iou_type, len(self.images))
 
 
-def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category], iou_type: str, n_images: int) -> EvalResult:
-    """COCOeval evaluate + accumulate + summarize, as pycocotools runs them."""
+def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category], iou_type: str, n_images: int,
+                      records: bool = False) -> EvalResult:
+    """COCOeval evaluate + accumulate + summarize, as pycocotools runs them;
+    with ``records``, the per-image match state too (evaluators/instance_state.py)."""
     engine = hotcoco_eval(coco_gt, coco_dt, iou_type)
     engine.evaluate()
     engine.accumulate()
     with contextlib.redirect_stdout(io.StringIO()):
         engine.summarize()
     evaluation = engine.eval
-    return instance_result(
+    result = instance_result(
         [float(v) for v in engine.stats], np.asarray(evaluation["precision"]), np.asarray(evaluation["recall"]),
         list(engine.params.cat_ids), np.asarray(engine.params.iou_thrs), categories, iou_type, n_images,
     )
+    if records:
+        from psalm_bench.evaluators.instance_state import state_from_engine, state_records
+
+        result.records = state_records(state_from_engine(engine), sorted(engine.params.img_ids))
+    return result
 
 
 def hotcoco_eval(coco_gt: Any, coco_dt: Any, iou_type: str) -> Any:
@@ -156,6 +163,7 @@ def evaluate_instance(
     *,
     iou_type: str = "segm",
     workers: Any = None,
+    records: bool | None = None,
     progress: bool = True,
 ) -> EvalResult:
     """Score a COCO results JSON against a COCO instances JSON.
@@ -171,6 +179,10 @@ def evaluate_instance(
     their match state (evaluators/instance_state.py) accumulated on the
     driver, to the same numbers. One process needs none: the engine matches
     in native code, faster than any pool of this machine.
+
+    ``records`` adds that per-image state to the result (``records``), so
+    ``report`` can bootstrap mask AP over images; it costs the engine's
+    per-image export (several ms per image), so it is asked for.
     """
     if iou_type not in IOU_TYPES:
         raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
@@ -181,17 +193,22 @@ def evaluate_instance(
     notes: list[str] = []
     if workers is None or isinstance(workers, int):
         coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes)
-        result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images))
+        result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images), records=bool(records))
         result.warnings.extend(ground_truth.warnings + notes)
         return result
-    from psalm_bench.evaluators.instance_state import InstanceStateEvaluator, ImageMatcher
+    from psalm_bench.evaluators.instance_state import ImageMatcher, InstanceStateEvaluator, state_records
     from psalm_bench.parallel import run_sharded
 
-    engine_inputs(gt, pred, iou_type, ground_truth)  # one line naming a bad record before any shard starts
+    # one line naming a bad record before any shard starts; a merge reads the notes again
+    engine_inputs(gt, pred, iou_type, ground_truth, notes)
     evaluator = InstanceStateEvaluator(ground_truth.categories, iou_type)
     matcher = ImageMatcher(str(Path(gt).resolve()), str(Path(pred).resolve()), iou_type)
     run_sharded(evaluator, sorted(ground_truth.images), matcher, workers=workers, desc="instance", progress=progress)
-    return evaluator.compute()
+    result = evaluator.compute()
+    if records:
+        result.records = state_records(evaluator.state(), sorted(ground_truth.images))
+    result.warnings.extend(ground_truth.warnings + notes)
+    return result
 
 
 def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances, notes: list[str] | None = None) -> tuple[Any, Any]:

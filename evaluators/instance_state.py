@@ -310,3 +310,179 @@ class InstanceStateEvaluator(Evaluator[int, InstanceState]):
         acc = accumulate(self.state(), cat_ids)
         return instance_result(summarize(acc), acc.precision, acc.recall, cat_ids, IOU_THRESHOLDS,
                                self.categories, self.iou_type, self.n_images)
+
+
+# ---- per-image records in the result JSON, and the bootstrap over images
+
+
+def state_records(state: InstanceState, images: Sequence[int]) -> dict[str, Any]:
+    """The result's ``records``: every image (the sampling unit) and the match state, as columns."""
+    return {
+        "images": np.asarray(images, dtype=np.int64),
+        "pairs": {"image_id": state.pair_image, "category_id": state.pair_category, "n_dets": state.pair_dets, "n_gt": state.pair_gt},
+        "dets": {"score": state.score, "tp": state.tp, "ignored": state.ignored},
+    }
+
+
+def state_from_records(records: Any) -> tuple[list[int], InstanceState]:
+    """(images, state) back from ``state_records``' JSON; ValueError/KeyError/TypeError when malformed."""
+    pairs, dets = records["pairs"], records["dets"]
+    state = InstanceState(
+        np.asarray(pairs["image_id"], dtype=np.int64).reshape(-1),
+        np.asarray(pairs["category_id"], dtype=np.int64).reshape(-1),
+        np.asarray(pairs["n_dets"], dtype=np.int32).reshape(-1),
+        np.asarray(pairs["n_gt"], dtype=np.int32).reshape(-1, N_A),
+        np.asarray(dets["score"], dtype=np.float64).reshape(-1),
+        np.asarray(dets["tp"], dtype=np.uint16).reshape(-1, N_A),
+        np.asarray(dets["ignored"], dtype=np.uint16).reshape(-1, N_A),
+    )
+    n_pairs, n_dets = len(state.pair_image), len(state.score)
+    if not (len(state.pair_category) == len(state.pair_dets) == len(state.pair_gt) == n_pairs):
+        raise ValueError("pair columns differ in length")
+    if int(state.pair_dets.sum()) != n_dets or len(state.tp) != n_dets or len(state.ignored) != n_dets:
+        raise ValueError("detection columns do not add up to the pairs' n_dets")
+    if (state.pair_dets < 0).any() or (state.pair_dets > MAX_DETS[-1]).any() or (state.pair_gt < 0).any():
+        raise ValueError("negative or too many counts")
+    if (state.tp & state.ignored).any() or (state.tp >> N_T).any() or (state.ignored >> N_T).any():
+        raise ValueError("tp/ignored flags out of range")
+    return [int(i) for i in np.asarray(records["images"], dtype=np.int64).reshape(-1)], state
+
+
+def bootstrap_stats(state: InstanceState, images: Sequence[int], W: np.ndarray, *, max_cells: int = 1 << 24) -> dict[str, np.ndarray]:
+    """The 12 COCO stats (percent) under image weights ``W`` (resamples x images; a row of
+    ones gives the point values to ~1e-12), NaN where a stat has no ground truth.
+
+    An image drawn c times counts as c copies of its detections and ground
+    truth. Vectorised over resamples: per category and area range, the
+    detections are in one score order (COCOeval's mergesort), and the
+    precision of the PR curve is needed only at true positives, where it is
+    TP / (non-ignored so far). The non-ignored running sum is that of the
+    detections not ignored at the highest threshold plus signed corrections
+    (detections whose ignore flag differs at threshold t: matched ones only),
+    so a resample costs O(detections), not O(detections x thresholds). The
+    mean precision over the 101 recall points is a sum over true positives
+    of the envelope times the recall points each one reaches first.
+    Resamples go in chunks of at most ``max_cells`` weights x detections.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    pos = {int(i): n for n, i in enumerate(images)}
+    unit_of_pair = np.asarray([pos[int(i)] for i in state.pair_image], dtype=np.int64)
+    prepared = _prepare(state, unit_of_pair)
+    widest = max((len(p[2]) for p in prepared), default=1)
+    step = max(1, max_cells // max(1, widest))
+    parts = [_bootstrap_rows(state, prepared, W[i:i + step]) for i in range(0, W.shape[0], step)] or [_bootstrap_rows(state, prepared, W)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in STAT_NAMES}
+
+
+Prepared = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _prepare(state: InstanceState, unit_of_pair: np.ndarray) -> list[Prepared]:
+    """Per category: its pairs' units and GT counts; its detections in COCOeval's
+    score order, and their units."""
+    out = []
+    det_unit = unit_of_pair[state.det_pair()]
+    for _, rows in sorted(_rows_by_category(state.pair_category).items()):
+        dets = _dets_of_rows(state, rows)
+        dets = dets[np.argsort(-state.score[dets], kind="mergesort")]
+        out.append((unit_of_pair[rows], state.pair_gt[rows].astype(np.float64), dets, det_unit[dets]))
+    return out
+
+
+_POPCOUNT = np.asarray([bin(i).count("1") for i in range(1 << N_T)], dtype=np.float32)
+
+
+def _bootstrap_rows(state: InstanceState, prepared: list[Prepared], W: np.ndarray) -> dict[str, np.ndarray]:
+    R, K = W.shape[0], len(prepared)
+    if K == 0:
+        return {name: np.full(R, np.nan) for name in STAT_NAMES}
+    rank = state.det_rank()
+    ap = np.full((N_A, K, R), np.nan)  # mean precision over (t, recall points); NaN: no ground truth
+    ap_t = {t: np.full((K, R), np.nan) for t in (0, 5)}  # AP50, AP75 (area all)
+    ar = np.full((N_A, K, R), np.nan)  # mean recall over t, maxDets 100
+    ar_m = {m: np.full((K, R), np.nan) for m in MAX_DETS[:2]}  # AR1, AR10 (area all)
+    Wf = W.astype(np.float32)  # counts: exact in float32 sums below 2**24
+    for k, (gt_units, gt_counts, dets, units) in enumerate(prepared):
+        npig = W[:, gt_units] @ gt_counts  # R x A
+        X = Wf[:, units]
+        for a in range(N_A):
+            valid = npig[:, a] > 0
+            if not valid.any():
+                continue
+            tp_bits = state.tp[dets, a]
+            ig_bits = state.ignored[dets, a]
+            base = ((ig_bits >> (N_T - 1)) & 1) == 0  # not ignored at the highest threshold
+            base_idx = np.flatnonzero(base)
+            base_cum = _cum0(X[:, base_idx])
+            ap_sum = np.zeros(R)
+            rec_sum = np.zeros(R)
+            for t in range(N_T):
+                tp = ((tp_bits >> t) & 1).astype(bool)
+                p = np.flatnonzero(tp)
+                if not p.size:
+                    mean_q = np.zeros(R)
+                    last = np.zeros(R)
+                else:
+                    ig = ((ig_bits >> t) & 1).astype(bool)
+                    corr = np.flatnonzero(ig != ~base)  # ignore flag at t differs from the base's
+                    sign = np.where(ig[corr], -1.0, 1.0).astype(np.float32)
+                    tp_cum = np.cumsum(X[:, p], axis=1, dtype=np.float64)
+                    ni = base_cum[:, np.searchsorted(base_idx, p, side="right")]
+                    if corr.size:
+                        ni += _cum0(X[:, corr] * sign)[:, np.searchsorted(corr, p, side="right")]
+                    pr = tp_cum / (ni + np.spacing(1))
+                    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        rc = tp_cum / npig[:, a:a + 1]
+                    reached = np.searchsorted(RECALL_THRESHOLDS, np.nan_to_num(rc, nan=-1.0), side="right")  # points with threshold <= rc
+                    first = np.diff(reached, axis=1, prepend=0)  # the points each true positive reaches first
+                    mean_q = (pr * first).sum(axis=1) / len(RECALL_THRESHOLDS)
+                    last = rc[:, -1]
+                ap_sum += mean_q
+                rec_sum += last
+                if a == 0 and t in ap_t:
+                    ap_t[t][k] = np.where(valid, mean_q, np.nan)
+            ap[a, k] = np.where(valid, ap_sum / N_T, np.nan)
+            ar[a, k] = np.where(valid, rec_sum / N_T, np.nan)
+            if a == 0:
+                hits = _POPCOUNT[tp_bits]
+                for m in ar_m:
+                    total = X @ np.where(rank[dets] < m, hits, 0.0).astype(np.float32)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        ar_m[m][k] = np.where(valid, total.astype(np.float64) / N_T / npig[:, 0], np.nan)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        count = np.isfinite(x).sum(axis=0)
+        return np.where(count > 0, 100.0 * np.nansum(x, axis=0) / np.maximum(count, 1), np.nan)
+
+    return {
+        "AP": mean(ap[0]), "AP50": mean(ap_t[0]), "AP75": mean(ap_t[5]),
+        "APs": mean(ap[1]), "APm": mean(ap[2]), "APl": mean(ap[3]),
+        "AR1": mean(ar_m[1]), "AR10": mean(ar_m[10]), "AR100": mean(ar[0]),
+        "ARs": mean(ar[1]), "ARm": mean(ar[2]), "ARl": mean(ar[3]),
+    }
+
+
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def _cum0(x: np.ndarray) -> np.ndarray:
+    """Running sums along axis 1 with a leading zero column: out[:, j] = sum of the first j."""
+    out = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.float64)
+    np.cumsum(x, axis=1, dtype=np.float64, out=out[:, 1:])
+    return out
+
+
+def _precision_at_recalls(pr: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """Per row, the envelope precision at the first point whose recall reaches each of
+    the 101 recall thresholds (0 past the last), as COCOeval's searchsorted does."""
+    R, P = pr.shape
+    offset = 4.0 * np.arange(R)[:, None]  # rows apart: recall lies in [0, 1] (inf/NaN rows are invalid anyway)
+    flat = np.nan_to_num(rc, nan=2.0, posinf=2.0) + offset
+    idx = np.searchsorted(flat.ravel(), (RECALL_THRESHOLDS[None, :] + offset).ravel(), side="left").reshape(R, -1)
+    idx -= (np.arange(R) * P)[:, None]
+    ok = idx < P
+    q = np.zeros((R, len(RECALL_THRESHOLDS)))
+    rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
+    q[ok] = pr[rows[ok], idx[ok]]
+    return q

@@ -457,6 +457,7 @@ def evaluate_ov_instance(
     benchmark: str,
     iou_type: str = "segm",
     workers: Any = None,
+    records: bool | None = None,
     progress: bool = True,
 ) -> EvalResult:
     """Open-vocabulary instance mAP on ``benchmark`` (a150 or cityscapes).
@@ -469,7 +470,7 @@ def evaluate_ov_instance(
 
     check_benchmark(benchmark, INSTANCE_BENCHMARKS, "open-vocabulary instance")
     warnings = check_instance_categories(gt, benchmark)
-    result = evaluate_instance(gt, pred, iou_type=iou_type, workers=workers, progress=progress)
+    result = evaluate_instance(gt, pred, iou_type=iou_type, workers=workers, records=records, progress=progress)
     result.task = "ov-instance"
     result.params.update({"benchmark": benchmark, "classes_source": load_benchmark(benchmark)["source"]})
     result.warnings = warnings + list(result.warnings)

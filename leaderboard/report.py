@@ -19,7 +19,9 @@ Sampling units (the ids that pair the two runs):
   in the ranking), its METEOR and CIDEr are corpus-level (METEOR's
   corpus score; CIDEr-D's IDF from the evaluated references): no CI, point
   values only, and the report says so
-- instance (and tasks without records): none; point values only
+- instance, ov-instance: image (``images``), when both files carry records
+  (``eval --records``); AP/AR re-accumulated from the per-image match state
+- tasks without records: none; point values only
 
 Decision rule (metric units, i.e. percent points; ``tol`` = tolerance): with
 ``gain = current - baseline`` for higher-is-better metrics and
@@ -29,7 +31,7 @@ Decision rule (metric units, i.e. percent points; ``tol`` = tolerance): with
 - ``regressed``    when ``hi < -tol`` (the whole CI is worse than -tol);
 - ``improved``     when ``lo > +tol`` (the whole CI is better than +tol);
 - ``within noise`` otherwise (with tol = 0: the CI contains 0);
-- ``no records``   when the files carry no records for the metric (instance)
+- ``no records``   when the files carry no records for the metric (instance without --records)
   or a value is undefined (None); only the point values are compared.
 
 ``exit_code(report, fail_on)``: ``regression`` -> 1 if any metric is
@@ -69,14 +71,17 @@ TASK_METRICS: dict[str, list[str]] = {
     "semantic": ["mIoU", "fwIoU", "mACC", "pACC"],
     "panoptic": ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"],
     "instance": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+    "ov-instance": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
     "muse": ["gIoU", "cIoU"],
     "gcg": ["AP50", "AP", "mIoU", "Recall", "METEOR", "CIDEr"],
 }
-POINT_ONLY_TASKS = frozenset({"instance"})
+# records only when asked for (`eval --records`: the engine's per-image export costs ms per image);
+# without them on both sides the metrics are compared as point values
+OPTIONAL_RECORDS = frozenset({"instance", "ov-instance"})
 UNITS = {
     "refcoco": "sentences", "gref": "sentences", "interactive": "(instance, prompt) pairs",
     "vos": "objects", "semantic": "images", "panoptic": "images",
-    "muse": "items", "gcg": "images",
+    "muse": "items", "gcg": "images", "instance": "images", "ov-instance": "images",
 }
 # metrics of a corpus that per-sample records cannot resample: compared as point values, no CI
 CORPUS_METRICS = {
@@ -504,6 +509,20 @@ def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     return keys, stat
 
 
+def _instance(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    """Images; COCO AP/AR re-accumulated from the per-image match state under image weights."""
+    from psalm_bench.evaluators.instance_state import bootstrap_stats, state_from_records
+
+    try:
+        images, state = state_from_records(data["records"])
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"instance records are malformed ({type(exc).__name__}: {exc})", file=src) from None
+    outside = set(state.pair_image.tolist()) - set(images)
+    if outside:
+        raise InputError(f"instance records match image {min(outside)} that is not among their images", file=src)
+    return images, lambda W: bootstrap_stats(state, images, W)
+
+
 # ---------------------------------------------------------------------------
 # Pairing and bootstrap
 
@@ -592,7 +611,7 @@ def compare_results(
         names = list(base_m)
 
     has_records = task in UNITS and base.get("records") is not None and cur.get("records") is not None
-    if task in UNITS and not has_records:
+    if task in UNITS and not has_records and task not in OPTIONAL_RECORDS:
         which = base_src if base.get("records") is None else cur_src
         raise InputError(f"no per-sample records (task {task} writes them; was it produced by an old psalm-bench?)", file=which)
 
@@ -664,6 +683,8 @@ def _build(task: str, base: dict, base_src: str, cur: dict, cur_src: str):
         return (*_muse(base, base_src), *_muse(cur, cur_src))
     if task == "gcg":
         return (*_gcg(base, base_src), *_gcg(cur, cur_src))
+    if task in ("instance", "ov-instance"):
+        return (*_instance(base, base_src), *_instance(cur, cur_src))
     raise AssertionError(task)  # pragma: no cover
 
 

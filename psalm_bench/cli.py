@@ -74,6 +74,7 @@ def eval_command(
     image_list: Annotated[Optional[Path], typer.Option("--image-list", help="ov-semantic: a file of image stems to score (e.g. VOC's val.txt). [default: every GT file]")] = None,
     scores: Annotated[Optional[Path], typer.Option("--scores", help="muse: JSON of externally computed text scores per sample [default: mask-only scoring].")] = None,
     captions: Annotated[Optional[bool], typer.Option("--captions/--no-captions", help="gcg: also score captions with METEOR and CIDEr (needs Java). [default: captions]")] = None,
+    records: Annotated[Optional[bool], typer.Option("--records", help="instance, ov-instance: keep the per-image match state in the JSON, so `psalm-bench report` can bootstrap AP (several ms per image; other tasks always keep their records).")] = None,
     ignore_extra: Annotated[Optional[bool], typer.Option("--ignore-extra", help="Skip predictions for samples the ground truth lacks instead of stopping.")] = None,
     world: Annotated[Optional[Path], typer.Option("--world", help="Without --gt: a world folder from `psalm-bench synth` to take the ground truth from. [default: the embedded world]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -129,6 +130,7 @@ def eval_command(
         "scores": scores,
         "captions": captions,
         "ignore_extra": ignore_extra,
+        "records": records,
         "workers": workers,
     }
     options.update({k: v for k, v in world_options.items() if options.get(k) is None})

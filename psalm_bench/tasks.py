@@ -48,7 +48,7 @@ TASKS: dict[str, Task] = {
             "instance",
             "COCO instance segmentation (or box) AP/AR, as pycocotools",
             "psalm_bench.evaluators.instance:evaluate_instance",
-            frozenset({"iou_type", "workers", "progress"}),
+            frozenset({"iou_type", "workers", "records", "progress"}),
             [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
         ),
         Task(
@@ -97,7 +97,7 @@ TASKS: dict[str, Task] = {
             "ov-instance",
             "open-vocabulary instance segmentation: mask AP on ADE20K and Cityscapes",
             "psalm_bench.evaluators.open_vocab:evaluate_ov_instance",
-            frozenset({"benchmark", "iou_type", "workers", "progress"}),
+            frozenset({"benchmark", "iou_type", "workers", "records", "progress"}),
             [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
         ),
         Task(
