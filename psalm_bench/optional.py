@@ -28,7 +28,7 @@ EXTRA_OF: dict[str, str] = {
 
 # The oldest versions the model is tested with (README "Installing"); older
 # ones fail deep inside the model with errors that do not say why.
-MODEL_MINIMUM = {"torch": (2, 4), "transformers": (5, 9)}
+MODEL_MINIMUM = {"torch": (2, 5), "transformers": (5, 9)}
 
 
 def install_hint(extra: str) -> str:
