@@ -135,7 +135,28 @@ def entries(data: PublishedData, task: str | None = None) -> list[PublishedEntry
                 here = dict(cite, columns={m: where[m] for m in r["metrics"] if m in where}) if where else cite
                 out.append(PublishedEntry(row["model"], r["task"], r["benchmark"], r["split"], dict(r["metrics"]), here,
                                           dict(row.get("meta") or {}), str(date) if date else None))
-    return out
+    return _merged(data, out)
+
+
+def _merged(data: PublishedData, items: list[PublishedEntry]) -> list[PublishedEntry]:
+    """One entry per model and board: a table that prints one model's numbers on two lines
+    (PSALM Table 18: the Ego and the Exo query) gives one row citing both lines."""
+    out: dict[tuple[str, str, str, str], PublishedEntry] = {}
+    for e in items:
+        key = (e.model, e.task, e.benchmark, e.split)
+        first = out.get(key)
+        if first is None:
+            out[key] = e
+            continue
+        clash = [m for m in e.metrics if m in first.metrics]
+        if clash or first.citation.get("source_id") != e.citation.get("source_id"):
+            raise InputError(f"two rows give {e.model} on {e.task}/{e.benchmark}/{e.split}" + (f" ({', '.join(clash)})" if clash else ""), file=data.path)
+        cite = dict(first.citation, quote=f"{first.citation['quote']}\n{e.citation['quote']}",
+                    columns={**first.citation.get("columns", {}), **e.citation.get("columns", {})})
+        if e.citation.get("printed_as") != first.citation.get("printed_as"):
+            cite["printed_as"] = f"{first.citation.get('printed_as')} / {e.citation.get('printed_as')}"
+        out[key] = PublishedEntry(e.model, e.task, e.benchmark, e.split, {**first.metrics, **e.metrics}, cite, {**e.meta, **first.meta}, first.date)
+    return list(out.values())
 
 
 def check_unique(datas: Sequence[PublishedData]) -> None:

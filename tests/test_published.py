@@ -357,7 +357,7 @@ def test_row_counts_per_table(papers):
     assert counts == {
         "psalm-eccv-t2": 3, "psalm-eccv-t3": 2, "psalm-eccv-t4": 2, "psalm-eccv-t5": 3, "psalm-eccv-t6": 2, "psalm-eccv-t7": 2,
         "psalm-eccv-t8": 12, "psalm-eccv-t9": 6, "psalm-eccv-t10": 6, "psalm-eccv-t11": 5, "psalm-eccv-t12": 8,
-        "psalm-arxiv-t13": 6, "mglmm-t3": 5,
+        "psalm-arxiv-t13": 6, "psalm-arxiv-t18": 10, "mglmm-t3": 5,
     }
 
 
@@ -418,3 +418,15 @@ def test_paper_dates(papers):
         assert src.get("date_basis"), sid
         assert src.get("date") is None or re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", src["date"]), sid
     assert {e.date for e in published.entries(papers)} == {"2024", "2024-03-21", None}
+
+
+def test_table_18_gives_one_row_per_model_from_its_ego_and_exo_lines(papers):
+    rows = {e.model: e for e in published.entries(papers, "correspondence")}
+    assert sorted(rows) == ["PSALM", "XMem (Table 18 row 2)", "XMem (Table 18 row 4)", "XSegTx (Table 18 row 1)", "XSegTx (Table 18 row 3)"]
+    psalm = rows["PSALM"]
+    assert (psalm.benchmark, psalm.split, psalm.metrics) == ("ego-exo4d", "val", {"EgoExo_IoU": 7.9, "ExoEgo_IoU": 9.6})
+    assert psalm.citation["quote"].split("\n") == ["Ego PSALM - 7.9", "Exo PSALM - 9.6"] and psalm.date == "2024-03-21"
+    assert rows["XMem (Table 18 row 2)"].metrics == {"EgoExo_IoU": 4.6, "ExoEgo_IoU": 21.8}
+    twice = published.PublishedData(papers.path, "x", papers.sources, [r for r in papers.rows if r["quote"] == "Ego PSALM - 7.9"] * 2)
+    with pytest.raises(InputError, match="two rows give PSALM"):
+        published.entries(twice)
