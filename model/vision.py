@@ -18,10 +18,18 @@ from .config import ProjectorConfig, VisionConfig
 
 
 class VisionTower(nn.Module):
-    """Swin stages 1-4, each through its own LayerNorm: res2..res5 at strides 4..32."""
+    """Swin stages 1-4, each through its own LayerNorm: res2..res5 at strides 4..32
+    (or EfficientNet-Lite0's blocks at the same strides, ``cfg.backbone``)."""
 
     def __init__(self, cfg: VisionConfig, image_size: int):
         super().__init__()
+        self.channels = cfg.channels
+        if cfg.backbone == "efficientnet-lite0":
+            from .efficientnet_lite import EfficientNetLite0, load_pretrained
+
+            self.effnet = EfficientNetLite0()  # module keys: vision_tower.effnet.* (never official Swin names)
+            load_pretrained(self.effnet)
+            return
         hf = SwinConfig(
             image_size=image_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depths=list(cfg.depths),
             num_heads=list(cfg.num_heads), window_size=cfg.window_size, mlp_ratio=cfg.mlp_ratio,
@@ -30,9 +38,10 @@ class VisionTower(nn.Module):
         )
         self.backbone = SwinBackbone(hf)
         self.backbone.swin.layernorm = nn.Identity()  # unused by the backbone outputs; no official key
-        self.channels = cfg.channels
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
+        if hasattr(self, "effnet"):
+            return self.effnet(pixel_values)
         return list(self.backbone(pixel_values).feature_maps)
 
 
