@@ -49,6 +49,7 @@ def workloads(data: Path) -> dict[str, tuple[Path, Path, dict[str, Any]]]:
     return {
         "panoptic": (data / "panoptic_gt.json", data / "panoptic_pred.json", {}),
         "semantic": (data / "semantic_gt", data / "semantic_pred", {"classes": data / "semantic_classes.json"}),
+        "instance": (data / "instances_gt.json", data / "instances_pred.json", {}),
     }
 
 
