@@ -535,4 +535,7 @@ def evaluate_panoptic(
         ids = pred_data.extra_ids
         shown = ", ".join(str(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
         result.warnings.append(f"{len(ids)} prediction(s) for images the ground truth lacks ignored, as panopticapi ignores them (image id {shown})")
+    if pred_data.repeats:
+        shown = "; ".join(pred_data.repeats[:3]) + ("; ..." if len(pred_data.repeats) > 3 else "")
+        result.warnings.append(f"{len(pred_data.repeats)} record(s) of the prediction listed twice identically, scored once as panopticapi keeps one ({shown})")
     return result

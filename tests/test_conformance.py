@@ -87,6 +87,14 @@ def _duplicate_image(case: Path, gt: Any, pred: Any) -> None:
     gt["images"].append(dict(gt["images"][0]))
 
 
+def _duplicate_image_other_size(case: Path, gt: Any, pred: Any) -> None:
+    gt["images"].append(dict(gt["images"][0], height=gt["images"][0]["height"] + 1))
+
+
+def _duplicate_category(case: Path, gt: Any, pred: Any) -> None:
+    gt["categories"].append(dict(gt["categories"][0], name="again"))
+
+
 def _nan_score(case: Path, gt: Any, pred: Any) -> None:
     pred[1]["score"] = float("nan")
 
@@ -106,7 +114,9 @@ INSTANCE_ROWS = [
     Row("instance: detection without segmentation (segm)", "instance", _no_segmentation, refusal=("pred.json", "[4]", "missing 'segmentation'")),
     Row("instance: RLE of another size", "instance", _mask_size, refusal=("pred.json", "[4]", "mask size 10x10 differs")),
     Row("instance: GT annotation id listed twice", "instance", _duplicate_annotation_id, refusal=("gt.json", "annotation 1", "listed twice")),
-    Row("instance: GT image id listed twice", "instance", _duplicate_image, refusal=("gt.json", "image 139", "listed twice")),
+    Row("instance: GT image listed twice identically", "instance", _duplicate_image, warning="1 image or category record(s) listed twice"),
+    Row("instance: GT image listed twice with another size", "instance", _duplicate_image_other_size, refusal=("gt.json", "image 139", "listed twice with another size")),
+    Row("instance: GT category id listed twice", "instance", _duplicate_category, warning="1 image or category record(s) listed twice"),
     Row("instance: GT iscrowd 2", "instance", _set("annotations", 0, "iscrowd", 2), refusal=("gt.json", "annotation 1", "iscrowd must be 0 or 1")),
     Row("instance: GT negative area", "instance", _set("annotations", 0, "area", -5.0), refusal=("gt.json", "annotation 1", "area must be a non-negative number")),
     Row("instance: GT without area", "instance", _set("annotations", 0, "area", _DELETE), refusal=("gt.json", "annotation 1", "area must be a non-negative number")),
@@ -164,6 +174,15 @@ def _pred_image_twice(case: Path, gt: Any, pred: Any) -> None:
     pred["annotations"].append(dict(pred["annotations"][0]))
 
 
+def _pred_segment_twice_differently(case: Path, gt: Any, pred: Any) -> None:
+    segs = pred["annotations"][2]["segments_info"]
+    segs.append(dict(segs[0], category_id=segs[1]["category_id"]))
+
+
+def _pred_image_twice_differently(case: Path, gt: Any, pred: Any) -> None:
+    pred["annotations"].append(dict(pred["annotations"][0], segments_info=pred["annotations"][0]["segments_info"][:1]))
+
+
 def _no_prediction(case: Path, gt: Any, pred: Any) -> None:
     pred["annotations"].pop(0)
 
@@ -186,8 +205,10 @@ PANOPTIC_ROWS = [
     Row("panoptic: prediction PNG id that segments_info lacks", "panoptic", _pred_unlisted_id, refusal=("pred", "000000000144.png", "not in segments_info")),
     Row("panoptic: prediction segments_info id with no pixel", "panoptic", _pred_absent_id, refusal=("000000000146.png", "16000000", "not present in the PNG")),
     Row("panoptic: prediction segment of a category the GT lacks", "panoptic", _pred_unknown_category, refusal=("pred.json", "category_id 9999")),
-    Row("panoptic: prediction segment listed twice", "panoptic", _pred_segment_twice, refusal=("pred.json", "listed twice")),
-    Row("panoptic: prediction image listed twice", "panoptic", _pred_image_twice, refusal=("pred.json", "image 139", "listed twice")),
+    Row("panoptic: prediction segment listed twice identically", "panoptic", _pred_segment_twice, warning="1 record(s) of the prediction listed twice identically"),
+    Row("panoptic: prediction image listed twice identically", "panoptic", _pred_image_twice, warning="1 record(s) of the prediction listed twice identically"),
+    Row("panoptic: prediction segment listed twice differently", "panoptic", _pred_segment_twice_differently, refusal=("pred.json", "image 146", "listed twice in segments_info with different content")),
+    Row("panoptic: prediction image listed twice differently", "panoptic", _pred_image_twice_differently, refusal=("pred.json", "image 139", "listed twice in 'annotations' with different content")),
     Row("panoptic: GT image with no prediction", "panoptic", _no_prediction, warning="1 image has no prediction: counted as all false negatives"),
     Row("panoptic: GT segment without iscrowd", "panoptic", _gt_no_iscrowd, refusal=("gt.json", "image 139", "iscrowd")),
     Row("panoptic: category without isthing", "panoptic", _gt_no_isthing, refusal=("gt.json", "category 1", "isthing")),
@@ -202,12 +223,16 @@ MEASURED: dict[str, dict[str, float]] = {
     "instance: negative, above-1 and infinite scores": {"AP": 47.23168316831683, "AP50": 72.35643564356434, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.37482319660537, "APl": 32.74752475247525, "AR1": 47.199999999999996, "AR10": 47.599999999999994, "AR100": 47.599999999999994, "ARs": 37.95454545454545, "ARm": 55.35714285714286, "ARl": 35.0},
     "instance: GT annotation of an image not in 'images'": {"AP": 49.013861386138615, "AP50": 72.35643564356434, "AP75": 49.84158415841583, "APs": 37.506750675067494, "APm": 58.55728429985856, "APl": 32.74752475247525, "AR1": 49.0, "AR10": 49.4, "AR100": 49.4, "ARs": 37.95454545454545, "ARm": 58.57142857142858, "ARl": 35.0},
     "instance: GT annotation of a category not in 'categories'": {"AP": 49.013861386138615, "AP50": 72.35643564356434, "AP75": 49.84158415841583, "APs": 37.506750675067494, "APm": 58.55728429985856, "APl": 32.74752475247525, "AR1": 49.0, "AR10": 49.4, "AR100": 49.4, "ARs": 37.95454545454545, "ARm": 58.57142857142858, "ARl": 35.0},
+    "instance: GT image listed twice identically": {"AP": 47.23168316831683, "AP50": 72.35643564356434, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.37482319660537, "APl": 32.74752475247525, "AR1": 47.199999999999996, "AR10": 47.599999999999994, "AR100": 47.599999999999994, "ARs": 37.95454545454545, "ARm": 55.35714285714286, "ARl": 35.0},
+    "instance: GT category id listed twice": {"AP": 47.23168316831683, "AP50": 72.35643564356434, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.37482319660537, "APl": 32.74752475247525, "AR1": 47.199999999999996, "AR10": 47.599999999999994, "AR100": 47.599999999999994, "ARs": 37.95454545454545, "ARm": 55.35714285714286, "ARl": 35.0},
     "instance: GT without iscrowd": {"AP": 47.23168316831683, "AP50": 72.35643564356434, "AP75": 47.86138613861385, "APs": 37.506750675067494, "APm": 55.37482319660537, "APl": 32.74752475247525, "AR1": 47.199999999999996, "AR10": 47.599999999999994, "AR100": 47.599999999999994, "ARs": 37.95454545454545, "ARm": 55.35714285714286, "ARl": 35.0},
     "panoptic: GT PNG id that segments_info lacks": {"PQ": 48.869267762393335, "SQ": 54.24291062316975, "RQ": 57.09002535925614, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.060378977790435, "SQ_st": 49.060378977790435, "RQ_st": 58.333333333333336},
     "panoptic: GT segments_info id with no pixel": {"PQ": 49.14645852035333, "SQ": 55.213078276029705, "RQ": 57.639475908706686, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.66095895337042, "SQ_st": 51.162408892320364, "RQ_st": 59.523809523809526},
     "panoptic: prediction for an image the GT lacks": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
     "panoptic: prediction 'images'/'categories' not lists": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
     "panoptic: GT categories without 'name', 'images' not a list": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
+    "panoptic: prediction segment listed twice identically": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
+    "panoptic: prediction image listed twice identically": {"PQ": 49.192656980013325, "SQ": 55.213078276029705, "RQ": 57.731051000281774, "PQ_th": 48.705458149195806, "SQ_th": 58.68508060492342, "RQ_th": 56.02433281004709, "PQ_st": 49.76105561596708, "SQ_st": 51.162408892320364, "RQ_st": 59.72222222222222},
     "panoptic: GT image with no prediction": {"PQ": 37.67990350792926, "SQ": 42.368120586573205, "RQ": 44.36813186813187, "PQ_th": 34.463544631524215, "SQ_th": 43.17023349186297, "RQ_th": 39.54081632653061, "PQ_st": 41.432322197068466, "SQ_st": 41.432322197068466, "RQ_st": 50.0},
 }
 
@@ -320,3 +345,58 @@ def test_interactive_nonzero_iscrowd_is_a_crowd_as_psalm_drops_it(tiny_world: Pa
         results.append(json.loads(out.read_text()))
     assert results[1]["metrics"] == results[0]["metrics"]
     assert results[1]["n_samples"] == results[0]["n_samples"]
+
+
+# ------------------------------------------------------------------ refcoco (REFER's refer.py, LISA's loader)
+
+
+def _refer_world(folder: Path, refs: list[dict], anns: list[dict]) -> Path:
+    """A REFER folder: two 20x30 images, one category, the given refs and annotations."""
+    import pickle
+
+    folder.mkdir(parents=True)
+    instances = {
+        "images": [{"id": i, "height": 20, "width": 30, "file_name": f"{i}.jpg"} for i in (1, 2)],
+        "categories": [{"id": 1, "name": "thing"}],
+        "annotations": [{"image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [2, 2, 10, 8], "area": 80.0,
+                         "segmentation": [[2, 2, 12, 2, 12, 10, 2, 10]], **a} for a in anns],
+    }
+    (folder / "instances.json").write_text(json.dumps(instances))
+    (folder / "refs(unc).p").write_bytes(pickle.dumps(refs, protocol=2))
+    return folder
+
+
+def _refer_ref(ref_id: int, ann_id: int, sent_ids: list[int], image_id: int = 1) -> dict:
+    return {"ref_id": ref_id, "image_id": image_id, "ann_id": ann_id, "category_id": 1, "split": "val", "sent_ids": sent_ids,
+            "sentences": [{"sent_id": s, "raw": f"s{s}", "sent": f"s{s}", "tokens": []} for s in sent_ids]}
+
+
+REFER_ROWS = {
+    # REFER createIndex: refToAnn[ref_id] = Anns[ann_id] -> KeyError
+    "ref ann_id not in instances.json": ([_refer_ref(1, 7, [1])], [{"id": 1}], ("refs(unc).p", "ref 1", "ann_id 7 is not in instances.json")),
+    # LISA's refer_seg loader: refer_api.loadImgs(image_ids) -> KeyError
+    "ref image_id not in instances.json": ([_refer_ref(1, 1, [1], image_id=9)], [{"id": 1}], ("refs(unc).p", "ref 1", "image_id 9 is not in instances.json")),
+    # REFER keeps the last ref of an id (Refs dict), getRefIds lists both: the last is scored twice
+    "ref_id listed twice": ([_refer_ref(1, 1, [1]), _refer_ref(1, 1, [2])], [{"id": 1}], ("refs(unc).p", "ref 1", "ref_id listed twice")),
+    # LISA decodes the annotation's polygons in the ref image's frame: another image's mask
+    "ref's ann_id belongs to another image": ([_refer_ref(1, 1, [1])], [{"id": 1, "image_id": 2}], ("refs(unc).p", "ref 1", "belongs to image 2")),
+    # sentToRef keeps the last ref of a sentence; predictions are keyed by sent_id, so the pair is ambiguous
+    "sent_id shared by two refs": ([_refer_ref(1, 1, [1]), _refer_ref(2, 1, [1])], [{"id": 1}], ("refs(unc).p", "ref 2", "sent_id 1 is also a sentence of ref 1")),
+}
+
+
+@pytest.mark.parametrize("case", list(REFER_ROWS), ids=list(REFER_ROWS))
+def test_refer_row(case: str, tmp_path: Path, capsys) -> None:
+    refs, anns, fragments = REFER_ROWS[case]
+    folder = _refer_world(tmp_path / "refcoco", refs, anns)
+    good = _refer_world(tmp_path / "good" / "refcoco", [_refer_ref(1, 1, [1])], [{"id": 1}])
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(json.dumps({"sent_id": 1, "segmentation": [[2, 2, 12, 2, 12, 10, 2, 10]]}) + "\n")
+    assert run_cli(app, ["eval", "--task", "refcoco", "--gt", str(good), "--pred", str(pred), "-q"]) == 0  # the unbroken world scores
+    capsys.readouterr()
+    code = run_cli(app, ["eval", "--task", "refcoco", "--gt", str(folder), "--pred", str(pred), "-q", "--ignore-extra"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

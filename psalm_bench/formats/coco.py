@@ -61,7 +61,10 @@ def _require_int(value: Any, what: str, file: Path | None, record: str) -> int:
     return value
 
 
-def parse_images(raw: Any, file: Path | None) -> dict[int, ImageInfo]:
+def parse_images(raw: Any, file: Path | None, repeats: list[str] | None = None) -> dict[int, ImageInfo]:
+    """Images by id. With ``repeats``, an image listed again with the same
+    size and file name is kept once and named there (pycocotools' dict keeps
+    one); listed again differently it is an error (pycocotools keeps the last)."""
     if not isinstance(raw, list):
         raise InputError("'images' must be a list", file=file)
     images: dict[int, ImageInfo] = {}
@@ -76,12 +79,17 @@ def parse_images(raw: Any, file: Path | None) -> dict[int, ImageInfo]:
         if height <= 0 or width <= 0:
             raise InputError(f"image size {height}x{width} is not positive", file=file, record=record)
         if image_id in images:
-            raise InputError("image id listed twice", file=file, record=record)
+            if repeats is not None and images[image_id] == ImageInfo(image_id, height, width, str(img.get("file_name", ""))):
+                repeats.append(record)
+                continue
+            raise InputError("image id listed twice" + (" with another size or file name" if repeats is not None else ""), file=file, record=record)
         images[image_id] = ImageInfo(image_id, height, width, str(img.get("file_name", "")))
     return images
 
 
-def parse_categories(raw: Any, file: Path | None) -> dict[int, Category]:
+def parse_categories(raw: Any, file: Path | None, repeats: list[str] | None = None) -> dict[int, Category]:
+    """Categories by id. With ``repeats``, an id listed again is evaluated once
+    under its last name, as pycocotools' dict keeps the last, and named there."""
     if not isinstance(raw, list) or not raw:
         raise InputError("'categories' must be a non-empty list", file=file)
     categories: dict[int, Category] = {}
@@ -91,7 +99,9 @@ def parse_categories(raw: Any, file: Path | None) -> dict[int, Category]:
             raise InputError("category record needs an 'id'", file=file, record=record)
         cat_id = _require_int(cat["id"], "category id", file, record)
         if cat_id in categories:
-            raise InputError(f"category id {cat_id} listed twice", file=file, record=record)
+            if repeats is None:
+                raise InputError(f"category id {cat_id} listed twice", file=file, record=record)
+            repeats.append(f"category {cat_id}")
         categories[cat_id] = Category(cat_id, str(cat.get("name", cat_id)))
     return categories
 
@@ -110,8 +120,9 @@ def load_instances(path: str | Path, *, check_boxes: bool = True) -> CocoInstanc
 
 
 def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check_boxes: bool = True) -> CocoInstances:
-    images = parse_images(data["images"], path)
-    categories = parse_categories(data["categories"], path)
+    repeats: list[str] = []
+    images = parse_images(data["images"], path, repeats)
+    categories = parse_categories(data["categories"], path, repeats)
     raw_anns = data["annotations"]
     if not isinstance(raw_anns, list):
         raise InputError("'annotations' must be a list", file=path)
@@ -139,6 +150,9 @@ def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check
     _check_rle_strings(raw_anns, path)
     _check_unique_annotation_ids(raw_anns, path)
     warnings = []
+    if repeats:
+        shown = ", ".join(repeats[:5]) + (", ..." if len(repeats) > 5 else "")
+        warnings.append(f"ground truth: {len(repeats)} image or category record(s) listed twice, used once as pycocotools keeps one ({shown})")
     if outside:
         # COCOeval evaluates the listed images and categories only
         # (getAnnIds(imgIds, catIds)): such an annotation is never scored

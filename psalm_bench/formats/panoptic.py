@@ -82,6 +82,8 @@ class PanopticDataset:
     untrusted: bool = False
     # prediction: image ids the ground truth lacks, dropped (panopticapi never reads them)
     extra_ids: list[int] = field(default_factory=list)
+    # prediction: images or segments listed again identically, scored once
+    repeats: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.by_image:
@@ -279,15 +281,23 @@ def _parse_annotations(
     *,
     ground_truth: bool,
     category_source: str,
+    repeats: list[str] | None = None,
 ) -> list[PanopticAnnotation]:
+    """The annotations, checked. With ``repeats`` (a prediction), an image or
+    a segment listed again identically is scored once and named in
+    ``repeats``, as panopticapi's dicts keep one; listed again differently it
+    is an error (panopticapi would silently keep the last)."""
     annotations: list[PanopticAnnotation] = []
-    seen: set[int] = set()
+    seen: dict[int, Any] = {}
     for i, ann in enumerate(raw):
         image_id = _require_int(ann, "image_id", "annotation", file, f"annotations[{i}]")
         record = f"image {image_id}"
         if image_id in seen:
-            raise InputError("image listed twice in 'annotations'", file=file, record=record)
-        seen.add(image_id)
+            if repeats is not None and ann == seen[image_id]:
+                repeats.append(record)
+                continue
+            raise InputError("image listed twice in 'annotations'" + (" with different content" if repeats is not None else ""), file=file, record=record)
+        seen[image_id] = ann
         file_name = _require(ann, "file_name", "annotation", file, record)
         if not isinstance(file_name, str) or not file_name:
             raise InputError(f"'file_name' must be a non-empty string, got {file_name!r}", file=file, record=record)
@@ -295,7 +305,7 @@ def _parse_annotations(
         if not isinstance(segments_info, list):
             raise InputError(f"'segments_info' must be a list, got {type(segments_info).__name__}", file=file, record=record)
         segments: list[PanopticSegment] = []
-        ids: set[int] = set()
+        ids: dict[int, Any] = {}
         for j, seg in enumerate(segments_info):
             seg_record = f"{record}, segments_info[{j}]"
             seg_id = _require_int(seg, "id", "segment", file, seg_record)
@@ -303,8 +313,11 @@ def _parse_annotations(
             if not 0 < seg_id <= MAX_SEGMENT_ID:
                 raise InputError(f"segment id must be in 1..{MAX_SEGMENT_ID} (0 is void; ids are 24-bit RGB)", file=file, record=seg_record)
             if seg_id in ids:
-                raise InputError("segment id listed twice in segments_info", file=file, record=seg_record)
-            ids.add(seg_id)
+                if repeats is not None and seg == ids[seg_id]:
+                    repeats.append(seg_record)
+                    continue
+                raise InputError("segment id listed twice in segments_info" + (" with different content" if repeats is not None else ""), file=file, record=seg_record)
+            ids[seg_id] = seg
             cat_id = _require_int(seg, "category_id", "segment", file, seg_record)
             if cat_id not in categories:
                 raise InputError(f"category_id {cat_id} is not in the {category_source} categories", file=file, record=seg_record)
@@ -363,7 +376,8 @@ def load_panoptic_pred(
     """
     path = Path(path)
     data = _top_level(path, ("annotations",))
-    images = _parse_annotations(data["annotations"], path, gt.categories, ground_truth=False, category_source="ground truth's")
+    repeats: list[str] = []
+    images = _parse_annotations(data["annotations"], path, gt.categories, ground_truth=False, category_source="ground truth's", repeats=repeats)
     extra = [a for a in images if a.image_id not in gt.by_image]
     if extra:
         if ignore_extra is False:
@@ -371,7 +385,7 @@ def load_panoptic_pred(
             raise InputError(f"prediction for an image the ground truth does not have{more}", file=path, record=f"image {extra[0].image_id}")
         images = [a for a in images if a.image_id in gt.by_image]
     return PanopticDataset(path, _png_dir(path, png_dir, "prediction"), gt.categories, images, untrusted=True,
-                           extra_ids=[a.image_id for a in extra])
+                           extra_ids=[a.image_id for a in extra], repeats=repeats)
 
 
 def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnnotation] | None = None) -> None:
