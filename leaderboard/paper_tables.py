@@ -12,16 +12,24 @@ so printed and measured numbers are never mistaken for each other.
 Board keys differ between measured and published rows where an evaluator
 records no dataset name (gRefCOCO, COCO panoptic, DAVIS, ...): measured rows
 say ``default``. :func:`canonical` maps both onto the layout's names.
+
+One table ranks one version of the data: the paper's rows and the numbers
+measured on the released benchmark (``official``). Numbers measured on
+psalm-bench's synthetic world (or rows of an old database that recorded no
+version) are printed as a table of their own below it, never in the ranking.
+PSALM's ablations (Tables 2-7) are one layout of their own; the system
+layouts show the system tables' rows.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from psalm_bench.errors import InputError
 
-FORMATS = ("text", "markdown", "latex")
+FORMATS = ("text", "markdown", "latex", "csv")
 SOURCE_FILTERS = ("all", "measured", "published")
 MISSING = "\u2013"  # en dash
 
@@ -37,7 +45,11 @@ BENCHMARK_ALIASES: dict[str, dict[str, str]] = {
     "ov-instance": {"a150": "ade20k-150"},
     "muse": {"default": "muse"},
     "gcg": {"default": "gcg"},
+    "correspondence": {"default": "ego-exo4d"},
 }
+# The published rows of PSALM's ablation tables: shown by the "ablations" layout only.
+ABLATION_SOURCES = frozenset(f"psalm-eccv-t{n}" for n in range(2, 8))
+OFFICIAL = "official"
 
 
 def canonical(task: str, benchmark: str, split: str) -> tuple[str, str, str]:
@@ -67,6 +79,7 @@ class Layout:
     title: str
     groups: tuple[Group, ...]
     meta: tuple[tuple[str, tuple[str, ...]], ...] = (("Seg. data", ("segmentation_data", "seg_data", "training_data")), ("LLM", ("llm",)))
+    ablation: bool = False  # the ablation tables' rows, and only them
 
     @property
     def columns(self) -> list[Column]:
@@ -96,7 +109,7 @@ LAYOUTS: dict[str, Layout] = {
     for layout in [
         Layout(
             "refcoco",
-            "Referring segmentation on RefCOCO, RefCOCO+ and RefCOCOg (cIoU)",
+            "PSALM Table 8: referring segmentation on RefCOCO, RefCOCO+ and RefCOCOg (cIoU)",
             (
                 _splits("refcoco", "refcoco", "RefCOCO", ("val", "testA", "testB"), "cIoU"),
                 _splits("refcoco", "refcoco+", "RefCOCO+", ("val", "testA", "testB"), "cIoU"),
@@ -105,12 +118,12 @@ LAYOUTS: dict[str, Layout] = {
         ),
         Layout(
             "gref",
-            "Generalized referring segmentation on gRefCOCO",
+            "PSALM Table 12: generalized referring segmentation on gRefCOCO",
             tuple(_group(split, "gref", "grefcoco", [(split, "cIoU", "cIoU"), (split, "gIoU", "gIoU")]) for split in ("val", "testA", "testB")),
         ),
         Layout(
             "interactive",
-            "Interactive segmentation on COCO-Interactive",
+            "PSALM Table 10: interactive segmentation on COCO-Interactive",
             tuple(
                 _group(prompt.capitalize(), "interactive", "coco-interactive", [("val", f"{prompt}_mIoU", "mIoU"), ("val", f"{prompt}_cIoU", "cIoU")])
                 for prompt in ("point", "scribble", "box", "mask")
@@ -119,7 +132,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         Layout(
             "generic",
-            "Panoptic, instance and semantic segmentation on COCO val",
+            "PSALM Table 9: panoptic, instance and semantic segmentation on COCO val",
             (
                 _group("Panoptic", "panoptic", "coco", [("val", "PQ", "PQ")]),
                 _group("Instance", "instance", "coco", [("val", "AP", "AP")]),
@@ -129,7 +142,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         Layout(
             "ov",
-            "Open-vocabulary segmentation (zero-shot)",
+            "PSALM Table 11: open-vocabulary segmentation (zero-shot)",
             (
                 _ov("ADE20K-150", "ade20k-150"),
                 _ov("Cityscapes", "cityscapes"),
@@ -143,7 +156,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         Layout(
             "vos",
-            "Video object segmentation on DAVIS-2017 val",
+            "PSALM Table 13: video object segmentation on DAVIS-2017 val",
             (_group("DAVIS-2017", "vos", "davis2017", [("val", "J&F", "J&F"), ("val", "J", "J"), ("val", "F", "F")]),),
             meta=(),
         ),
@@ -154,11 +167,33 @@ LAYOUTS: dict[str, Layout] = {
         ),
         Layout(
             "gcg",
-            "Grounded conversation generation (GCG)",
+            "MGLMM Table 3: grounded conversation generation (GCG) and multi-granularity SegCap (MGSCData)",
             tuple(
                 _group(split, "gcg", "gcg", [(split, m, m) for m in ("METEOR", "CIDEr", "AP50", "mIoU", "Recall")])
                 for split in ("val", "test")
+            ) + (_group("MGSCData", "gcg", "mgscdata", [("val", m, m) for m in ("METEOR", "CIDEr", "AP50", "mIoU", "Recall")]),),
+        ),
+        Layout(
+            "correspondence",
+            "PSALM Table 18: Ego-Exo4D correspondence (IoU)",
+            (
+                _group("Ego query (ego to exo)", "correspondence", "ego-exo4d", [("test", "EgoExo_IoU", "Test IoU"), ("val", "EgoExo_IoU", "Val IoU")]),
+                _group("Exo query (exo to ego)", "correspondence", "ego-exo4d", [("test", "ExoEgo_IoU", "Test IoU"), ("val", "ExoEgo_IoU", "Val IoU")]),
             ),
+            meta=(),
+        ),
+        Layout(
+            "ablations",
+            "PSALM Tables 2-7: ablations (mask tokens, decoupling, number of mask tokens, condition prompts, VL alignment, joint training)",
+            (
+                _group("COCO-Pan", "panoptic", "coco", [("val", "PQ", "PQ")]),
+                _group("RefCOCO", "refcoco", "refcoco", [("val", "cIoU", "val cIoU"), ("testA", "cIoU", "testA cIoU"), ("testB", "cIoU", "testB cIoU")]),
+                _group("COCO-Point", "interactive", "coco-interactive", [("val", "point_mIoU", "mIoU")]),
+                _group("A150-OV", "ov-instance", "ade20k-150", [("val", "AP", "mAP")]),
+                _group("COCO semantic", "semantic", "coco", [("val", "mIoU", "mIoU"), ("val", "fwIoU", "fwIoU")]),
+            ),
+            meta=(),
+            ablation=True,
         ),
     ]
 }
@@ -166,6 +201,7 @@ LAYOUTS: dict[str, Layout] = {
 TASK_LAYOUT = {
     "refcoco": "refcoco", "gref": "gref", "interactive": "interactive", "panoptic": "generic", "instance": "generic",
     "semantic": "generic", "ov-semantic": "ov", "ov-instance": "ov", "vos": "vos", "muse": "muse", "gcg": "gcg",
+    "correspondence": "correspondence",
 }
 
 
@@ -196,32 +232,51 @@ class PaperTable:
     layout: Layout
     lines: list[TableLine]
     references: list[str] = field(default_factory=list)  # "[1] title, table (arXiv ...)"
+    version: str = OFFICIAL  # the version of the data every line is on
+
+    @property
+    def title(self) -> str:
+        if self.version == OFFICIAL:
+            return self.layout.title
+        what = "psalm-bench's synthetic world" if self.version.startswith("world-") else "data of unrecorded version (added before schema 3)"
+        return f"{self.layout.title}: measured on {what}, {self.version}; a board of its own, not comparable with the paper's numbers"
 
 
 _SOURCE_ORDER = {"published": 0, "reported": 1, "measured": 2}
 
 
 def _reference(citation: dict[str, Any]) -> str:
-    text = f"{citation.get('title', '?')}, {citation.get('table', '')}".rstrip(", ")
+    parts = [citation.get("title", "?"), citation.get("version", ""), citation.get("table", "")]
+    text = ", ".join(p for p in parts if p)
     if citation.get("arxiv"):
         text += f" (arXiv {citation['arxiv']})"
     return text
 
 
+def is_ablation(row: Any) -> bool:
+    """A published row of PSALM's ablation tables."""
+    return bool(row.citation) and row.citation.get("source_id") in ABLATION_SOURCES
+
+
 def build_table(rows: Sequence[Any], layout: Layout, source: str = "all") -> PaperTable:
-    """Arrange board rows (store ``Row`` records) in ``layout``.
+    """Arrange board rows (store ``Row`` records, all of one version of the data) in ``layout``.
 
     ``source``: all, measured (psalm-bench's own numbers) or published (numbers
     papers print: ``published`` and the version-1 ``reported`` rows).
     """
     if source not in SOURCE_FILTERS:
         raise InputError(f"--source must be one of {', '.join(SOURCE_FILTERS)}, got {source!r}")
+    versions = {getattr(row, "version", OFFICIAL) for row in rows}
+    if len(versions) > 1:
+        raise InputError(f"one table ranks one version of the data, got {', '.join(sorted(versions))}")
     index = {(c.task, c.benchmark, c.split, c.metric): i for i, c in enumerate(layout.columns)}
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         if source == "measured" and row.source != "measured":
             continue
         if source == "published" and row.source not in ("published", "reported"):
+            continue
+        if is_ablation(row) != layout.ablation or (layout.ablation and row.source == "measured"):
             continue
         task, benchmark, split = canonical(row.task, row.benchmark, row.split)
         hits = {index[(task, benchmark, split, m)]: v for m, v in row.metrics.items() if (task, benchmark, split, m) in index}
@@ -248,7 +303,8 @@ def build_table(rows: Sequence[Any], layout: Layout, source: str = "all") -> Pap
         meta = tuple(next((entry["meta"][k] for k in keys if entry["meta"].get(k)), MISSING) for _, keys in layout.meta)
         values = tuple(entry["values"].get(i) for i in range(len(layout.columns)))
         lines.append(TableLine(model, src, label, meta, values))
-    return PaperTable(layout, lines, [f"[{i + 1}] {r}" for i, r in enumerate(references)])
+    version = next(iter(versions)) if versions else OFFICIAL
+    return PaperTable(layout, lines, [f"[{i + 1}] {r}" for i, r in enumerate(references)], version)
 
 
 # ---------------------------------------------------------------------------
@@ -304,7 +360,7 @@ def render_text(table: PaperTable) -> str:
         group_rule.append(("-" * span) if title else " " * span)
         start += width
     rule = "  ".join("-" * w for w in widths)
-    out = [table.layout.title, ""]
+    out = [table.title, ""]
     out += ["  ".join(top).rstrip(), "  ".join(group_rule).rstrip(), join(lead + labels), rule]
     out += [join(r) for r in body] if body else ["(no rows)"]
     out += [""] + _notes(table)
@@ -323,7 +379,7 @@ def render_markdown(table: PaperTable) -> str:
         last = title or last
         titles += [last] * width
     headers = lead + [f"{t} {label}".strip() if t and t != label else label for t, label in zip(titles, labels)]
-    out = [f"**{_md_escape(table.layout.title)}**", ""]
+    out = [f"**{_md_escape(table.title)}**", ""]
     out.append("| " + " | ".join(_md_escape(h) for h in headers) + " |")
     out.append("|" + "|".join([":--"] * len(lead) + ["--:"] * len(labels)) + "|")
     for line in table.lines:
@@ -363,7 +419,7 @@ def render_latex(table: PaperTable) -> str:
         "% generated by psalm-bench leaderboard table; needs \\usepackage{booktabs}",
         "\\begin{table}[t]",
         "\\centering",
-        f"\\caption{{{latex_escape(table.layout.title)}}}",
+        f"\\caption{{{latex_escape(table.title)}}}",
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
         " & ".join([""] * n_lead + top) + " \\\\",
@@ -382,8 +438,35 @@ def render_latex(table: PaperTable) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_csv(table: PaperTable) -> str:
+    """One header row, one row per line: full-precision numbers, empty where not reported.
+
+    Every line carries the table's data version and its references, so a CSV
+    cut from a larger file still says what it is; text cells that a
+    spreadsheet would run as a formula are quoted with a leading apostrophe."""
+    import csv
+    import io
+
+    lead, labels, spans = _head(table)
+    titles: list[str] = []
+    for title, width in spans:
+        titles += [title] * width
+    headers = lead + [f"{t} {label}".strip() if t and t != label else label for t, label in zip(titles, labels)] + ["Data version", "References"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(headers)
+    refs = {r.split(" ", 1)[0]: r for r in table.references}
+    for line in table.lines:
+        cited = " ".join(refs[m] for m in re.findall(r"\[\d+\]", line.source_label) if m in refs)
+        cells = [line.model, *line.meta, line.source_label, *("" if v is None else repr(float(v)) for v in line.values), table.version, cited]
+        writer.writerow(["'" + c if isinstance(c, str) and c.startswith(("=", "+", "-", "@", "\t", "\r")) else c for c in cells])
+    return buf.getvalue()
+
+
 def render(table: PaperTable, fmt: str = "text") -> str:
-    """text, markdown or latex."""
+    """text, markdown, latex or csv."""
+    if fmt == "csv":
+        return render_csv(table)
     if fmt == "text":
         return render_text(table)
     if fmt == "markdown":
@@ -393,8 +476,25 @@ def render(table: PaperTable, fmt: str = "text") -> str:
     raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
 
 
+def board_tables(rows: Sequence[Any], layout: Layout, source: str = "all") -> list[PaperTable]:
+    """The paper table on the official data, then one table per other version with lines in the layout (the world's)."""
+    by_version: dict[str, list[Any]] = {OFFICIAL: []}
+    for row in rows:
+        by_version.setdefault(getattr(row, "version", OFFICIAL), []).append(row)
+    tables = [build_table(by_version.pop(OFFICIAL), layout, source)]
+    for version in sorted(by_version):
+        table = build_table(by_version[version], layout, source)
+        if table.lines:
+            tables.append(table)
+    return tables
+
+
 def board_table(store: Any, name: str, fmt: str = "text", source: str = "all") -> str:
-    """One entry point for the CLI: the paper table of ``name`` from ``store``."""
+    """One entry point for the CLI: the paper table of ``name`` from ``store``, measured rows beside the paper's."""
     layout = layout_for(name)
     rows = [r for task in layout.tasks for r in store.list(task=task)]
-    return render(build_table(rows, layout, source), fmt)
+    tables = board_tables(rows, layout, source)
+    if fmt == "csv":  # one header: the version column tells the tables apart
+        parts = [render_csv(t) for t in tables]
+        return parts[0] + "".join(p.split("\n", 1)[1] for p in parts[1:])
+    return "\n\n".join(render(t, fmt).rstrip("\n") for t in tables) + "\n"

@@ -654,6 +654,7 @@ class TableFormat(str, Enum):
     text = "text"
     markdown = "markdown"
     latex = "latex"
+    csv = "csv"
 
 
 class TableSource(str, Enum):
@@ -664,13 +665,15 @@ class TableSource(str, Enum):
 
 @leaderboard_app.command("table")
 def leaderboard_table(
-    task: Annotated[str, typer.Option("--task", "-t", help="A task (refcoco, gref, interactive, panoptic, vos, ov-semantic, muse, gcg, ...) or a layout (generic, ov).")],
-    fmt: Annotated[TableFormat, typer.Option("--format", help="text (aligned), markdown (GitHub) or latex (booktabs).")] = TableFormat.text,
+    task: Annotated[str, typer.Option("--task", "-t", help="A task (refcoco, gref, interactive, panoptic, vos, ov-semantic, muse, gcg, ...) or a layout (generic, ov, ablations).")],
+    fmt: Annotated[TableFormat, typer.Option("--format", help="text (aligned), markdown (GitHub), latex (booktabs) or csv (full precision, one row per line).")] = TableFormat.text,
     source: Annotated[TableSource, typer.Option("--source", help="all, measured (scored by psalm-bench) or published (printed in papers).")] = TableSource.all,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table to this file. [default: not written]")] = None,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
-    """Print the board in the layout of the paper's table (e.g. PSALM's Table 8 for refcoco)."""
+    """Print the paper's table (e.g. PSALM's Table 8 for refcoco; `ablations` for Tables 2-7) with the measured rows beside its rows.
+
+    Results measured on the synthetic world follow in a table of their own: they are never ranked with the paper's numbers."""
     from psalm_bench.leaderboard.paper_tables import board_table
     from psalm_bench.leaderboard.store import ResultsStore
 

@@ -43,7 +43,7 @@ def test_every_layout_renders_in_every_format(board, name, fmt):
     text = pt.render(pt.build_table(board, layout), fmt)
     assert text.strip()
     empty = pt.render(pt.build_table([], layout), fmt)
-    assert "no rows" in empty
+    assert "no rows" in empty or (fmt == "csv" and empty.count("\n") == 1)  # CSV: the header alone
     for group in layout.groups:
         if group.title:
             assert (pt.latex_escape(group.title) if fmt == "latex" else group.title) in text
@@ -66,7 +66,7 @@ def test_refcoco_text_layout_is_aligned(board):
     groups = lines[lines.index(header) - 2]
     for title in ("RefCOCO", "RefCOCO+", "RefCOCOg"):
         assert title in groups
-    psalm = next(line for line in lines if line.startswith("PSALM "))
+    psalm = next(line for line in lines if line.startswith("PSALM ") and "published" in line)
     # right-aligned numbers: each value ends where its column's rule segment ends
     ends = [m.end() for m in re.finditer(r"-+", rule)]
     assert psalm.rstrip().endswith("74.4") and len(psalm.rstrip()) == ends[-1]
@@ -146,3 +146,88 @@ def test_cli_table(tmp_path):
     assert md.returncode == 0 and "no rows" in md.stdout
     assert_one_line_error(run_cli("leaderboard", "table", "--task", "depth", "--db", db), "no paper table")
     assert_one_line_error(run_cli("leaderboard", "table", "--task", "refcoco", "--db", tmp_path / "none.db"), "no leaderboard database")
+
+
+# ---------------------------------------------------------------------------
+# the papers' own tables, the world's own table, CSV
+
+WORLD = "world-v1.0.0-small-seed0"
+
+
+@pytest.fixture(scope="module")
+def store_with_world(tmp_path_factory):
+    db = tmp_path_factory.mktemp("world-board") / "lb.db"
+    with ResultsStore.open(db) as s:
+        load_published(s)
+        for split, value in (("val", 18.6), ("testA", 18.64)):
+            s.add({"task": "refcoco", "metrics": {m: value for m in task_metric_names("refcoco")}, "n_samples": 1,
+                   "provenance": {"gt_sha256": GT, "pred_sha256": "p", "params": {"dataset": "refcoco", "split": split, "world": WORLD}}},
+                  "PSALM (bundled)")
+        s.add({"task": "refcoco", "metrics": {m: 70.0 for m in task_metric_names("refcoco")}, "n_samples": 1,
+               "provenance": {"gt_sha256": "d" * 64, "pred_sha256": "p", "params": {"dataset": "refcoco", "split": "val"}}}, "=cmd|x")
+    return db
+
+
+def test_world_results_get_a_table_of_their_own(store_with_world):
+    with ResultsStore.open(store_with_world) as s:
+        rows = s.list(task="refcoco")
+        main, world = pt.board_tables(rows, pt.layout_for("refcoco"))
+        text = pt.board_table(s, "refcoco")
+    assert main.version == "official" and "PSALM (bundled)" not in {line.model for line in main.lines}
+    assert world.version == WORLD and [line.model for line in world.lines] == ["PSALM (bundled)"]
+    assert world.lines[0].values[:2] == (18.6, 18.64) and "not comparable" in world.title
+    first, second = text.split("\n\n" + world.title)
+    assert "PSALM Table 8" in first and "83.6" in first and "18.6" not in first and "=cmd|x" in first
+    assert "18.6" in second and "83.6" not in second
+    with pytest.raises(InputError, match="one table ranks one version"):
+        pt.build_table(rows, pt.layout_for("refcoco"))
+
+
+def test_csv_is_full_precision_with_versions_and_defused_cells(store_with_world):
+    import csv
+    import io
+
+    with ResultsStore.open(store_with_world) as s:
+        text = pt.board_table(s, "refcoco", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    header = text.splitlines()[0].split(",")
+    assert header[:4] == ["Method", "Seg. data", "LLM", "Source"] and header[-2:] == ["Data version", "References"]
+    assert text.count("Method,") == 1  # one header for both tables
+    bundled = [r for r in rows if r["Method"] == "PSALM (bundled)"]
+    assert [(r["Data version"], r["RefCOCO testA"]) for r in bundled] == [(WORLD, "18.64")]
+    psalm = next(r for r in rows if r["Method"] == "PSALM")
+    assert psalm["RefCOCO val"] == "83.6" and psalm["RefCOCOg val"] == "73.8" and psalm["Data version"] == "official"
+    assert "Table 8" in psalm["References"] and next(r for r in rows if r["Method"] == "SEEM-L")["RefCOCO val"] == ""
+    assert any(r["Method"] == "'=cmd|x" for r in rows)  # a spreadsheet would run =cmd|x
+
+
+def test_ablations_have_their_layout_and_stay_out_of_the_system_tables(board):
+    ablations = pt.build_table(board, pt.layout_for("ablations"))
+    assert len(ablations.lines) == 14 and all(line.model.startswith("PSALM ablation T") for line in ablations.lines)
+    joint = next(line for line in ablations.lines if line.model.endswith("joint training"))
+    assert joint.values == (55.9, 83.6, None, None, 64.1, 9.0, None, None)
+    for name in ("refcoco", "generic", "interactive", "ov"):
+        assert not any("ablation" in line.model for line in pt.build_table(board, pt.layout_for(name)).lines), name
+    interactive = pt.build_table(board, pt.layout_for("interactive"))
+    assert next(line for line in interactive.lines if line.model == "PSALM").values[0] == 64.3  # Table 10's, not Table 7's 64.1
+
+
+def test_every_paper_table_is_a_layout(board):
+    printed = {(c["title"].split(":")[0], c["table"]) for r in board if r.source == "published" and r.citation and r.citation.get("collection") == "papers"
+               for c in [r.citation]}
+    titles = " ".join(layout.title for layout in pt.LAYOUTS.values())
+    for paper, table in printed:
+        number = table.split()[1]
+        assert f"Table {number}" in titles or (paper == "PSALM" and 2 <= int(number) <= 7), (paper, table)
+    corr = pt.build_table(board, pt.layout_for("correspondence"))
+    assert next(line for line in corr.lines if line.model == "PSALM").values == (None, 7.9, None, 9.6)
+    gcg = pt.build_table(board, pt.layout_for("gcg"))
+    assert next(line for line in gcg.lines if line.model == "MGLMM").values[-5:] == (17.8, 11.6, 7.4, 51.6, 23.2)  # MGSCData
+
+
+def test_cli_table_csv(tmp_path):
+    db = tmp_path / "lb.db"
+    assert run_cli("leaderboard", "load-published", "--db", db).returncode == 0
+    out = run_cli("leaderboard", "table", "--task", "ablations", "--format", "csv", "--db", db)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].startswith("Method,Source,COCO-Pan PQ") and len(out.stdout.splitlines()) == 15
