@@ -400,3 +400,74 @@ def test_refer_row(case: str, tmp_path: Path, capsys) -> None:
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+# ------------------------------------------------------------------ semantic (detectron2 SemSegEvaluator)
+
+
+def _semantic_case(folder: Path, edit: Callable[[dict[str, np.ndarray], dict[str, np.ndarray]], None]) -> tuple[Path, Path]:
+    from psalm_bench.pngio import read_label_map, write_label_map
+
+    source = EXAMPLES / "semantic"
+    gts = {p.stem: read_label_map(p).copy() for p in sorted((source / "gt").glob("*.png"))}
+    preds = {p.stem: read_label_map(p).copy() for p in sorted((source / "pred").glob("*.png"))}
+    edit(gts, preds)
+    for role, maps in (("gt", gts), ("pred", preds)):
+        (folder / role).mkdir(parents=True)
+        for name, labels in maps.items():
+            write_label_map(folder / role / f"{name}.png", labels)
+    return folder / "gt", folder / "pred"
+
+
+def _first(maps: dict[str, np.ndarray]) -> np.ndarray:
+    return maps[sorted(maps)[0]]
+
+
+def _gt_label_out_of_range(gts, preds) -> None:
+    _first(gts)[0, :5] = 140  # 133 classes: neither a class nor the ignore label
+
+
+def _pred_ignore_label(gts, preds) -> None:
+    for labels in preds.values():
+        labels[:] = 255
+
+
+def _pred_other_size(gts, preds) -> None:
+    name = sorted(preds)[0]
+    preds[name] = preds[name][:-2]
+
+
+def _extra_prediction_png(gts, preds) -> None:
+    preds["not_in_gt"] = _first(preds)
+
+
+SEMANTIC_ROWS = {
+    # process(): np.bincount((N + 1) * pred + gt) puts a GT value above N into the next prediction's row, or past the end (reshape error)
+    "GT label neither a class nor the ignore label": (_gt_label_out_of_range, ("gt", "label 140 is not a class index (0..132) nor the ignore label")),
+    # process(): (N + 1) * 255 + gt overruns the (N + 1)^2 matrix, reshape raises; mmseg's IoUMetric counts it towards no class
+    "prediction pixel equal to the ignore label": (_pred_ignore_label, None),
+    # process(): arrays of two sizes do not broadcast
+    "prediction PNG of another size": (_pred_other_size, ("pred", "prediction size", "differs from ground truth")),
+    # detectron2 scores the dataset's images from model outputs and never lists a prediction folder: psalm-bench's own rule
+    "prediction PNG without ground truth": (_extra_prediction_png, ("not_in_gt.png", "--ignore-extra")),
+}
+
+
+@pytest.mark.parametrize("case", list(SEMANTIC_ROWS), ids=list(SEMANTIC_ROWS))
+def test_semantic_row(case: str, tmp_path: Path, capsys) -> None:
+    edit, refusal = SEMANTIC_ROWS[case]
+    gt, pred = _semantic_case(tmp_path / "case", edit)
+    out = tmp_path / "r.json"
+    code = run_cli(app, ["eval", "--task", "semantic", "--gt", str(gt), "--pred", str(pred), "--classes", str(EXAMPLES / "semantic" / "classes.json"),
+                         "--json", str(out), "-q"])
+    err = capsys.readouterr().err
+    if refusal:
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+        for fragment in refusal:
+            assert fragment in lines[0], (fragment, lines[0])
+        return
+    assert code == 0, err
+    # ignore-label predictions are "no prediction": every GT pixel is missed and no class gains one
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["pACC"] == 0.0 and metrics["mIoU"] == 0.0 and metrics["mACC"] == 0.0
