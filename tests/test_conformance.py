@@ -471,3 +471,15 @@ def test_semantic_row(case: str, tmp_path: Path, capsys) -> None:
     # ignore-label predictions are "no prediction": every GT pixel is missed and no class gains one
     metrics = json.loads(out.read_text())["metrics"]
     assert metrics["pACC"] == 0.0 and metrics["mIoU"] == 0.0 and metrics["mACC"] == 0.0
+
+
+def test_interactive_missing_prompt_key_is_refused_as_psalm_stops(tiny_world: Path, tmp_path: Path, capsys) -> None:
+    """coco_instance_mapper reads anno[mask_type] for every kept annotation: a missing key is a KeyError there."""
+    gt, pred = _interactive_case(tiny_world, tmp_path / "case", 0)
+    data = json.loads(gt.read_text())
+    del data[0]["anns"][0]["scribble_visual_prompt_mask"]
+    gt.write_text(json.dumps(data))
+    code = run_cli(app, ["eval", "--task", "interactive", "--gt", str(gt), "--pred", str(pred), "-q"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "missing 'scribble_visual_prompt_mask'" in lines[0], err
