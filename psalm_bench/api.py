@@ -1,18 +1,137 @@
-"""The Python API, under the CLI's names."""
+"""The Python API, under the CLI's names, for notebooks and training loops.
+
+``pred`` is a path, as on the CLI, or the predictions themselves: a list of
+records (the dicts a results JSON or a JSON Lines file holds; a mask may be a
+2-D numpy array instead of an RLE) or, for the PNG tasks, a mapping of file
+stem (vos: sequence) to label arrays. ``gt=None`` scores on the embedded
+world, as `psalm-bench eval` without --gt does.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from psalm_bench.errors import InputError
 from psalm_bench.results import EvalResult
 from psalm_bench.tasks import get_task
 
+# Keys whose value is a mask in a prediction record (COCO results, JSONL lines, MUSE/GCG items).
+_MASK_KEYS = ("segmentation", "mask", "pred_mask")
+_MASK_LISTS = ("masks",)
 
-def evaluate(task: str, gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:
+
+def evaluate(task: str, gt: str | Path | None = None, pred: Any = None, **options: Any) -> EvalResult:
     """Score ``pred`` against ``gt`` on ``task``; options are the CLI's flags
-    with underscores (``iou_type="bbox"``, ``num_classes=21``, ``workers=4``)."""
-    return get_task(task).run(gt, pred, **options)
+    with underscores (``iou_type="bbox"``, ``num_classes=21``, ``workers=4``).
+
+    In-memory predictions are written once to a temporary file or folder in
+    the task's own format and scored by the same code as files are, so the
+    numbers are the CLI's; bad input is the same one-line :class:`InputError`.
+    """
+    if pred is None:
+        raise InputError(f"evaluate({task!r}): pred is required (a path, or the predictions themselves)")
+    name = task
+    if gt is None:
+        from psalm_bench.generators.embedded import ensure_world, world_job
+
+        root = options.pop("world", None) or ensure_world(progress=bool(options.get("progress", False)))
+        job = world_job(Path(root), task, options.get("split"))
+        name, gt = job.eval_task, job.gt
+        options = {**job.options, **{k: v for k, v in options.items() if v is not None}}
+    spec = get_task(name)
+    if isinstance(pred, (str, Path)):
+        return spec.run(gt, pred, **options)
+    with tempfile.TemporaryDirectory(prefix="psalm-bench-pred-") as tmp:
+        return spec.run(gt, write_predictions(name, pred, Path(tmp)), **options)
+
+
+def write_predictions(task: str, pred: Any, folder: Path) -> Path:
+    """In-memory predictions -> the file or folder `eval` reads for ``task``."""
+    import numpy as np
+
+    from psalm_bench.jsonio import dump_json
+
+    if task in ("semantic", "ov-semantic", "vos"):
+        if not isinstance(pred, dict):
+            raise InputError(f"{task} predictions in memory are a dict of {'sequence -> (T, H, W) array' if task == 'vos' else 'file stem -> (H, W) label array'}, not {type(pred).__name__}")
+        out = folder / "pred"
+        out.mkdir()
+        for key, value in pred.items():
+            if task == "vos":
+                frames = np.asarray(value)
+                if frames.ndim != 3:
+                    raise InputError(f"vos prediction {key!r} must be a (frames, height, width) array, got shape {frames.shape}")
+                (out / str(key)).mkdir()
+                for number, labels in enumerate(frames):
+                    _write_labels(out / str(key) / f"{number:05d}.png", labels, f"{key}[{number}]")
+            else:
+                _write_labels(out / f"{key}.png", np.asarray(value), str(key))
+        return out
+    if task == "panoptic":
+        raise InputError("panoptic predictions are a JSON plus a PNG folder: pass their path (pred=..., pred_dir=...)")
+    if isinstance(pred, dict) and task not in ("instance", "ov-instance"):
+        out = folder / "pred.json"  # a task whose predictions are one JSON document
+        dump_json(pred, out)
+        return out
+    if not isinstance(pred, (list, tuple)):
+        raise InputError(f"{task} predictions in memory are a list of records (dicts), not {type(pred).__name__}")
+    records = [_encode_masks(record, number) for number, record in enumerate(pred)]
+    if task in ("instance", "ov-instance"):
+        out = folder / "pred.json"
+        dump_json(records, out)
+        return out
+    import orjson
+
+    from psalm_bench.jsonio import _default
+
+    out = folder / "pred.jsonl"
+    with open(out, "wb") as handle:
+        for record in records:
+            handle.write(orjson.dumps(record, default=_default) + b"\n")
+    return out
+
+
+def _write_labels(path: Path, labels: Any, name: str) -> None:
+    import numpy as np
+    from PIL import Image
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer) or (labels.size and (labels.min() < 0 or labels.max() > 65535)):
+        raise InputError(f"prediction {name!r} must be a 2-D array of integer labels in 0..65535, got {labels.dtype} of shape {labels.shape}")
+    image = Image.fromarray(labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16))
+    image.save(path, optimize=False)
+
+
+def _encode_masks(record: Any, number: int) -> Any:
+    """A record with 2-D mask arrays turned into the compressed RLE the formats hold."""
+    import numpy as np
+
+    if not isinstance(record, dict):
+        raise InputError(f"prediction {number} must be a dict, not {type(record).__name__}")
+
+    def rle(value: Any, where: str) -> Any:
+        if not isinstance(value, np.ndarray):
+            return value
+        if value.ndim != 2:
+            raise InputError(f"prediction {number}: {where} must be a 2-D mask, got shape {value.shape}")
+        from psalm_bench.masks import encode
+
+        encoded = encode(np.asarray(value, dtype=bool).astype(np.uint8))
+        counts = encoded["counts"]
+        return {"size": [int(s) for s in encoded["size"]], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+
+    out = dict(record)
+    for key in _MASK_KEYS:
+        if key in out:
+            out[key] = rle(out[key], key)
+    for key in _MASK_LISTS:
+        if isinstance(out.get(key), (list, tuple)):
+            out[key] = [rle(m, f"{key}[{i}]") for i, m in enumerate(out[key])]
+    if isinstance(out.get("phrases"), list):  # gcg: each phrase holds a mask
+        out["phrases"] = [_encode_masks(p, number) if isinstance(p, dict) else p for p in out["phrases"]]
+    return out
 
 
 def evaluate_panoptic(gt: str | Path, pred: str | Path, **options: Any) -> EvalResult:

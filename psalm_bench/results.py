@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psalm_bench.errors import InputError
 from psalm_bench.jsonio import dump_json, sha256_of
 
 
@@ -51,6 +52,32 @@ class EvalResult:
 
     def write_json(self, path: str | Path, gt: str | Path | list[Path] | None = None, pred: str | Path | list[Path] | None = None) -> None:
         dump_json(self.to_dict(gt, pred), path)
+
+    def to_pandas(self, what: str = "metrics"):
+        """A pandas DataFrame, for notebooks and training logs.
+
+        ``metrics``: one row (indexed by task) with a column per metric and
+        ``n_samples``, so runs concatenate into a table; ``breakdown``: a row
+        per class, prompt type or sequence; ``records``: a row per sample
+        (tasks whose records are flat dicts).
+        """
+        import pandas as pd
+
+        if what == "metrics":
+            row = {name: (float("nan") if value is None else value) for name, value in self.metrics.items()}
+            row["n_samples"] = self.n_samples
+            return pd.DataFrame([row], index=pd.Index([self.task], name="task"))
+        if what == "breakdown":
+            if not self.breakdown:
+                raise InputError(f"{self.task} has no breakdown table")
+            frame = pd.DataFrame.from_dict(self.breakdown, orient="index")
+            frame.index.name = (self.breakdown_name or "breakdown").removeprefix("per_")
+            return frame
+        if what == "records":
+            if not isinstance(self.records, list) or not all(isinstance(r, dict) for r in self.records):
+                raise InputError(f"{self.task} keeps no per-sample records as a list of rows")
+            return pd.DataFrame.from_records(self.records)
+        raise InputError(f"to_pandas: what must be metrics, breakdown or records, not {what!r}")
 
 
 def _input_names(paths: str | Path | list[Path]) -> list[str]:
