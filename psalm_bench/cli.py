@@ -634,7 +634,7 @@ def leaderboard_publish(
 @leaderboard_app.command("load-published")
 def leaderboard_load_published(
     task: Annotated[Optional[str], typer.Option("--task", "-t", help="Only this task's numbers. [default: all]")] = None,
-    data: Annotated[Optional[Path], typer.Option("--file", help="A published-numbers JSON file [default: the one shipped with psalm-bench].")] = None,
+    data: Annotated[Optional[Path], typer.Option("--file", help="A published-numbers JSON file. [default: every file shipped with psalm-bench: the papers' own tables (PSALM, MGLMM) and the reprints]")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per row loaded.")] = False,
     db: DbOption = Path("leaderboard.db"),
 ) -> None:
