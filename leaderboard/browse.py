@@ -255,7 +255,7 @@ def _write_pages(out: Path, title: str, result_path: Path, baseline: Path | None
         delta = f' <span class="delta">&Delta; {_fmt(deltas[sample.key])}</span>' if sample.key in deltas else ""
         cards.append(
             f'<li><a class="card" href="s/{rank:04d}.html" data-rank="{rank}">'
-            f'<img src="img/{rank:04d}-t.png" alt="{_e(sample.title)}" loading="lazy">'
+            f'<img src="img/{rank:04d}-t.png" alt="{_e(sample.title)}">'
             f'<span class="cap">#{rank + 1} {_e(sample.title)}</span>'
             f'<span class="score">{_e(score_name)} {_fmt(sample.score)}{delta}</span></a></li>'
         )

@@ -154,9 +154,25 @@ def row_size(row: Row) -> float | None:
     return parse_size(_first(row, SIZE_KEYS, "meta"))
 
 
+def _date_text(row: Row) -> str | None:
+    """The row's date as given: a published row's paper date (its citation's), else a date in its
+    params/meta, else when it joined the board -- never for a published row, whose load day says nothing."""
+    joined = None if row.source == "published" else row.added_at
+    for text in (citation_of(row).get("date"), _first(row, DATE_KEYS), joined):
+        if parse_date(text):
+            return str(text).strip()
+    return None
+
+
 def row_date(row: Row) -> date | None:
-    """A published row's own date where it has one, else when it joined the board."""
-    return parse_date(_first(row, DATE_KEYS)) or parse_date(row.added_at)
+    return parse_date(_date_text(row))
+
+
+def date_label(row: Row) -> str | None:
+    """The date at the precision given: '2024' stays a year, '2024-06' a month, a timestamp its day."""
+    text = _date_text(row)
+    m = re.match(r"^(\d{4})(-\d{1,2})?(-\d{1,2})?", text or "")
+    return m.group(0) if m and parse_date(text) else None
 
 
 def citation_of(row: Row) -> dict[str, Any]:
@@ -415,6 +431,24 @@ def _marker(source: str, x: float, y: float) -> str:
     return f'<rect class="pt pt-reported" x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9"/>'
 
 
+def _text_width(text: str, size: float = 11.0) -> float:
+    """A generous estimate of a label's width in px (the chart's 11 px sans-serif)."""
+    return 0.62 * size * len(text)
+
+
+def _log_ticks(lo_e: int, hi_e: int, width: float) -> list[float]:
+    """Log-axis ticks at 1-2-5, else at each decade, else every k-th decade: the densest whose labels do not touch."""
+    span = hi_e - lo_e
+    for every, steps in ((1, (1, 2, 5)), (1, (1,)), (2, (1,)), (3, (1,)), (5, (1,)), (10, (1,))):
+        ticks = [math.log10(m * 10**e) for e in range(lo_e, hi_e + 1) if (e - lo_e) % every == 0 for m in steps
+                 if math.log10(m * 10**e) <= hi_e]
+        gaps = [width * (b - a) / span for a, b in zip(ticks, ticks[1:])]
+        widest = max(_text_width(fmt_size(10**t)) for t in ticks)
+        if all(g >= widest + 8 for g in gaps):
+            return ticks
+    return [float(lo_e), float(hi_e)]
+
+
 def scatter_chart(
     points: Sequence[Point], *, chart_id: str, title: str, desc: str, x_label: str, y_label: str, x_scale: str = "linear"
 ) -> str:
@@ -433,8 +467,8 @@ def scatter_chart(
     if x_scale == "log":
         lo_e, hi_e = math.floor(min(xs)), math.ceil(max(xs))
         hi_e = hi_e if hi_e > lo_e else lo_e + 1
-        xticks = [math.log10(m * 10**e) for e in range(lo_e, hi_e + 1) for m in (1, 2, 5) if lo_e <= math.log10(m * 10**e) <= hi_e]
         x0, x1 = float(lo_e), float(hi_e)
+        xticks = _log_ticks(lo_e, hi_e, pw)
     elif x_scale == "date":
         xticks, date_format = date_ticks(int(min(xs)), int(max(xs)))
         x0, x1 = xticks[0], xticks[-1]
@@ -463,20 +497,29 @@ def scatter_chart(
         out.append(f'<text class="tick" x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{esc(fmt_value(float(t), 0 if float(t).is_integer() else 1))}</text>')
     for t in xticks:
         out.append(f'<line class="grid" x1="{px(t):.1f}" y1="{top}" x2="{px(t):.1f}" y2="{top + ph}"/>')
-        out.append(f'<text class="tick" x="{px(t):.1f}" y="{top + ph + 16}" text-anchor="middle">{esc(xtick_label(t))}</text>')
+        out.append(f'<text class="tick" x="{px(t):.1f}" y="{top + ph + 18}" text-anchor="middle">{esc(xtick_label(t))}</text>')
     out.append(f'<line class="axis" x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}"/>')
     out.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}"/>')
     out.append(f'<text class="axlabel" x="{left + pw / 2:.1f}" y="{height - 8}" text-anchor="middle">{esc(x_label)}</text>')
     out.append(f'<text class="axlabel" x="14" y="{top + ph / 2:.1f}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2:.1f})">{esc(y_label)}</text>')
     label_points = len(points) <= 16
+    # Markers and labels so far: a label that would cover one is left to the tooltip.
+    placed = [(px(xv) - 6, py(p.y) - 6, px(xv) + 6, py(p.y) + 6) for p, xv in zip(points, xs)]
     for p, xv in zip(points, xs):
         cx, cy = px(xv), py(p.y)
         x_text = fmt_size(p.x) if x_scale == "log" else (date.fromordinal(int(p.x)).isoformat() if x_scale == "date" else fmt_value(p.x))
         out.append(f"<g><title>{esc(p.label)} ({esc(p.source)}): {esc(fmt_value(p.y, 2))} at {esc(x_text)}</title>{_marker(p.source, cx, cy)}")
         if label_points:
+            text = _clip(p.label, 24)
             anchor = "end" if cx > left + pw * 0.8 else "start"
             tx = cx - 8 if anchor == "end" else cx + 8
-            out.append(f'<text class="ptlabel" x="{tx:.1f}" y="{cy - 6:.1f}" text-anchor="{anchor}">{esc(_clip(p.label, 24))}</text>')
+            span = _text_width(text)
+            for ty in (cy - 6, cy + 14):
+                box = (tx - span if anchor == "end" else tx, ty - 11, tx if anchor == "end" else tx + span, ty + 4)
+                if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                    placed.append(box)
+                    out.append(f'<text class="ptlabel" x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}">{esc(text)}</text>')
+                    break
         out.append("</g>")
     kinds = sorted({p.source for p in points}, key=lambda s: (s != "measured", s))
     for i, kind in enumerate(kinds):
@@ -536,7 +579,7 @@ def table(caption: str, columns: Sequence[Column], rows: Sequence[Sequence[Cell]
             attrs += ' class="num"'
         if col.title:
             attrs += f' title="{esc(col.title)}"'
-        out.append(f"<th{attrs}>{esc(col.label)}</th>")
+        out.append(f"<th{attrs}>{esc(col.label).replace('_', '_<wbr>')}</th>")  # long metric names may wrap after '_'
     out.append("</tr></thead><tbody>")
     for r, cells in enumerate(rows):
         cls = row_classes[r] if row_classes else ""
@@ -554,11 +597,20 @@ def table(caption: str, columns: Sequence[Column], rows: Sequence[Sequence[Cell]
     return "".join(out)
 
 
+def short_citation(row: Row) -> str | None:
+    """The citation as a table cell shows it on one line: the paper's short name and its table."""
+    cite = citation_of(row)
+    if cite.get("title"):
+        name = str(cite["title"]).split(":")[0].strip()
+        return ", ".join(x for x in (_clip(name, 40), str(cite.get("table") or "")) if x)
+    return row_citation(row)
+
+
 def source_badge(row: Row) -> str:
     markup = f'<span class="badge badge-{source_class(row.source)}">{esc(row.source)}</span>'
     cite = row_citation(row)
     if cite:
-        markup += f' <cite>{esc(_clip(cite, 120))}</cite>'
+        markup += f' <cite title="{esc(_clip(cite, 300))}">{esc(short_citation(row) or cite)}</cite>'
     return markup
 
 
@@ -751,12 +803,13 @@ def board_table(board: Board) -> str:
     for r in board.rows:
         size = row_size(r)
         d = row_date(r)
-        cells = [text_cell(r.model, href="../" + PATHS.model(r.model), row_header=True), Cell(source_badge(r), r.source, "src")]
+        name = Cell(f'<a href="../{esc(PATHS.model(r.model))}" title="{esc(r.model)}">{esc(r.model)}</a>', r.model, "", True)
+        cells = [name, Cell(source_badge(r), r.source, "src")]
         cells += [num_cell(r.metrics.get(m), best=best[m] is not None and r.metrics.get(m) == best[m]) for m in board.metrics]
         cells += [
             num_cell(r.n_samples),
             Cell(esc(_first(r, SIZE_KEYS, "meta") or "–"), repr(size) if size else "", "num"),
-            Cell(esc(d.isoformat()) if d else "–", d.isoformat() if d else "", "date"),
+            Cell(esc(date_label(r)) if d else "–", d.isoformat() if d else "", "date"),
             Cell(f'<a href="../{esc(PATHS.result(r))}" aria-label="details of {esc(r.model)}">details</a>'),
         ]
         rows.append(cells)

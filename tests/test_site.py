@@ -419,3 +419,20 @@ def test_cli_errors_are_one_line(tmp_path):
     (tmp_path / "taken" / "x.txt").write_text("x")
     assert_one_line_error(run_cli("leaderboard", "render", "--db", tmp_path / "b.db", "--out", tmp_path / "taken"), "taken", "not empty")
     assert_one_line_error(run_cli("leaderboard", "publish", "--db", tmp_path / "b.db", "--out", tmp_path / "p", "--base-url", "example.org"), "--base-url")
+
+
+def test_dates_keep_their_precision_and_published_rows_never_show_the_load_day():
+    from psalm_bench.leaderboard.site import date_label, row_date, short_citation
+    from psalm_bench.leaderboard.store import Row
+
+    def row(source: str, added_at: str, citation: dict | None = None, params: dict | None = None) -> Row:
+        return Row("M", "panoptic", "default", "default", {"PQ": 1.0}, None, None, None, "0.1.0", None, "", params or {},
+                   source, added_at, {}, citation)
+
+    paper = {"title": "PSALM: Pixelwise SegmentAtion with Large Multi-Modal Model", "table": "Table 8", "date": "2024"}
+    assert date_label(row("published", "2026-12-03T09:00:00+00:00", paper)) == "2024"
+    assert row_date(row("published", "2026-12-03T09:00:00+00:00", paper)).isoformat() == "2024-01-01"  # sorts and plots as a day
+    assert date_label(row("published", "2026-12-03T09:00:00+00:00", {"title": "X"})) is None  # no paper date: '–', not the load day
+    assert date_label(row("measured", "2026-12-03T09:00:00+00:00")) == "2026-12-03"
+    assert date_label(row("reported", "2026-12-03T09:00:00+00:00", params={"date": "2024-06"})) == "2024-06"
+    assert short_citation(row("published", "", paper)) == "PSALM, Table 8"

@@ -247,6 +247,7 @@ def test_drilldown_links_to_its_worst_samples_or_says_why_not(site, watched):
         page.keyboard.press("u")
         page.wait_for_url("**/index.html")
         page.get_by_role("link", name=re.compile("drill-down")).click()
+        page.wait_for_url("**/results/*.html")
         assert page.url == (site / PATHS.result(rows[("PSALM", task, "measured")])).resolve().as_uri()
     why = {
         ("PSALM", "instance", "measured"): "task 'instance' has no browse view",
@@ -259,4 +260,66 @@ def test_drilldown_links_to_its_worst_samples_or_says_why_not(site, watched):
         note = page.locator("#h-samples + .notice")
         assert note.count() == 1 and text in note.inner_text(), (key, note.all_inner_texts())
         assert "\n" not in note.inner_text().strip()
+    assert not watched.problems, watched.problems
+
+
+@pytest.fixture(scope="module")
+def full_board(tmp_path_factory) -> Path:
+    """Every published row psalm-bench ships (long ablation names, citations, up to 10 metric columns) plus
+    measured rows with sizes that span six decades: the layout the 1280 px checks are about."""
+    from psalm_bench.leaderboard.published import load_published
+
+    work = tmp_path_factory.mktemp("site-layout")
+    real = _real_results(work)
+    with ResultsStore.open(work / "board.db") as store:
+        load_published(store, None, None)
+        store.add(real["panoptic"], "PSALM bundled", {"params": "1.5B"})
+        for name, scale, size in (("Tiny", 0.6, "2M"), ("Small", 0.8, "40M"), ("Base", 0.9, "300M"), ("Large-7B", 0.95, "7B"),
+                                  ("Large-13B", 0.97, "13B"), ("Huge", 1.02, "120B")):
+            store.add(_variant(real["panoptic"], work, name, scale), name, {"params": size})
+        render = publish_site(store, work / "site")
+    assert render.results > 250
+    return work / "site"
+
+
+def test_task_tables_fit_at_1280px_with_short_rows_and_paper_dates(full_board, watched):
+    from psalm_bench.tasks import TASKS
+
+    checked = 0
+    for task in TASKS:
+        if not (full_board / PATHS.task(task)).is_file():
+            continue
+        page = watched.open(full_board, PATHS.task(task))
+        fits = page.evaluate("""() => Array.from(document.querySelectorAll('.scroll')).map(s => [s.scrollWidth, s.clientWidth])""")
+        assert fits and all(sw <= cw for sw, cw in fits), (task, fits)
+        assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"), task
+        details = page.locator("table.sortable tbody tr td:last-child a").first
+        box, view = details.bounding_box(), page.viewport_size
+        assert box and box["x"] + box["width"] <= view["width"], (task, box)  # the Details column is on screen
+        line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('table.sortable tbody td')).lineHeight) || 20")
+        tallest = page.evaluate("Math.max(...Array.from(document.querySelectorAll('table.sortable tbody tr')).map(r => r.getBoundingClientRect().height))")
+        assert tallest <= 3.6 * line + 12, (task, tallest, line)  # at most three lines (badge + citation: two)
+        checked += 1
+    assert checked >= 8
+    page = watched.open(full_board, PATHS.task("refcoco"))
+    dates = page.locator("table.sortable").first.locator("tbody td.date").all_inner_texts()
+    assert dates and all(re.fullmatch(r"\d{4}(-\d\d){0,2}|–", d) for d in dates), dates
+    assert not any(d.startswith(("2025", "2026")) for d in dates), dates  # the papers' dates, not the day they were loaded
+    cite = page.locator("td.src cite").first
+    assert len(cite.inner_text()) < len(cite.get_attribute("title"))  # short in the cell, whole on hover
+    assert not watched.problems, watched.problems
+
+
+def test_size_plot_labels_do_not_run_together(full_board, watched):
+    page = watched.open(full_board, PATHS.task("panoptic"))
+    chart = page.locator("svg.chart[id^='size-']").first
+    assert chart.count() == 1
+    for selector in ("text.tick", "text.ptlabel", "text.axlabel"):
+        boxes = chart.locator(selector).evaluate_all("els => els.map(e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; })")
+        if selector == "text.tick":
+            assert len(boxes) >= 6  # x and y ticks
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not (a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5), (selector, a, b)
+    assert chart.locator("text.ptlabel").count() >= 3
     assert not watched.problems, watched.problems
