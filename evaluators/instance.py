@@ -83,7 +83,7 @@ class InstanceEvaluator(Evaluator[ImageGT, list[dict[str, Any]]]):
 
 
 def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category], iou_type: str, n_images: int,
-                      records: bool = False) -> EvalResult:
+                      records: bool = False, progress: bool = False) -> EvalResult:
     """COCOeval evaluate + accumulate + summarize, as pycocotools runs them;
     with ``records``, the per-image match state too (evaluators/instance_state.py)."""
     engine = hotcoco_eval(coco_gt, coco_dt, iou_type)
@@ -97,9 +97,10 @@ def score_with_engine(coco_gt: Any, coco_dt: Any, categories: dict[int, Category
         list(engine.params.cat_ids), np.asarray(engine.params.iou_thrs), categories, iou_type, n_images,
     )
     if records:
-        from psalm_bench.evaluators.instance_state import state_from_engine, state_records
+        from psalm_bench.evaluators.instance_state import engine_state, state_records
 
-        result.records = state_records(state_from_engine(engine), sorted(engine.params.img_ids))
+        images = sorted(engine.params.img_ids)
+        result.records = state_records(engine_state(coco_gt, coco_dt, iou_type, images, progress=progress), images)
     return result
 
 
@@ -193,7 +194,8 @@ def evaluate_instance(
     notes: list[str] = []
     if workers is None or isinstance(workers, int):
         coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes)
-        result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images), records=bool(records))
+        result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images),
+                                   records=bool(records), progress=progress)
         result.warnings.extend(ground_truth.warnings + notes)
         return result
     from psalm_bench.evaluators.instance_state import ImageMatcher, InstanceStateEvaluator, state_records

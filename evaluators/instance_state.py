@@ -138,6 +138,23 @@ def state_from_engine(engine: Any) -> InstanceState:
     return from_eval_imgs(engine.eval_imgs if hasattr(engine, "eval_imgs") else engine.evalImgs, ranges, images, cats)
 
 
+def engine_state(coco_gt: Any, coco_dt: Any, iou_type: str, images: Sequence[int], *, chunk: int = 200, progress: bool = False) -> InstanceState:
+    """The match state of ``images``, matched by the engine ``chunk`` images at a time:
+    its per-image export builds Python dicts (GBs for all of COCO at once), so
+    memory stays that of one chunk."""
+    from tqdm import tqdm
+
+    from psalm_bench.evaluators.instance import hotcoco_eval
+
+    states = []
+    for start in tqdm(range(0, len(images), chunk), desc="instance records", unit="chunk", disable=not progress, leave=False):
+        engine = hotcoco_eval(coco_gt, coco_dt, iou_type)
+        engine.params.img_ids = [int(i) for i in images[start:start + chunk]]
+        engine.evaluate()
+        states.append(state_from_engine(engine))
+    return InstanceState.concat(states)
+
+
 @dataclass
 class Accumulated:
     """COCOeval.eval's ``precision`` (T x R x K x A x M) and ``recall`` (T x K x A x M)."""
@@ -401,43 +418,46 @@ def _bootstrap_rows(state: InstanceState, prepared: list[Prepared], W: np.ndarra
     ap_t = {t: np.full((K, R), np.nan) for t in (0, 5)}  # AP50, AP75 (area all)
     ar = np.full((N_A, K, R), np.nan)  # mean recall over t, maxDets 100
     ar_m = {m: np.full((K, R), np.nan) for m in MAX_DETS[:2]}  # AR1, AR10 (area all)
-    Wf = W.astype(np.float32)  # counts: exact in float32 sums below 2**24
+    # detections x resamples, so that gathering detections copies contiguous rows;
+    # resamples in float32 (counts are exact in its sums below 2**24; precision to
+    # ~1e-7), a single row (the point values) in float64
+    dt = np.float64 if R == 1 else np.float32
+    WT = np.ascontiguousarray(W.T, dtype=dt)
     for k, (gt_units, gt_counts, dets, units) in enumerate(prepared):
-        npig = W[:, gt_units] @ gt_counts  # R x A
-        X = Wf[:, units]
+        npig = gt_counts.T @ WT[gt_units].astype(np.float64)  # A x R
+        X = WT[units]
         for a in range(N_A):
-            valid = npig[:, a] > 0
+            valid = npig[a] > 0
             if not valid.any():
                 continue
+            npig_a = np.where(valid, npig[a], 1.0)
+            exact = bool(npig_a.max() * len(RECALL_THRESHOLDS) < 2 ** 24)  # float32 integer arithmetic is exact
             tp_bits = state.tp[dets, a]
             ig_bits = state.ignored[dets, a]
             base = ((ig_bits >> (N_T - 1)) & 1) == 0  # not ignored at the highest threshold
             base_idx = np.flatnonzero(base)
-            base_cum = _cum0(X[:, base_idx])
+            base_cum = _cum0(X[base_idx])  # float32: integer counts, exact
             ap_sum = np.zeros(R)
             rec_sum = np.zeros(R)
             for t in range(N_T):
-                tp = ((tp_bits >> t) & 1).astype(bool)
-                p = np.flatnonzero(tp)
+                p = np.flatnonzero((tp_bits >> t) & 1)
                 if not p.size:
                     mean_q = np.zeros(R)
                     last = np.zeros(R)
                 else:
                     ig = ((ig_bits >> t) & 1).astype(bool)
                     corr = np.flatnonzero(ig != ~base)  # ignore flag at t differs from the base's
-                    sign = np.where(ig[corr], -1.0, 1.0).astype(np.float32)
-                    tp_cum = np.cumsum(X[:, p], axis=1, dtype=np.float64)
-                    ni = base_cum[:, np.searchsorted(base_idx, p, side="right")]
+                    tp_cum = np.cumsum(X[p], axis=0)
+                    ni = base_cum[np.searchsorted(base_idx, p, side="right")]
                     if corr.size:
-                        ni += _cum0(X[:, corr] * sign)[:, np.searchsorted(corr, p, side="right")]
-                    pr = tp_cum / (ni + np.spacing(1))
-                    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        rc = tp_cum / npig[:, a:a + 1]
-                    reached = np.searchsorted(RECALL_THRESHOLDS, np.nan_to_num(rc, nan=-1.0), side="right")  # points with threshold <= rc
-                    first = np.diff(reached, axis=1, prepend=0)  # the points each true positive reaches first
-                    mean_q = (pr * first).sum(axis=1) / len(RECALL_THRESHOLDS)
-                    last = rc[:, -1]
+                        sign = np.where(ig[corr], -1.0, 1.0).astype(dt)[:, None]
+                        ni += _cum0(X[corr] * sign)[np.searchsorted(corr, p, side="right")]
+                    pr = tp_cum / (ni + dt(np.spacing(1)))
+                    pr = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
+                    reached = _thresholds_reached(tp_cum, npig_a, exact and dt is np.float32)
+                    reached[1:] -= reached[:-1].copy()  # the recall points each true positive reaches first
+                    mean_q = (pr * reached).sum(axis=0, dtype=np.float64) / len(RECALL_THRESHOLDS)
+                    last = tp_cum[-1] / npig_a
                 ap_sum += mean_q
                 rec_sum += last
                 if a == 0 and t in ap_t:
@@ -447,9 +467,8 @@ def _bootstrap_rows(state: InstanceState, prepared: list[Prepared], W: np.ndarra
             if a == 0:
                 hits = _POPCOUNT[tp_bits]
                 for m in ar_m:
-                    total = X @ np.where(rank[dets] < m, hits, 0.0).astype(np.float32)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        ar_m[m][k] = np.where(valid, total.astype(np.float64) / N_T / npig[:, 0], np.nan)
+                    total = np.where(rank[dets] < m, hits, 0.0).astype(dt) @ X
+                    ar_m[m][k] = np.where(valid, total.astype(np.float64) / N_T / npig_a, np.nan)
 
     def mean(x: np.ndarray) -> np.ndarray:
         count = np.isfinite(x).sum(axis=0)
@@ -467,22 +486,24 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
 
 
 def _cum0(x: np.ndarray) -> np.ndarray:
-    """Running sums along axis 1 with a leading zero column: out[:, j] = sum of the first j."""
-    out = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.float64)
-    np.cumsum(x, axis=1, dtype=np.float64, out=out[:, 1:])
+    """Running sums along axis 0 with a leading zero row: out[j] = sum of the first j rows."""
+    out = np.zeros((x.shape[0] + 1,) + x.shape[1:], dtype=x.dtype)
+    np.cumsum(x, axis=0, out=out[1:])
     return out
 
 
-def _precision_at_recalls(pr: np.ndarray, rc: np.ndarray) -> np.ndarray:
-    """Per row, the envelope precision at the first point whose recall reaches each of
-    the 101 recall thresholds (0 past the last), as COCOeval's searchsorted does."""
-    R, P = pr.shape
-    offset = 4.0 * np.arange(R)[:, None]  # rows apart: recall lies in [0, 1] (inf/NaN rows are invalid anyway)
-    flat = np.nan_to_num(rc, nan=2.0, posinf=2.0) + offset
-    idx = np.searchsorted(flat.ravel(), (RECALL_THRESHOLDS[None, :] + offset).ravel(), side="left").reshape(R, -1)
-    idx -= (np.arange(R) * P)[:, None]
-    ok = idx < P
-    q = np.zeros((R, len(RECALL_THRESHOLDS)))
-    rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
-    q[ok] = pr[rows[ok], idx[ok]]
-    return q
+# recall point i (COCOeval's linspace value) lies at or below the double nearest i/100
+_POINT_AT_OR_BELOW = np.asarray([RECALL_THRESHOLDS[i] <= i / 100 for i in range(len(RECALL_THRESHOLDS))])
+
+
+def _thresholds_reached(tp: np.ndarray, npig: np.ndarray, exact32: bool) -> np.ndarray:
+    """How many of the 101 recall points lie at or below recall tp / npig (COCOeval's
+    searchsorted), from integer arithmetic: q = floor(100 tp / npig) points are below
+    for sure; point q too unless 100 tp = q npig, where the linspace value decides."""
+    dtype = np.float32 if exact32 else np.float64
+    hundred = tp.astype(dtype) * dtype(len(RECALL_THRESHOLDS) - 1)
+    den = npig.astype(dtype)
+    q = np.floor(hundred / den)
+    on_point = q * den == hundred
+    qi = np.minimum(q, len(RECALL_THRESHOLDS) - 1).astype(np.int64)
+    return (q + np.where(on_point, _POINT_AT_OR_BELOW[qi], True)).astype(tp.dtype)

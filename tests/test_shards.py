@@ -222,6 +222,16 @@ def test_instance_shards_of_a_workload_give_the_one_process_json(tmp_path: Path)
     invoke("merge", paths[2], paths[0], paths[3], paths[1], "--json", tmp_path / "merged.json")
     assert json.loads((tmp_path / "one.json").read_bytes())["metrics"]["AP"] > 0
     assert (tmp_path / "merged.json").read_bytes() == (tmp_path / "one.json").read_bytes()
+    # with the per-image records (one process: the engine in chunks of images; shards: image by image)
+    invoke("eval", *args, "--records", "--json", tmp_path / "one-records.json")
+    for k, path in enumerate(paths[:2], 1):
+        invoke("eval", *args, "--records", "--shard", f"{k}/2", "--state-out", path)
+    invoke("merge", paths[1], paths[0], "--json", tmp_path / "merged-records.json")
+    with_records = json.loads((tmp_path / "one-records.json").read_bytes())
+    assert len(with_records["records"]["images"]) == 60 and with_records["metrics"] == json.loads((tmp_path / "one.json").read_bytes())["metrics"]
+    assert (tmp_path / "merged-records.json").read_bytes() == (tmp_path / "one-records.json").read_bytes()
+    invoke("eval", *args, "--shard", "2/2", "--state-out", tmp_path / "plain2.state")
+    assert_one_line_error(run_cli("merge", paths[0], tmp_path / "plain2.state"), "plain2.state", "options")  # with and without --records
 
 
 def test_panoptic_float_sums_do_not_depend_on_the_sharding(tmp_path: Path) -> None:
