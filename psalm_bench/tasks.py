@@ -111,9 +111,8 @@ TASKS: dict[str, Task] = {
             "gcg",
             "grounded conversation generation (GLaMM, MGLMM): AP50, mIoU, Recall, METEOR, CIDEr",
             "psalm_bench.evaluators.multi_target:evaluate_gcg",
-            frozenset({"protocol", "captions", "ignore_extra", "progress"}),
+            frozenset({"protocol", "captions", "ignore_extra", "workers", "progress"}),
             [["AP50", "mIoU", "Recall", "METEOR", "CIDEr"]],
-            {"workers": "COCOeval, the text model and the Java caption scorers run in one process"},
         ),
         Task(
             "correspondence",

@@ -360,17 +360,12 @@ def _random_gcg(tmp_path, seed: int = 3, n_images: int = 12, many: bool = True):
     return gts, preds
 
 
-@pytest.mark.parametrize("seed,many", [(3, True), (4, False), (7, False)])
-def test_gcg_ap_equals_pycocotools_cocoeval(tmp_path, seed, many):
-    """AP50 and AP from per-image records equal GLaMM's path: pycocotools COCO.loadRes +
-    COCOeval('segm'), catIds=[1], score 1.0, in file order (eval/gcg/evaluate.py)."""
+def _pycocotools_eval(gts: list[dict], preds: list[dict]):
+    """GLaMM's AP path: pycocotools COCO + loadRes + COCOeval('segm'), catIds=[1], score 1.0."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
     import contextlib, io
 
-    gts, preds = _random_gcg(tmp_path, seed, many=many)
-    gt, pred = gcg_files(tmp_path, gts, preds)
-    res = evaluate_gcg(gt, pred, text_similarity=exact_text, captions=False, progress=False)
     images, anns, dets = [], [], []
     for g in gts:
         images.append({"id": g["id"], "height": H, "width": W})
@@ -387,6 +382,35 @@ def test_gcg_ap_equals_pycocotools_cocoeval(tmp_path, seed, many):
         ev = COCOeval(coco, coco.loadRes(dets), "segm")
         ev.params.catIds = [1]
         ev.evaluate(); ev.accumulate(); ev.summarize()
+    return ev
+
+
+def test_gcg_ap_tie_between_gts_goes_to_the_last_as_cocoeval(tmp_path):
+    """d0 has IoU 0.5 with g0 and with g1; COCOeval's ``<`` test gives it the last (g1),
+    leaving g0 for d1 (IoU 0.75): 2 TPs at 0.5, where first-on-ties would give 1."""
+    gts = [{"id": 1, "height": H, "width": W, "caption": "c",
+            "phrases": [{"text": "x", "mask": rect(0, 4, 0, 10)}, {"text": "x", "mask": rect(3, 7, 0, 10)}]}]
+    preds = [{"id": 1, "caption": "c", "phrases": [{"text": "x", "mask": rect(1, 6, 0, 10)}, {"text": "x", "mask": rect(0, 3, 0, 10)}]}]
+    gt, pred = gcg_files(tmp_path, gts, preds)
+    res = evaluate_gcg(gt, pred, text_similarity=exact_text, captions=False, progress=False)
+    assert res.records[0]["ap_tp"] == [1, 0b111111]
+    ev = _pycocotools_eval(gts, preds)
+    assert res.metrics["AP50"] == pytest.approx(100 * ev.stats[1], abs=1e-9) == pytest.approx(100.0)
+    assert res.metrics["AP"] == pytest.approx(100 * ev.stats[0], abs=1e-9)
+
+
+@pytest.mark.parametrize("seed,many", [(3, True), (4, False), (7, False)])
+def test_gcg_ap_equals_pycocotools_cocoeval(tmp_path, seed, many):
+    """AP50 and AP from per-image records equal GLaMM's path: pycocotools COCO.loadRes +
+    COCOeval('segm'), catIds=[1], score 1.0, in file order (eval/gcg/evaluate.py)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    import contextlib, io
+
+    gts, preds = _random_gcg(tmp_path, seed, many=many)
+    gt, pred = gcg_files(tmp_path, gts, preds)
+    res = evaluate_gcg(gt, pred, text_similarity=exact_text, captions=False, progress=False)
+    ev = _pycocotools_eval(gts, preds)
     assert 0 < ev.stats[1] < 1 and ev.stats[0] > 0
     assert res.metrics["AP50"] == pytest.approx(100 * ev.stats[1], abs=1e-9)
     assert res.metrics["AP"] == pytest.approx(100 * ev.stats[0], abs=1e-9)

@@ -434,8 +434,7 @@ def test_gcg_bootstrap_ap_equals_cocoeval_on_the_resampled_images(tmp_path):
     preds = {p["id"]: p for p in map(json.loads, good.read_text().splitlines())}
     order = coco_image_order([r["id"] for r in recs])
     W = resample_counts(len(recs), 3, seed=11)
-    ap50, ap = coco_ap([recs[k]["ap_tp"] for k in order], [recs[k]["ap_ignore"] for k in order],
-                       [recs[k]["ap_npig"] for k in order], W[:, order])
+    ap50, ap = coco_ap([recs[k]["ap_tp"] for k in order], [recs[k]["ap_npig"] for k in order], W[:, order])
     for row in range(3):
         images, anns, dets = [], [], []
         for k in order:
