@@ -746,6 +746,8 @@ def evaluate_gcg(
                 caption_note = "pycocoevalcap PTBTokenizer + Meteor (1.5) + Cider (CIDEr-D), SPICE not run"
             except ImportError as exc:
                 warnings.append(f"METEOR/CIDEr not computed: {exc}")
+    if evaluator.records and not any(r.n_pred for r in evaluator.records):
+        warnings.append("no predicted mask in the whole split: AP is 0 (GLaMM's evaluate.py stops there: pycocotools loadRes of an empty list)")
     missing = sum(1 for s in samples if s.id not in predictions)
     if missing:
         warnings.append(f"{missing} of {len(samples)} image(s) have no prediction line: no masks (mIoU 0), no caption (left out of METEOR/CIDEr, as GLaMM)")

@@ -285,6 +285,10 @@ def test_gcg_prediction_without_phrases_is_refused_as_glamm_stops(tmp_path):
     empty = write_jsonl(tmp_path / "empty.jsonl", [{"id": "a", "caption": "a red car", "phrases": []}])
     res = evaluate_gcg(gt, empty, text_similarity=exact_text, captions=False, progress=False)
     assert res.metrics["mIoU"] == 0.0 and res.metrics["Recall"] == 0.0 and res.metrics["AP50"] == 0.0
+    # no mask in the whole split: GLaMM's loadRes([]) fails (IndexError); psalm-bench scores AP 0 and says so
+    assert any("no predicted mask in the whole split" in w for w in res.warnings)
+    res = evaluate_gcg(gt, write_jsonl(tmp_path / "one.jsonl", GCG_PRED), text_similarity=exact_text, captions=False, progress=False)
+    assert not any("whole split" in w for w in res.warnings)
 
 
 # Reference values computed with sentence-transformers 6.2.0 (torch 2.15.0, CPU)
