@@ -102,3 +102,38 @@ def test_scan_reports_the_first_bad_index_and_code() -> None:
     assert (n, index, code) == (5, 2, 6)
     assert native.rle_scan_check(b'{"counts": [1, 2]}', sizes.tobytes())[0] == -1
     assert native.rle_scan_check(json.dumps(records).encode(), sizes[:4].tobytes())[0] == -1  # more strings than sizes
+
+
+def test_run_sweep_intersection_union_equals_pycocotools() -> None:
+    """masks.intersection_union's C sweep vs pycocotools merge + area, on random
+    masks (empty, full, thin, noisy) and on strings with escapes and 2-char runs."""
+    from psalm_bench.masks import intersection_union
+
+    rng = np.random.default_rng(5)
+    checked = 0
+    for trial in range(300):
+        h, w = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        masks = []
+        for _ in range(2):
+            kind = rng.integers(5)
+            if kind == 0:
+                m = np.zeros((h, w), np.uint8)
+            elif kind == 1:
+                m = np.ones((h, w), np.uint8)
+            else:
+                m = (rng.random((h, w)) < rng.uniform(0.01, 0.99)).astype(np.uint8)
+            masks.append(mask_api.encode(np.asfortranarray(m)))
+        a, b = masks
+        fast = intersection_union(a, b)
+        slow = intersection_union(a, b, use_native=False)
+        assert fast == slow, (trial, fast, slow)
+        as_str = {"size": a["size"], "counts": a["counts"].decode("ascii")}
+        assert intersection_union(as_str, b) == slow
+        checked += 1
+    assert checked == 300
+    big = np.zeros((480, 640), np.uint8)
+    big[10:400, 20:600] = 1  # runs longer than 2**15: multi-group numbers
+    other = np.roll(big, 17, axis=1)
+    a, b = (mask_api.encode(np.asfortranarray(m)) for m in (big, other))
+    assert intersection_union(a, b) == intersection_union(a, b, use_native=False)
+    assert native.rle_inter_union(a["counts"], b"0") is None  # different pixel totals: pycocotools decides
