@@ -190,6 +190,9 @@ def evaluate_instance(
     if isinstance(workers, int) and workers > 1:
         raise InputError("task instance does not take --workers (its COCOeval engine parses and matches in native code in one process, "
                          "faster than a pool); --shard K/N or --engine ray spread it over machines")
+    if getattr(workers, "workers", 1) > 1:  # a shard's local pool: forked after the engine's threads start, it hangs
+        raise InputError("task instance does not take --workers inside a shard (its engine's threads do not survive a fork); "
+                         "run more shards instead")
     ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
     notes: list[str] = []
     if workers is None or isinstance(workers, int):

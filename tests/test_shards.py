@@ -192,6 +192,8 @@ def test_bad_shard_options_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("eval", *args, "--shard", "2/3"), "--shard K/N and --state-out FILE go together")
     for args in (_fixture_case("instance", "basic"), _ov_instance_case(tmp_path / "ovi")):
         assert_one_line_error(run_cli("eval", *args, "--workers", "2"), "does not take --workers", "--shard K/N or --engine ray")
+        assert_one_line_error(run_cli("eval", *args, "--workers", "2", "--shard", "1/2", "--state-out", tmp_path / "w.state"),
+                              "does not take --workers inside a shard")
 
 
 def test_instance_bbox_shards_give_the_one_process_json(tmp_path: Path) -> None:
