@@ -81,6 +81,35 @@ def compose(image: np.ndarray, layers: list[Layer]) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def compose_segments(image: np.ndarray, ids: np.ndarray, styles: dict[int, tuple[tuple[int, int, int], float]]) -> np.ndarray:
+    """Blend and outline many disjoint segments of one id map in a few passes over the picture
+    (``compose`` with one layer per segment costs a pass each: slow on COCO panoptic images)."""
+    keys = np.array(sorted(styles), dtype=ids.dtype)
+    colours = np.zeros((len(keys) + 1, 3), np.float32)  # the last entry: unstyled pixels, left as they are
+    alphas = np.zeros(len(keys) + 1, np.float64)
+    for i, segment in enumerate(keys.tolist()):
+        colours[i], alphas[i] = styles[segment][0], styles[segment][1]
+    at = np.minimum(np.searchsorted(keys, ids), max(0, len(keys) - 1))
+    inverse = np.where(keys[at] == ids, at, len(keys)) if len(keys) else np.zeros(ids.shape, np.intp)
+    # (1 - alpha) rounded to float32 from float64, as compose's float32 arithmetic does: the same bytes.
+    keep, alpha = (1 - alphas).astype(np.float32)[inverse][..., None], alphas.astype(np.float32)[inverse][..., None]
+    colour = colours[inverse]
+    out = image.astype(np.float32) * keep + colour * alpha
+    edge = np.zeros(ids.shape, bool)
+    for k in range(1, max(1, round(max(ids.shape) / 320)) + 1):  # the same line width as compose's outlines
+        differs = ids[k:] != ids[:-k]
+        edge[k:] |= differs
+        edge[:-k] |= differs
+        differs = ids[:, k:] != ids[:, :-k]
+        edge[:, k:] |= differs
+        edge[:, :-k] |= differs
+    edge[:1] = edge[-1:] = True
+    edge[:, :1] = edge[:, -1:] = True
+    edge &= alpha[..., 0] > 0
+    out[edge] = colour[edge]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def disk(height: int, width: int, y: float, x: float, radius: float) -> np.ndarray:
     yy, xx = np.ogrid[:height, :width]
     return (yy - y) ** 2 + (xx - x) ** 2 <= radius * radius

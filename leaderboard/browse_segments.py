@@ -12,7 +12,7 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
-from psalm_bench.leaderboard.browse_draw import GT_COLOUR, PALETTE, PRED_COLOUR, Layer, compose, load_image, strip
+from psalm_bench.leaderboard.browse_draw import GT_COLOUR, PALETTE, PRED_COLOUR, Layer, compose, compose_segments, load_image, strip
 from psalm_bench.leaderboard.browse_views import find_image, rows
 
 FP_COLOUR = (255, 40, 40)
@@ -58,11 +58,25 @@ class PanopticView(TaskView):
     def names(self) -> dict[int, str]:
         return {c["id"]: c.get("name", str(c["id"])) for c in self.gt_json.get("categories", [])}
 
+    @cached_property
+    def _by_image(self) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
+        def index(data: dict[str, Any]) -> dict[Any, dict[str, Any]]:
+            out: dict[Any, dict[str, Any]] = {}
+            for ann in data.get("annotations", []):
+                out.setdefault(ann.get("image_id"), ann)
+            return out
+
+        return index(self.gt_json), index(self.pred_json)
+
+    @cached_property
+    def _images(self) -> dict[Any, dict[str, Any]]:
+        return {i.get("id"): i for i in self.gt_json.get("images", [])}
+
     def _annotation(self, data: dict[str, Any], image_id: int, path: Path) -> dict[str, Any]:
-        for ann in data.get("annotations", []):
-            if ann.get("image_id") == image_id:
-                return ann
-        raise InputError(f"no annotation for image {image_id}", file=path)
+        ann = self._by_image[0 if data is self.gt_json else 1].get(image_id)
+        if ann is None:
+            raise InputError(f"no annotation for image {image_id}", file=path)
+        return ann
 
     def draw(self, sample: Sample) -> Picture:
         from psalm_bench.pngio import read_panoptic_ids
@@ -86,26 +100,27 @@ class PanopticView(TaskView):
                 matched.append((g, p, iou))
         matched_gt = {g for g, _, _ in matched}
         matched_pred = {p for _, p, _ in matched}
-        info = next((i for i in self.gt_json.get("images", []) if i.get("id") == image_id), {})
+        info = self._images.get(image_id, {})
         h, w = gt_ids.shape
         roots = [r for r in (self.inputs.images, self.inputs.gt.parent / "val2017", self.inputs.gt.parent / "images", self.inputs.gt.parent) if r is not None]
         rgb, found = load_image(find_image(info.get("file_name", ""), roots), h, w)
-        gt_layers, pred_layers, legend, table = [], [], [], [["", "class", "IoU", "GT id", "pred id"]]
+        gt_styles: dict[int, tuple[tuple[int, int, int], float]] = {}
+        pred_styles: dict[int, tuple[tuple[int, int, int], float]] = {}
+        table = [["", "class", "IoU", "GT id", "pred id"]]
         for k, (g, p, iou) in enumerate(sorted(matched, key=lambda m: m[2])):
             colour = tuple(int(c) for c in PALETTE[k % len(PALETTE)])
-            gt_layers.append(Layer(gt_ids == g, colour, alpha=0.45))
-            pred_layers.append(Layer(pred_ids == p, colour, alpha=0.45))
+            gt_styles[g] = pred_styles[p] = (colour, 0.45)
             table.append(["matched", self.names.get(gt_segs[g]["category_id"], "?"), f"{iou:.3f}", str(g), str(p)])
         for g, seg in gt_segs.items():
             if g not in matched_gt and not seg.get("iscrowd") and gt_area.get(g):
-                gt_layers.append(Layer(gt_ids == g, FN_COLOUR, alpha=0.6))
+                gt_styles[g] = (FN_COLOUR, 0.6)
                 table.append(["missed (FN)", self.names.get(seg["category_id"], "?"), "", str(g), ""])
         for p, seg in pred_segs.items():
             if p not in matched_pred and pred_area.get(p):
-                pred_layers.append(Layer(pred_ids == p, FP_COLOUR, alpha=0.6))
+                pred_styles[p] = (FP_COLOUR, 0.6)
                 table.append(["unmatched (FP or ignored)", self.names.get(seg["category_id"], "?"), "", "", str(p)])
         gap = np.full((h, 4, 3), 255, np.uint8)
-        picture = np.concatenate([compose(rgb, gt_layers), gap, compose(rgb, pred_layers)], axis=1)
+        picture = np.concatenate([compose_segments(rgb, gt_ids, gt_styles), gap, compose_segments(rgb, pred_ids, pred_styles)], axis=1)
         legend = [((200, 200, 200), "left: ground truth, right: prediction; a matched pair shares a colour"),
                   (FN_COLOUR, "ground-truth segment with no match"), (FP_COLOUR, "predicted segment with no match")]
         notes = [] if found else [f"image {info.get('file_name', image_id)} not found (pass --images DIR); drawn on grey"]

@@ -338,3 +338,14 @@ def test_inputs_default_to_the_files_the_provenance_names(tmp_path):
     assert_one_line_error(run_cli("browse", tmp_path / "old.json", "--out", tmp_path / "p"), "old.json", "provenance names no gt file", "pass --gt")
     (pred_root / "calm" / "00003.png").unlink()
     assert_one_line_error(run_cli("browse", result, "--out", tmp_path / "p"), "vos.json", "prediction", "changed since it was scored")
+
+
+def test_compose_segments_draws_what_one_layer_per_segment_draws():
+    from psalm_bench.leaderboard.browse_draw import Layer, compose, compose_segments
+
+    rng = np.random.default_rng(3)
+    ids = np.kron(rng.integers(0, 6, (12, 16)), np.ones((10, 10), np.int64))  # 120x160 blocks of 6 segment ids
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    styles = {1: ((230, 25, 75), 0.45), 2: ((40, 120, 255), 0.6), 4: ((255, 40, 40), 0.6), 5: ((60, 180, 75), 0.45)}
+    layers = [Layer(ids == k, colour, alpha=alpha) for k, (colour, alpha) in styles.items()]
+    assert np.array_equal(compose_segments(image, ids, styles), compose(image, layers))
