@@ -57,7 +57,7 @@ from psalm_bench.errors import InputError
 
 LABELS = ("improved", "regressed", "within noise", "no records")
 FAIL_ON = ("regression", "any", "never")
-LOWER_IS_BETTER = frozenset({"J-decay", "F-decay"})
+LOWER_IS_BETTER = frozenset({"J-decay", "F-decay", "EgoExo_LE", "ExoEgo_LE"})  # LE: location error (correspondence)
 
 PROMPTS = ("point", "scribble", "box", "mask")
 PR_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)

@@ -446,3 +446,19 @@ def test_predict_correspondence_with_the_bundled_model(takes: Path, tmp_path: Pa
     assert confidences and all(0.0 <= c <= 1.0 for c in confidences)
     r = evaluate_correspondence(small, out, progress=False)
     assert r.warnings == [] and r.metrics["EgoExo_IoU"] is not None
+
+
+def test_report_reads_a_larger_location_error_as_worse(tmp_path: Path) -> None:
+    """LE is an error: a rise is a regression for `psalm-bench report` and the site."""
+    import copy
+
+    from psalm_bench.leaderboard.report import compare_results
+
+    gt_path, pred_path = _write(tmp_path, *official_case())
+    base = evaluate_correspondence(gt_path, pred_path, progress=False).to_dict()
+    worse = copy.deepcopy(base)
+    worse["metrics"]["EgoExo_LE"] += 5.0
+    report = compare_results(base, worse, tolerance=0.5)
+    assert not report.by_name("EgoExo_LE").higher_is_better and not report.by_name("ExoEgo_LE").higher_is_better
+    assert report.by_name("EgoExo_IoU").higher_is_better
+    assert report.by_name("EgoExo_LE").delta == pytest.approx(5.0)
