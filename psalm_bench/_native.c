@@ -111,21 +111,6 @@ static int unfilter_row(unsigned char filter, const unsigned char *src, unsigned
     }
 }
 
-static int parse_geometry(PyObject *args, Py_buffer *raw, Py_ssize_t *height, Py_ssize_t *width, Py_ssize_t *bpp) {
-    if (!PyArg_ParseTuple(args, "y*nnn", raw, height, width, bpp)) return -1;
-    if (*height <= 0 || *width <= 0 || *bpp <= 0 || *bpp > 8) {
-        PyBuffer_Release(raw);
-        PyErr_SetString(PyExc_ValueError, "bad image geometry");
-        return -1;
-    }
-    if (raw->len < *height * (*width * *bpp + 1)) {
-        PyBuffer_Release(raw);
-        PyErr_SetString(PyExc_ValueError, "inflated data shorter than the image");
-        return -1;
-    }
-    return 0;
-}
-
 /* unfilter(raw, height, width, bpp) -> bytes of height*width*bpp. */
 static PyObject *unfilter(PyObject *self, PyObject *args) {
     Py_buffer raw, target;

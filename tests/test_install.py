@@ -222,14 +222,21 @@ def test_the_wheel_builds_without_packaging_warnings(tmp_path: Path) -> None:
     """The package index gets a wheel with the licence, the data folders and the C extension, and no warning."""
     import zipfile
 
+    import shutil
+
+    # build from a copy without build/ or *.egg-info, so a cached object file cannot hide a compiler warning
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", ".pytest_cache"))
+    out = tmp_path / "wheel"
+    out.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     code = "import sys\nfrom setuptools import build_meta\nprint(build_meta.build_wheel(sys.argv[1]))"
-    proc = subprocess.run([sys.executable, "-W", "always", "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, env=env)
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code, str(out)], capture_output=True, text=True, cwd=source, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = proc.stdout + proc.stderr
     warnings = [line for line in said.splitlines() if "warn" in line.lower()]
     assert not warnings, warnings
-    with zipfile.ZipFile(tmp_path / proc.stdout.strip().splitlines()[-1]) as wheel:
+    with zipfile.ZipFile(out / proc.stdout.strip().splitlines()[-1]) as wheel:
         names = wheel.namelist()
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     for needed in ("licenses/LICENSE", "psalm_bench/model/bundled/", "psalm_bench/examples/panoptic/gt/", "psalm_bench/classes/",
