@@ -3,8 +3,9 @@
 Each layout is declared as data: groups of columns, each column one
 (task, benchmark, split, metric) cell of the board, plus the model metadata
 columns the paper prints. Rendering is separate from the layout and comes in
-three forms: aligned text (terminals, CI logs), GitHub Markdown and LaTeX
-(booktabs, multicolumn group headers). Missing cells print as an en dash.
+the one table model's (psalm_bench.tables: aligned text for terminals and CI
+logs, GitHub Markdown, LaTeX with booktabs and multicolumn group headers,
+HTML) plus CSV. Missing cells print as the one missing mark, an en dash.
 Every row says where its numbers come from (measured by psalm-bench, or
 published, with a numbered reference to the paper table it was read from),
 so printed and measured numbers are never mistaken for each other.
@@ -27,11 +28,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from psalm_bench import tables
 from psalm_bench.errors import InputError
+from psalm_bench.tables import MISSING, Col, Table, latex_escape  # noqa: F401  (latex_escape: public here too)
 
-FORMATS = ("text", "markdown", "latex", "csv")
+FORMATS = ("text", "markdown", "latex", "html", "csv")
 SOURCE_FILTERS = ("all", "measured", "published")
-MISSING = "\u2013"  # en dash
 
 # The board names of benchmarks whose evaluators record no dataset (or a short one).
 BENCHMARK_ALIASES: dict[str, dict[str, str]] = {
@@ -311,10 +313,6 @@ def build_table(rows: Sequence[Any], layout: Layout, source: str = "all") -> Pap
 # Rendering
 
 
-def _num(value: float | None) -> str:
-    return MISSING if value is None else f"{value:.1f}"
-
-
 def _head(table: PaperTable) -> tuple[list[str], list[str], list[tuple[str, int]]]:
     """Leading labels, column labels, and (group title, width) spans."""
     lead = ["Method"] + [name for name, _ in table.layout.meta] + ["Source"]
@@ -322,120 +320,34 @@ def _head(table: PaperTable) -> tuple[list[str], list[str], list[tuple[str, int]
     return lead, [c.label for c in table.layout.columns], spans
 
 
-def _cells(line: TableLine) -> list[str]:
-    return [line.model, *line.meta, line.source_label] + [_num(v) for v in line.values]
-
-
 def _notes(table: PaperTable) -> list[str]:
     notes = ["Numbers in percent; " + MISSING + " = not reported. Source: measured = scored by psalm-bench; published = printed in the paper table cited."]
     return notes + table.references
 
 
+def to_table(table: PaperTable) -> Table:
+    """The paper table as the one table model: lead columns left, the layout's groups over right-aligned values."""
+    lead, _, _ = _head(table)
+    cols = [Col(h, "left") for h in lead]
+    cols += [Col(c.label, "right", g.title, "higher") for g in table.layout.groups for c in g.columns]
+    rows = [[line.model, *line.meta, line.source_label, *(None if v is None else float(v) for v in line.values)] for line in table.lines]
+    return Table(table.title, cols, rows, _notes(table), empty="(no rows)")
+
+
 def render_text(table: PaperTable) -> str:
-    lead, labels, spans = _head(table)
-    body = [_cells(line) for line in table.lines]
-    n_lead = len(lead)
-    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(lead + labels)]
-    # widen value columns so each group title fits over its span
-    start = n_lead
-    for title, width in spans:
-        have = sum(widths[start:start + width]) + 2 * (width - 1)
-        if len(title) > have:
-            widths[start + width - 1] += len(title) - have
-        start += width
-
-    def join(cells: list[str]) -> str:
-        return "  ".join(c.ljust(widths[i]) if i < n_lead else c.rjust(widths[i]) for i, c in enumerate(cells)).rstrip()
-
-    top = [" " * widths[i] for i in range(n_lead)]
-    start = n_lead
-    for title, width in spans:
-        span = sum(widths[start:start + width]) + 2 * (width - 1)
-        top.append(title.center(span))
-        start += width
-    group_rule = [" " * widths[i] for i in range(n_lead)]
-    start = n_lead
-    for title, width in spans:
-        span = sum(widths[start:start + width]) + 2 * (width - 1)
-        group_rule.append(("-" * span) if title else " " * span)
-        start += width
-    rule = "  ".join("-" * w for w in widths)
-    out = [table.title, ""]
-    out += ["  ".join(top).rstrip(), "  ".join(group_rule).rstrip(), join(lead + labels), rule]
-    out += [join(r) for r in body] if body else ["(no rows)"]
-    out += [""] + _notes(table)
-    return "\n".join(out)
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    return tables.render_text(to_table(table))
 
 
 def render_markdown(table: PaperTable) -> str:
-    lead, labels, spans = _head(table)
-    titles: list[str] = []
-    last = ""
-    for title, width in spans:
-        last = title or last
-        titles += [last] * width
-    headers = lead + [f"{t} {label}".strip() if t and t != label else label for t, label in zip(titles, labels)]
-    out = [f"**{_md_escape(table.title)}**", ""]
-    out.append("| " + " | ".join(_md_escape(h) for h in headers) + " |")
-    out.append("|" + "|".join([":--"] * len(lead) + ["--:"] * len(labels)) + "|")
-    for line in table.lines:
-        out.append("| " + " | ".join(_md_escape(c) for c in _cells(line)) + " |")
-    if not table.lines:
-        out.append("| (no rows) |" + " |" * (len(headers) - 1))
-    out.append("")
-    out += [_md_escape(n) + "  " for n in _notes(table)]
-    return "\n".join(out).rstrip() + "\n"
-
-
-_LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", MISSING: "--",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters (and write the en dash as --)."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+    return tables.render_markdown(to_table(table))
 
 
 def render_latex(table: PaperTable) -> str:
-    lead, labels, spans = _head(table)
-    n_lead = len(lead)
-    spec = "l" * n_lead + "".join(" " + "r" * len(g.columns) for g in table.layout.groups)
-    top, rules = [], []
-    start = n_lead + 1  # 1-based column numbers
-    for title, width in spans:
-        if title:
-            top.append(f"\\multicolumn{{{width}}}{{c}}{{{latex_escape(title)}}}")
-            rules.append(f"\\cmidrule(lr){{{start}-{start + width - 1}}}")
-        else:
-            top.append(" & ".join([""] * width))
-        start += width
-    out = [
-        "% generated by psalm-bench leaderboard table; needs \\usepackage{booktabs}",
-        "\\begin{table}[t]",
-        "\\centering",
-        f"\\caption{{{latex_escape(table.title)}}}",
-        f"\\begin{{tabular}}{{{spec}}}",
-        "\\toprule",
-        " & ".join([""] * n_lead + top) + " \\\\",
-    ]
-    if rules:
-        out.append(" ".join(rules))
-    out.append(" & ".join(latex_escape(h) for h in lead + labels) + " \\\\")
-    out.append("\\midrule")
-    for line in table.lines:
-        out.append(" & ".join(latex_escape(c) for c in _cells(line)) + " \\\\")
-    if not table.lines:
-        out.append(f"\\multicolumn{{{n_lead + len(labels)}}}{{c}}{{(no rows)}} \\\\")
-    out += ["\\bottomrule", "\\end{tabular}"]
-    out.append("\\par\\smallskip{\\footnotesize " + " \\par ".join(latex_escape(n) for n in _notes(table)) + "\\par}")
-    out.append("\\end{table}")
-    return "\n".join(out) + "\n"
+    return tables.render_latex(to_table(table))
+
+
+def render_html(table: PaperTable) -> str:
+    return tables.render_html(to_table(table))
 
 
 def render_csv(table: PaperTable) -> str:
@@ -464,16 +376,12 @@ def render_csv(table: PaperTable) -> str:
 
 
 def render(table: PaperTable, fmt: str = "text") -> str:
-    """text, markdown, latex or csv."""
+    """text, markdown, latex, html or csv."""
     if fmt == "csv":
         return render_csv(table)
-    if fmt == "text":
-        return render_text(table)
-    if fmt == "markdown":
-        return render_markdown(table)
-    if fmt == "latex":
-        return render_latex(table)
-    raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return tables.render_as(to_table(table), fmt)
 
 
 def board_tables(rows: Sequence[Any], layout: Layout, source: str = "all") -> list[PaperTable]:

@@ -54,6 +54,9 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.tables import MISSING, Col, Table
+from psalm_bench.tables import render_markdown as _table_markdown
+from psalm_bench.tables import render_text as _table_text
 
 LABELS = ("improved", "regressed", "within noise", "no records")
 FAIL_ON = ("regression", "any", "never")
@@ -722,14 +725,14 @@ def exit_code(report: Report, fail_on: str = "regression") -> int:
 
 def _f(x: float | None, signed: bool = False) -> str:
     if x is None:
-        return "-"
+        return MISSING
     return f"{x:+.2f}" if signed else f"{x:.2f}"
 
 
 def _ci(m: MetricComparison) -> str:
     if m.note:
         return "corpus-level: no CI"
-    return "-" if m.ci_low is None else f"[{m.ci_low:+.2f}, {m.ci_high:+.2f}]"
+    return MISSING if m.ci_low is None else f"[{m.ci_low:+.2f}, {m.ci_high:+.2f}]"
 
 
 def _notes(report: Report) -> list[str]:
@@ -755,14 +758,11 @@ def _header(report: Report) -> str:
 
 
 def render_text(report: Report) -> str:
-    rows = [("metric", "baseline", "current", "delta", f"{100 * report.confidence:g}% CI", "")]
-    rows += [(_name(m), _f(m.baseline), _f(m.current), _f(m.delta, True), _ci(m), m.label) for m in report.metrics]
-    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    cols = [Col("metric", "left"), Col("baseline"), Col("current"), Col("delta"), Col(f"{100 * report.confidence:g}% CI"), Col("", "left")]
+    rows = [[_name(m), _f(m.baseline), _f(m.current), _f(m.delta, True), _ci(m), m.label] for m in report.metrics]
+    table = Table("", cols, rows, _notes(report) + [_summary(report)])
     lines = [f"baseline: {report.baseline}", f"current:  {report.current}", _header(report), ""]
-    for r in rows:
-        lines.append("  ".join(c.ljust(widths[i]) if i in (0, 5) else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip())
-    lines += [""] + _notes(report) + [_summary(report)]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + _table_text(table, rule=False)
 
 
 _MD_MARK = {"improved": "🟢 improved", "regressed": "🔴 regressed", "within noise": "⚪ within noise", "no records": "no records"}
@@ -776,12 +776,11 @@ def render_markdown(report: Report) -> str:
         "",
         f"{_header(report)}. Baseline `{report.baseline}`, current `{report.current}`.",
         "",
-        f"| metric | baseline | current | Δ | {100 * report.confidence:g}% CI of Δ | |",
-        "|:--|--:|--:|--:|:-:|:--|",
     ]
-    for m in report.metrics:
-        name = m.name.replace("|", "\\|") + ("" if m.higher_is_better else " ↓")
-        lines.append(f"| {name} | {_f(m.baseline)} | {_f(m.current)} | {_f(m.delta, True)} | {_ci(m)} | {_MD_MARK[m.label]} |")
+    cols = [Col("metric", "left"), Col("baseline"), Col("current"), Col("Δ"), Col(f"{100 * report.confidence:g}% CI of Δ", "center"), Col("", "left")]
+    rows = [[m.name + ("" if m.higher_is_better else " ↓"), _f(m.baseline), _f(m.current), _f(m.delta, True), _ci(m), _MD_MARK[m.label]]
+            for m in report.metrics]
+    lines += _table_markdown(Table("", cols, rows)).rstrip("\n").split("\n")
     lines += [""] + [f"_{n}_" for n in _notes(report)] + [f"**{_summary(report)}**" + ("" if all(m.higher_is_better for m in report.metrics) else " (↓: lower is better)")]
     return "\n".join(lines) + "\n"
 

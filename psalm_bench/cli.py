@@ -654,6 +654,7 @@ class TableFormat(str, Enum):
     text = "text"
     markdown = "markdown"
     latex = "latex"
+    html = "html"
     csv = "csv"
 
 
@@ -666,7 +667,7 @@ class TableSource(str, Enum):
 @leaderboard_app.command("table")
 def leaderboard_table(
     task: Annotated[str, typer.Option("--task", "-t", help="A task (refcoco, gref, interactive, panoptic, vos, ov-semantic, muse, gcg, ...) or a layout (generic, ov, ablations).")],
-    fmt: Annotated[TableFormat, typer.Option("--format", help="text (aligned), markdown (GitHub), latex (booktabs) or csv (full precision, one row per line).")] = TableFormat.text,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="text (aligned), markdown (GitHub), latex (booktabs), html (escaped <table>) or csv (full precision, one row per line).")] = TableFormat.text,
     source: Annotated[TableSource, typer.Option("--source", help="all, measured (scored by psalm-bench) or published (printed in papers).")] = TableSource.all,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table to this file. [default: not written]")] = None,
     db: DbOption = Path("leaderboard.db"),

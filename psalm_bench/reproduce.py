@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from psalm_bench.jsonio import load_json
 from psalm_bench.results import EvalResult
+from psalm_bench.tables import fmt
 from psalm_bench.tasks import get_task
 
 MODEL_SYSTEM = "PSALM (bundled)"
@@ -120,7 +121,7 @@ def reproduce(
         result.write_json(base / "results" / _slug(system) / f"{key}-{split}.json", gt=inputs, pred=pred_inputs)
         rep.entries.append(Entry(system, key, split, result, baseline))
         value = result.metrics.get(entry["metric"])
-        log(f"{system}: {key} {split}: {entry['metric']} {'-' if value is None else f'{value:.1f}'}")
+        log(f"{system}: {key} {split}: {entry['metric']} {fmt(value)}")
 
     try:
         wanted = set(tasks)
@@ -193,7 +194,7 @@ def _correspondence(predictor: Any, root: Path, manifest: dict[str, Any], preds:
         result.write_json(base / "results" / _slug(system) / "correspondence-val.json", gt=gt, pred=pred)
         rep.entries.append(Entry(system, "correspondence", "val", result, baseline))
         value = result.metrics.get("EgoExo_IoU")
-        log(f"{system}: correspondence val: EgoExo_IoU {'-' if value is None else f'{value:.1f}'}")
+        log(f"{system}: correspondence val: EgoExo_IoU {fmt(value)}")
 
 
 # ------------------------------------------------------------------ tables
@@ -260,20 +261,21 @@ def novel_miou(result: EvalResult, rep: Reproduction) -> float | None:
 
 
 def render_tables(rep: Reproduction, fmt: str = "text") -> str:
-    """The paper's tables over the systems that have numbers for them."""
+    """The paper's tables over the systems that have numbers for them (text,
+    markdown, latex or html; psalm_bench.tables renders them)."""
+    from psalm_bench.tables import Col, Table, render_as, render_markdown, render_text
+
     parts = []
     for spec in TABLES:
         systems = [s for s in rep.systems() if any(rep.get(s, c.task, c.split) for c in spec.columns)]
         if not systems:
             continue
-        headers = ["system", *[c.header for c in spec.columns]]
-        rows = [[s, *["–" if (v := _value(rep, s, c)) is None else f"{v:.1f}" for c in spec.columns]] for s in systems]
+        cols = [Col("system", "left")] + [Col(c.header, direction="lower" if c.metric.endswith("_LE") else "higher") for c in spec.columns]
+        rows = [[s, *(None if (v := _value(rep, s, c)) is None else float(v) for c in spec.columns)] for s in systems]
         if fmt == "markdown":
-            lines = [f"### {spec.title}", "", "| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(spec.columns)) + "|"]
-            lines += ["| " + " | ".join(r) + " |" for r in rows]
+            parts.append(f"### {spec.title}\n\n" + render_markdown(Table("", cols, rows)).rstrip("\n"))
+        elif fmt == "text":
+            parts.append(spec.title + "\n" + render_text(Table("", cols, rows)))
         else:
-            widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-            fmt_row = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
-            lines = [spec.title, fmt_row(headers), "  ".join("-" * w for w in widths), *map(fmt_row, rows)]
-        parts.append("\n".join(lines))
+            parts.append(render_as(Table(spec.title, cols, rows), fmt).rstrip("\n"))
     return "\n\n".join(parts) + "\n"

@@ -1,0 +1,141 @@
+"""The one table model (psalm_bench.tables) and its four renderers."""
+
+from __future__ import annotations
+
+import html.parser
+import re
+
+import pytest
+
+from psalm_bench.errors import InputError
+from psalm_bench.results import EvalResult
+from psalm_bench.tables import (
+    MISSING, Col, Table, fmt, grid, latex_escape, md_escape, render, render_as, render_html, render_latex, render_markdown, render_text,
+)
+
+
+def _table(**kw) -> Table:
+    cols = [Col("Method", "left"), Col("val", group="RefCOCO"), Col("testA", group="RefCOCO"), Col("LE", group="Ego", direction="lower")]
+    rows = [["PSALM", 83.61, None, 0.5], ["A|B <x> & y_1 50% $#", 7.0, 12.349, None]]
+    return Table(kw.pop("title", "T <1> & co"), cols, rows, kw.pop("notes", ["n1 <b>"]), **kw)
+
+
+def test_missing_mark_is_one_en_dash_everywhere():
+    assert MISSING == "\u2013" and fmt(None) == MISSING and fmt(1.25, 1) == "1.2" and fmt(True) == "yes" and fmt(3) == "3"
+    table = _table()
+    assert MISSING in render_text(table) and MISSING in render_markdown(table) and MISSING in render_html(table)
+    latex = render_latex(table)
+    assert MISSING not in latex and "& -- &" in latex  # LaTeX writes it as --
+    # the report's and the paper tables' renderers share the mark
+    from psalm_bench.leaderboard import paper_tables, report
+
+    assert paper_tables.MISSING == MISSING and report._f(None) == MISSING
+
+
+def test_text_alignment_groups_rule_and_notes():
+    text = render_text(_table())
+    lines = text.splitlines()
+    assert lines[0] == "T <1> & co" and lines[1] == ""
+    groups, under, header, rule = lines[2:6]
+    assert "RefCOCO" in groups and "Ego" in groups and set(under.strip()) == {"-", " "}
+    assert header.startswith("Method") and set(rule.replace(" ", "")) == {"-"}
+    ends = [m.end() for m in re.finditer(r"-+", rule)]
+    psalm = lines[6]
+    assert psalm.startswith("PSALM ") and psalm.index("83.6") + 4 == ends[1]  # right-aligned to its rule
+    assert psalm.endswith("0.5") and len(psalm) == ends[-1]
+    assert lines[7].startswith("A|B <x> & y_1 50% $#") and "12.3" in lines[7]
+    assert lines[-2:] == ["", "n1 <b>"]
+    assert all(line == line.rstrip() for line in lines)
+    # a group title wider than its columns widens them
+    wide = Table("", [Col("a", "left"), Col("x", group="a very long group title")], [["r", 1.0]])
+    top, under = render_text(wide).splitlines()[:2]
+    assert "a very long group title" in top and len(under.strip()) == len("a very long group title")
+
+
+def test_text_without_title_rule_or_rows():
+    table = Table("", [Col("a", "left"), Col("b", "center"), Col("c")], [])
+    assert render_text(table) == "a  b  c\n-  -  -"
+    assert render_text(table, rule=False) == "a  b  c"
+    assert render_text(Table("", [Col("a")], [], empty="(no rows)")).splitlines()[-1] == "(no rows)"
+    centred = render_text(Table("", [Col("long", "center")], [["x"]])).splitlines()[-1]
+    assert centred == " x"  # centred in 4 (trailing spaces dropped)
+
+
+def test_grid_is_the_eval_printout_layout():
+    assert grid(["name", "AP"], [["cat", 50.0], ["dog", None]]) == "name    AP\n----  ----\ncat   50.0\ndog      \u2013"
+    assert grid(["AP", "AP50"], [[1.0, 2.0]], first_left=False) == " AP  AP50\n---  ----\n1.0   2.0"
+    result = EvalResult(task="instance", metrics={"AP": 41.234, "AP50": None}, n_samples=3, params={"protocol": "coco"})
+    out = render(result, [["AP", "AP50"]])
+    assert out.splitlines()[0] == "instance: 3 images" and "41.2" in out and MISSING in out and "protocol: coco" in out
+
+
+def test_markdown_escapes_pipes_html_and_entities():
+    md = render_markdown(_table())
+    lines = md.splitlines()
+    assert lines[0] == "**T &lt;1&gt; & co**" and md.endswith("\n")
+    assert lines[2] == "| Method | RefCOCO val | RefCOCO testA | Ego LE |"
+    assert lines[3] == "|:--|--:|--:|--:|"
+    assert "| A\\|B &lt;x&gt; & y_1 50% $# | 7.0 | 12.3 | \u2013 |" in lines
+    assert {line.count(" | ") for line in lines if line.startswith("| ")} == {3}
+    assert md_escape("&amp; &#60; &x") == "&amp;amp; &amp;#60; &x"  # an entity cannot be smuggled in
+    assert md_escape("two\nlines") == "two lines"
+    assert "| (none) | |" in render_markdown(Table("", [Col("a"), Col("b")], [], empty="(none)"))
+    assert _mk_center() == "|:-:|"
+
+
+def _mk_center() -> str:
+    return render_markdown(Table("", [Col("c", "center")], [])).splitlines()[1]
+
+
+def test_latex_booktabs_groups_and_specials():
+    tex = render_latex(_table())
+    assert "\\caption{T \\textless{}1\\textgreater{} \\& co}" in tex
+    assert "\\begin{tabular}{l rr r}" in tex and "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert " & \\multicolumn{2}{c}{RefCOCO} & \\multicolumn{1}{c}{Ego} \\\\" in tex
+    assert "\\cmidrule(lr){2-3} \\cmidrule(lr){4-4}" in tex
+    assert "A\\textbar{}B \\textless{}x\\textgreater{} \\& y\\_1 50\\% \\$\\# & 7.0 & 12.3 & -- \\\\" in tex
+    assert "\\footnotesize n1 \\textless{}b\\textgreater{}\\par}" in tex
+    assert latex_escape("\\~^{}") == "\\textbackslash{}\\textasciitilde{}\\textasciicircum{}\\{\\}"
+    assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") == 1
+
+
+class _Parser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_escapes_every_text_and_carries_values():
+    out = render_html(_table())
+    assert "<x>" not in out and "<b>" not in out and "<1>" not in out
+    assert "<caption>T &lt;1&gt; &amp; co</caption>" in out
+    assert "A|B &lt;x&gt; &amp; y_1 50% $#" in out
+    p = _Parser()
+    p.feed(out)
+    tags = [t for t, _ in p.tags]
+    assert tags.count("table") == 1 and "script" not in tags and "b" not in tags and "x" not in tags
+    assert "T <1> & co" in p.text and "n1 <b>" in p.text  # the text reads back exactly
+    tds = [a for t, a in p.tags if t == "td"]
+    assert tds[1] == {"class": "right", "data-value": "83.61"} and tds[2] == {"class": "right na"}
+    ths = [a for t, a in p.tags if t == "th"]
+    assert {"colspan": "2", "scope": "colgroup"} in ths and {"scope": "col", "class": "right", "data-better": "lower"} in ths
+    hostile = render_html(Table("", [Col('"><script>', "left")], [['" onmouseover="x']]), css_class='a" b')
+    assert "<script>" not in hostile and 'onmouseover="x' not in hostile and 'class="a&quot; b"' in hostile
+
+
+def test_render_as_and_bad_input():
+    table = _table()
+    assert render_as(table, "markdown") == render_markdown(table) and render_as(table, "html") == render_html(table)
+    with pytest.raises(InputError, match="--format"):
+        render_as(table, "rtf")
+    with pytest.raises(ValueError, match="row 0 has 1 cells for 2 columns"):
+        Table("", [Col("a"), Col("b")], [["x"]])
+    with pytest.raises(ValueError, match="align"):
+        Col("a", "middle")
