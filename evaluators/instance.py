@@ -221,7 +221,8 @@ def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth:
     InputError; what pycocotools accepts but ignores is a line in ``notes``)."""
     import hotcoco
 
-    coco_gt = hotcoco.COCO(str(gt))
+    # the engine takes the object just validated: the file is parsed once
+    coco_gt = hotcoco.COCO(ground_truth.source if ground_truth.source is not None else str(gt))
     coco_dt = _engine_load_results(coco_gt, Path(pred))
     if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):
         detections = load_detections(pred, ground_truth, iou_type)  # raises, naming the record

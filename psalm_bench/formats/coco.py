@@ -47,6 +47,9 @@ class CocoInstances:
     annotations: list[dict[str, Any]] = field(default_factory=list)
     # what COCOeval accepts but never scores, left out here too (one line each)
     warnings: list[str] = field(default_factory=list)
+    # the JSON object as read: handed to the COCOeval engine, so that the file
+    # is parsed once (its records are the ones validated above)
+    source: dict[str, Any] | None = field(default=None, repr=False)
 
     def annotations_by_image(self) -> dict[int, list[dict[str, Any]]]:
         grouped: dict[int, list[dict[str, Any]]] = {image_id: [] for image_id in self.images}
@@ -161,7 +164,7 @@ def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check
         warnings.append(f"ground truth: {len(outside)} annotation(s) of an image or category not listed in the file ignored, "
                         f"as COCOeval ignores them (annotation id {shown})")
         raw_anns = [ann for i, ann in enumerate(raw_anns) if i not in left_out]
-    return CocoInstances(path, images, categories, raw_anns, warnings)
+    return CocoInstances(path, images, categories, raw_anns, warnings, data)
 
 
 def _check_rle_strings(raw_anns: list[dict[str, Any]], path: Path | None) -> None:
