@@ -166,6 +166,7 @@ def evaluate_instance(
     workers: Any = None,
     records: bool | None = None,
     progress: bool = True,
+    ground_truth: CocoInstances | None = None,
 ) -> EvalResult:
     """Score a COCO results JSON against a COCO instances JSON.
 
@@ -184,6 +185,9 @@ def evaluate_instance(
     ``records`` adds that per-image state to the result (``records``), so
     ``report`` can bootstrap mask AP over images; it costs the engine's
     per-image export (several ms per image), so it is asked for.
+
+    ``ground_truth``: ``gt`` as formats/coco.py already loaded it (the
+    open-vocabulary task checks its categories first), so it is not parsed again.
     """
     if iou_type not in IOU_TYPES:
         raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
@@ -193,7 +197,8 @@ def evaluate_instance(
     if getattr(workers, "workers", 1) > 1:  # a shard's local pool: forked after the engine's threads start, it hangs
         raise InputError("task instance does not take --workers inside a shard (its engine's threads do not survive a fork); "
                          "run more shards instead")
-    ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
+    if ground_truth is None:
+        ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
     notes: list[str] = []
     if workers is None or isinstance(workers, int):
         coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes)

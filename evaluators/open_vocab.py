@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from psalm_bench.errors import InputError
 from psalm_bench.evaluators.semantic import PROTOCOLS, SemanticEvaluator
 from psalm_bench.formats.semantic import LabelMap
 from psalm_bench.results import EvalResult
+
+if TYPE_CHECKING:
+    from psalm_bench.formats.coco import CocoInstances
 
 BENCHMARKS = ("a150", "cityscapes", "pc59", "pc459", "pas20")
 INSTANCE_BENCHMARKS = ("a150", "cityscapes")
@@ -405,7 +408,7 @@ def _normalise(name: str) -> str:
     return name.split(",")[0].strip().lower()
 
 
-def check_instance_categories(gt: str | Path, benchmark: str) -> list[str]:
+def check_instance_categories(gt: str | Path | CocoInstances, benchmark: str) -> list[str]:
     """Check the COCO GT's categories against the benchmark's instance
     classes; returns warnings (classes the file lacks), raises on a category
     that is not one of them.
@@ -413,13 +416,16 @@ def check_instance_categories(gt: str | Path, benchmark: str) -> list[str]:
     A category matches by name: the instance class name (for ADE20K-150 as
     Mask2Former's prepare_ade20k_ins_seg.py writes them) or, for ADE20K-150,
     any synonym of the class's 150-class name. Category ids are the file's
-    own (COCO evaluation keys on them, not on the benchmark's order)."""
-    from psalm_bench.jsonio import load_json
+    own (COCO evaluation keys on them, not on the benchmark's order).
+    ``gt``: the file, or its :class:`CocoInstances` as formats/coco.py loaded it."""
+    from psalm_bench.formats.coco import CocoInstances, load_instances
 
     check_benchmark(benchmark, INSTANCE_BENCHMARKS, "open-vocabulary instance")
     meta = load_benchmark(benchmark)
-    data = load_json(gt)
-    if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+    if not isinstance(gt, CocoInstances):
+        gt = load_instances(gt, check_boxes=False)
+    data, gt = gt.source or {}, gt.path
+    if not isinstance(data.get("categories"), list):
         raise InputError("expected a COCO instances JSON with a 'categories' list", file=gt)
     expected: dict[str, str] = {}  # any accepted spelling -> the benchmark's instance name
     for entry in meta["instance_classes"]:
@@ -467,10 +473,12 @@ def evaluate_ov_instance(
     in COCO format); ``pred``: a COCO results JSON. Scored by the instance
     evaluator (pycocotools-identical), after checking the categories."""
     from psalm_bench.evaluators.instance import evaluate_instance
+    from psalm_bench.formats.coco import load_instances
 
     check_benchmark(benchmark, INSTANCE_BENCHMARKS, "open-vocabulary instance")
-    warnings = check_instance_categories(gt, benchmark)
-    result = evaluate_instance(gt, pred, iou_type=iou_type, workers=workers, records=records, progress=progress)
+    ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")  # parsed once, for both
+    warnings = check_instance_categories(ground_truth, benchmark)
+    result = evaluate_instance(gt, pred, iou_type=iou_type, workers=workers, records=records, progress=progress, ground_truth=ground_truth)
     result.task = "ov-instance"
     result.params.update({"benchmark": benchmark, "classes_source": load_benchmark(benchmark)["source"]})
     result.warnings = warnings + list(result.warnings)
