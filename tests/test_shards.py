@@ -20,7 +20,7 @@ from psalm_bench.masks import encode
 
 pytestmark = needs_fixtures
 
-SHARDED_TASKS = ["panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "vos", "ov-semantic", "ov-instance", "muse"]
+SHARDED_TASKS = ["panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "vos", "ov-semantic", "ov-instance", "muse", "correspondence"]
 
 
 def _fixture_case(task: str, name: str) -> list[str]:
@@ -87,6 +87,21 @@ def _ov_instance_case(root: Path) -> list[str]:
     return ["--task", "ov-instance", "--gt", str(root / "gt.json"), "--pred", str(root / "pred.json"), "--benchmark", "cityscapes"]
 
 
+def _correspondence_case(root: Path) -> list[str]:
+    """test_correspondence's officially scored case (two takes, both directions), with one
+    predicted frame dropped so that the missing-frame warning travels through the shards too."""
+    from test_correspondence import official_case
+
+    gt, pred = official_case()
+    take = pred["ego-exo"]["results"]["take-a"]["masks"]["obj_0"]
+    frames = take[next(iter(take))]
+    del frames[next(iter(frames))]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "gt.json").write_text(json.dumps(gt))
+    (root / "pred.json").write_text(json.dumps(pred))
+    return ["--task", "correspondence", "--gt", str(root / "gt.json"), "--pred", str(root / "pred.json")]
+
+
 def case_args(task: str, root: Path) -> list[str]:
     """CLI args of one small case per sharded task (fixtures where they exist)."""
     names = {"panoptic": "coco_davis", "instance": "crowd_and_edge", "semantic": "coco133", "refcoco": "refcoco_unc_val",
@@ -95,6 +110,8 @@ def case_args(task: str, root: Path) -> list[str]:
         return _fixture_case(task, names[task])
     if task == "ov-instance":
         return _ov_instance_case(root / "ovi")
+    if task == "correspondence":
+        return _correspondence_case(root / "corr")
     return _ov_case(root / "ov") if task == "ov-semantic" else _muse_case(root / "muse")
 
 
@@ -110,6 +127,8 @@ def test_shards_merged_in_any_order_give_the_one_process_json(task: str, tmp_pat
     invoke("eval", *args, "--json", tmp_path / "one.json")
     one = (tmp_path / "one.json").read_bytes()
     assert json.loads(one)["n_samples"] > 0
+    if task == "correspondence":
+        assert "missing from the predictions" in json.loads(one)["warnings"][0]
     for n in (1, 3, 4):
         paths = [tmp_path / f"n{n}-s{k}.state" for k in range(1, n + 1)]
         for k, path in enumerate(paths, 1):
