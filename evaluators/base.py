@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Mapping, TypeVar
+
+import numpy as np
 
 from psalm_bench.results import EvalResult
 
@@ -60,3 +63,50 @@ class Evaluator(ABC, Generic[GT, Pred]):
             raise ValueError(f"{cls.__name__} has no state {', '.join(unknown)}")
         evaluator.__dict__.update(state)
         return evaluator
+
+
+# ---------------------------------------------------------------------------
+# One metric definition per task
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a task reports and how its numbers compare, declared once in the
+    evaluator module that computes them (the report, tables and site read it).
+
+    ``unit`` names the sampling unit the report's bootstrap resamples (None:
+    the task keeps no per-sample records); ``eps`` are the protocol constants
+    its formulas use; ``corpus`` maps a metric that per-sample records cannot
+    resample to the reason; ``records_optional``: records only with
+    ``eval --records``.
+    """
+
+    task: str
+    metrics: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    protocols: tuple[str, ...]
+    unit: str | None
+    lower_is_better: frozenset[str] = frozenset()
+    eps: Mapping[str, float] = field(default_factory=dict)
+    corpus: Mapping[str, str] = field(default_factory=dict)
+    records_optional: bool = False
+
+    def higher_is_better(self, name: str) -> bool:
+        return name not in self.lower_is_better
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` elementwise, NaN where ``den <= 0`` (an undefined metric)."""
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def point(values: Mapping[str, np.ndarray], names: tuple[str, ...] | list[str] | None = None) -> dict[str, float | None]:
+    """Row 0 of a ``sums -> metrics`` result as JSON values (NaN -> None), in ``names`` order."""
+    keys = list(values) if names is None else list(names)
+    out: dict[str, float | None] = {}
+    for name in keys:
+        v = float(np.asarray(values[name]).reshape(-1)[0])
+        out[name] = v if np.isfinite(v) else None
+    return out

@@ -57,7 +57,7 @@ import numpy as np
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
 from psalm_bench.formats.refer import (
     Predictions,
     Ref,
@@ -79,6 +79,42 @@ REFCOCO_PROTOCOLS = ("lisa", "mmdet", "psalm")
 GREF_PROTOCOLS = ("rela", "gsva", "psalm")
 PSALM_EPS = 1e-5  # PSALM: acc_iou = I / (U + 1e-5)
 PSALM_CIOU_EPS = 1e-10  # PSALM: ciou = sum I / (sum U + 1e-10)
+
+REFCOCO_SPEC = MetricSpec(
+    task="refcoco", metrics=tuple(REFCOCO_METRICS), rows=(tuple(REFCOCO_METRICS),), protocols=REFCOCO_PROTOCOLS,
+    unit="sentences", eps={"iou": PSALM_EPS, "cIoU": PSALM_CIOU_EPS},
+)
+GREF_SPEC = MetricSpec(
+    task="gref", metrics=tuple(GREF_METRICS), rows=(tuple(GREF_METRICS),), protocols=GREF_PROTOCOLS,
+    unit="sentences", eps={"iou": PSALM_EPS, "cIoU": PSALM_CIOU_EPS},
+)
+# columns of the summed records: refcoco I, U, IoU, then one count per Pr@ threshold;
+# gref I, U, IoU, then the no-target confusion TP, FN, TN, FP (pred no-target on a no-target sample is a TP)
+REFCOCO_SUMS = ("I", "U", "IoU", *(f"IoU>={k}" for k in PR_THRESHOLDS))
+GREF_SUMS = ("I", "U", "IoU", "nt_tp", "nt_fn", "nt_tn", "nt_fp")
+
+
+def referring_metrics(task: str, sums: np.ndarray, n: np.ndarray, protocol: str) -> dict[str, np.ndarray]:
+    """Every metric of refcoco or gref from summed records (rows of ``REFCOCO_SUMS`` /
+    ``GREF_SUMS``) and sample counts ``n``; NaN where undefined. ``compute()`` passes one
+    row of exact sums, the report's bootstrap one row per resample."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    n = np.asarray(n, dtype=np.float64).reshape(-1)
+    if protocol == "psalm":
+        ciou = np.where(S[:, 1] > 0, 100.0 * (S[:, 0] / (S[:, 1] + PSALM_CIOU_EPS)), np.nan)
+    else:
+        ciou = 100.0 * ratio(S[:, 0], S[:, 1])
+    out = {"cIoU": ciou, "gIoU": 100.0 * ratio(S[:, 2], n)}
+    if task == "refcoco":
+        for j, k in enumerate(PR_THRESHOLDS):
+            out[f"Pr@{k}"] = 100.0 * ratio(S[:, 3 + j], n)
+    elif protocol == "psalm":  # PSALM's eval_grefcoco.py computes no N-acc / T-acc
+        out["N-acc"] = out["T-acc"] = np.full(len(n), np.nan)
+    else:
+        tp, fn, tn, fp = S[:, 3], S[:, 4], S[:, 5], S[:, 6]
+        out["N-acc"] = 100.0 * ratio(tp, tp + fn)
+        out["T-acc"] = 100.0 * ratio(tn, tn + fp)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -165,19 +201,10 @@ class _ReferringEvaluator(Evaluator[ReferringGT, ReferringPred]):
         self.records.extend(other.records)
         return self
 
-    def _common_metrics(self) -> dict[str, float | None]:
+    def _common_sums(self) -> list[float]:
+        """I, U and IoU summed (IoU exactly, with fsum)."""
         records = self.records
-        n = len(records)
-        total_i = sum(r.I for r in records)
-        total_u = sum(r.U for r in records)
-        if total_u == 0:
-            ciou = None
-        elif self.protocol == "psalm":
-            ciou = 100.0 * (total_i / (total_u + PSALM_CIOU_EPS))
-        else:
-            ciou = 100.0 * (total_i / total_u)
-        giou = 100.0 * (math.fsum(r.IoU for r in records) / n) if n else None
-        return {"cIoU": ciou, "gIoU": giou}
+        return [float(sum(r.I for r in records)), float(sum(r.U for r in records)), math.fsum(r.IoU for r in records)]
 
 
 class RefcocoEvaluator(_ReferringEvaluator):
@@ -200,13 +227,12 @@ class RefcocoEvaluator(_ReferringEvaluator):
         self.records.append(SampleRecord(gt.sent_id, gt.ref_id, inter, union, iou))
 
     def compute(self) -> EvalResult:
-        metrics = self._common_metrics()
         n = len(self.records)
-        for k in PR_THRESHOLDS:
-            metrics[f"Pr@{k}"] = 100.0 * (sum(1 for r in self.records if r.IoU >= k) / n) if n else None
+        sums = self._common_sums() + [float(sum(1 for r in self.records if r.IoU >= k)) for k in PR_THRESHOLDS]
+        metrics = point(referring_metrics(self.task, np.asarray([sums]), np.asarray([n]), self.protocol), REFCOCO_METRICS)
         return EvalResult(
             task=self.task,
-            metrics={name: metrics[name] for name in REFCOCO_METRICS},
+            metrics=metrics,
             n_samples=n,
             params={"protocol": self.protocol},
             records=self.records,
@@ -245,7 +271,6 @@ class GrefEvaluator(_ReferringEvaluator):
         self.records.append(SampleRecord(gt.sent_id, gt.ref_id, inter, union, iou, gt.no_target, pred_nt))
 
     def compute(self) -> EvalResult:
-        metrics = self._common_metrics()
         tp = fn = fp = tn = 0
         for r in self.records:
             if r.gt_no_target:
@@ -257,14 +282,11 @@ class GrefEvaluator(_ReferringEvaluator):
                 fp += 1
             else:
                 tn += 1
-        if self.protocol == "psalm":
-            metrics["N-acc"] = metrics["T-acc"] = None
-        else:
-            metrics["N-acc"] = 100.0 * (tp / (tp + fn)) if tp + fn else None
-            metrics["T-acc"] = 100.0 * (tn / (tn + fp)) if tn + fp else None
+        sums = self._common_sums() + [float(tp), float(fn), float(tn), float(fp)]
+        metrics = point(referring_metrics(self.task, np.asarray([sums]), np.asarray([len(self.records)]), self.protocol), GREF_METRICS)
         return EvalResult(
             task=self.task,
-            metrics={name: metrics[name] for name in GREF_METRICS},
+            metrics=metrics,
             n_samples=len(self.records),
             params={"protocol": self.protocol},
             records=self.records,

@@ -210,6 +210,9 @@ def _col(records: Any, key: str, src: str) -> list[Any]:
 
 
 def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Callable]:
+    """Sentences; columns in the order of ``REFCOCO_SUMS`` / ``GREF_SUMS``."""
+    from psalm_bench.evaluators.referring import PR_THRESHOLDS, referring_metrics
+
     rec = data["records"]
     keys = [int(k) for k in _col(rec, "sent_id", src)]
     inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
@@ -226,23 +229,7 @@ def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Ca
     X = np.stack(cols, axis=1).astype(np.float64)
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        S = W @ X
-        n = W.sum(axis=1)
-        if protocol == "psalm":
-            ciou = 100.0 * S[:, 0] / (S[:, 1] + PSALM_CIOU_EPS)
-        else:
-            ciou = 100.0 * _ratio(S[:, 0], S[:, 1])
-        out = {"cIoU": ciou, "gIoU": 100.0 * _ratio(S[:, 2], n)}
-        if task == "refcoco":
-            for j, k in enumerate(PR_THRESHOLDS):
-                out[f"Pr@{k}"] = 100.0 * _ratio(S[:, 3 + j], n)
-        elif protocol == "psalm":
-            out["N-acc"] = out["T-acc"] = np.full(len(n), np.nan)
-        else:
-            tp, fn, tn, fp = S[:, 3], S[:, 4], S[:, 5], S[:, 6]
-            out["N-acc"] = 100.0 * _ratio(tp, tp + fn)
-            out["T-acc"] = 100.0 * _ratio(tn, tn + fp)
-        return out
+        return referring_metrics(task, W @ X, W.sum(axis=1), protocol)
 
     return keys, stat
 
