@@ -32,7 +32,7 @@ import numpy as np
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
 from psalm_bench.formats.interactive import (
     PROMPTS,
     InteractiveAnnotation,
@@ -47,6 +47,31 @@ METRICS = [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cI
 PROTOCOLS = ("all-instances", "psalm")
 PSALM_EPS = 1e-5
 PSALM_CIOU_EPS = 1e-10
+GROUPS = (*PROMPTS, "")  # each prompt type, then all prompts ("": the unprefixed mIoU / cIoU)
+SUMS = ("count", "IoU", "I", "U")  # summed per group, so a row of sums has 4 * len(GROUPS) columns
+
+SPEC = MetricSpec(
+    task="interactive", metrics=tuple(METRICS),
+    rows=(tuple(f"{p}_mIoU" for p in PROMPTS) + ("mIoU",), tuple(f"{p}_cIoU" for p in PROMPTS) + ("cIoU",)),
+    protocols=PROTOCOLS, unit="(instance, prompt) pairs", eps={"iou": PSALM_EPS, "cIoU": PSALM_CIOU_EPS},
+)
+
+
+def interactive_metrics(sums: np.ndarray, protocol: str) -> dict[str, np.ndarray]:
+    """mIoU and cIoU per prompt type and over all from summed records: per group of
+    ``GROUPS``, the columns ``SUMS`` (samples, IoU, I, U); NaN where undefined.
+    ``compute()`` passes one row, the report's bootstrap one row per resample."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    out: dict[str, np.ndarray] = {}
+    for g, name in enumerate(GROUPS):
+        cnt, siou, si, su = (S[:, 4 * g + j] for j in range(4))
+        prefix = f"{name}_" if name else ""
+        out[prefix + "mIoU"] = ratio(siou, cnt) * 100.0
+        if protocol == "psalm":
+            out[prefix + "cIoU"] = np.where(cnt > 0, si / (su + PSALM_CIOU_EPS) * 100.0, np.nan)
+        else:
+            out[prefix + "cIoU"] = ratio(si, su) * 100.0
+    return out
 
 # A light sample for the process pool: an image's validated annotations and
 # the predictions for them, keyed by (ann_id, prompt).
@@ -128,35 +153,25 @@ class InteractiveEvaluator(Evaluator[InteractiveImage, dict[tuple[int, str], RLE
             iou[nonzero] = inter[nonzero] / union[nonzero]
         return iou
 
-    def _summary(self, select: np.ndarray, iou: np.ndarray, inter: np.ndarray, union: np.ndarray) -> tuple[float | None, float | None, int]:
-        n = int(select.sum())
-        if n == 0:
-            return None, None, 0
-        miou = float(iou[select].mean()) * 100.0
-        sum_i = float(inter[select].sum())
-        sum_u = float(union[select].sum())
-        if self.protocol == "psalm":
-            ciou = sum_i / (sum_u + PSALM_CIOU_EPS) * 100.0
-        else:
-            ciou = sum_i / sum_u * 100.0 if sum_u > 0 else None
-        return miou, ciou, n
+    @staticmethod
+    def _sums(select: np.ndarray, iou: np.ndarray, inter: np.ndarray, union: np.ndarray) -> list[float]:
+        """One group's ``SUMS``: samples, IoU (numpy's pairwise sum, as its mean), I, U."""
+        return [float(select.sum()), float(iou[select].sum()), float(inter[select].sum()), float(union[select].sum())]
 
     def compute(self) -> EvalResult:
         prompt = np.asarray(self.prompt, dtype=np.int64)
         inter = np.asarray(self.inter, dtype=np.int64)
         union = np.asarray(self.union, dtype=np.int64)
         iou = self.ious()
-        metrics: dict[str, float | None] = {}
+        selects = [prompt == k for k in range(len(PROMPTS))] + [np.ones(prompt.shape, dtype=bool)]
+        sums = [v for sel in selects for v in self._sums(sel, iou, inter, union)]
+        metrics = point(interactive_metrics(np.asarray([sums]), self.protocol), METRICS)
         per_prompt: dict[str, dict[str, Any]] = {}
-        for k, name in enumerate(PROMPTS):
-            miou, ciou, n = self._summary(prompt == k, iou, inter, union)
-            metrics[f"{name}_mIoU"] = miou
-            metrics[f"{name}_cIoU"] = ciou
-            per_prompt[name] = {"mIoU": miou, "cIoU": ciou, "samples": n, "missing": self.n_missing[k]}
-        miou, ciou, n = self._summary(np.ones(prompt.shape, dtype=bool), iou, inter, union)
-        metrics["mIoU"] = miou
-        metrics["cIoU"] = ciou
-        per_prompt["all"] = {"mIoU": miou, "cIoU": ciou, "samples": n, "missing": sum(self.n_missing)}
+        for k, name in enumerate(GROUPS):
+            prefix = f"{name}_" if name else ""
+            missing = self.n_missing[k] if name else sum(self.n_missing)
+            per_prompt[name or "all"] = {"mIoU": metrics[prefix + "mIoU"], "cIoU": metrics[prefix + "cIoU"],
+                                         "samples": int(selects[k].sum()), "missing": missing}
         warnings = []
         missing = sum(self.n_missing)
         if missing:

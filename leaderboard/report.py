@@ -235,6 +235,8 @@ def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Ca
 
 
 def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+    from psalm_bench.evaluators.interactive import GROUPS, interactive_metrics
+
     rec = data["records"]
     prompt = [str(p) for p in _col(rec, "prompt", src)]
     keys = list(zip((int(a) for a in _col(rec, "ann_id", src)), prompt))
@@ -242,25 +244,14 @@ def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     union = np.asarray(_col(rec, "U", src), dtype=np.float64)
     iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
     protocol = _provenance(data).get("params", {}).get("protocol")
-    groups = [(p, np.asarray([q == p for q in prompt])) for p in PROMPTS] + [("", np.ones(len(prompt), dtype=bool))]
+    selects = [np.asarray([q == p for q in prompt]) if p else np.ones(len(prompt), dtype=bool) for p in GROUPS]
     cols = []
-    for _, sel in groups:
+    for sel in selects:  # the columns of interactive.SUMS per group
         cols += [sel * 1.0, sel * iou, sel * inter, sel * union]
-    X = np.stack(cols, axis=1) if cols and len(prompt) else np.zeros((len(prompt), 4 * len(groups)))
+    X = np.stack(cols, axis=1) if len(prompt) else np.zeros((0, 4 * len(GROUPS)))
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        S = W @ X
-        out = {}
-        for g, (p, _) in enumerate(groups):
-            cnt, siou, si, su = S[:, 4 * g], S[:, 4 * g + 1], S[:, 4 * g + 2], S[:, 4 * g + 3]
-            prefix = f"{p}_" if p else ""
-            out[prefix + "mIoU"] = 100.0 * _ratio(siou, cnt)
-            if protocol == "psalm":
-                ciou = np.where(cnt > 0, 100.0 * si / (su + PSALM_CIOU_EPS), np.nan)
-            else:
-                ciou = 100.0 * _ratio(si, su)
-            out[prefix + "cIoU"] = ciou
-        return out
+        return interactive_metrics(W @ X, protocol)
 
     return keys, stat
 
