@@ -35,6 +35,8 @@ import numpy as np
 import orjson
 
 from psalm_bench import masks
+from psalm_bench.formats.interactive import prediction_record
+from psalm_bench.formats.jsonl import write_jsonl
 from psalm_bench.generators.interactive import iter_records
 
 PROMPTS = ("point", "scribble", "box", "mask")
@@ -85,19 +87,12 @@ def baseline_lines(interactive_json: Path) -> Iterator[bytes]:
                 segmentation = baseline_mask(kind, rle)
                 if isinstance(segmentation.get("counts"), bytes):
                     segmentation = {"size": segmentation["size"], "counts": segmentation["counts"].decode("ascii")}
-                yield orjson.dumps({"image_id": image_id, "ann_id": ann["id"], "prompt": kind, "segmentation": segmentation})
+                yield orjson.dumps(prediction_record(image_id, ann["id"], kind, segmentation))
 
 
 def write_prompt_baseline(interactive_json: str | Path, out: str | Path) -> Path:
     """Write the prompt-as-mask predictions for every instance and prompt type."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    with open(tmp, "wb") as handle:
-        for line in baseline_lines(Path(interactive_json)):
-            handle.write(line + b"\n")
-    tmp.replace(out)
-    return out
+    return write_jsonl(out, baseline_lines(Path(interactive_json)))
 
 
 def write_first_frame_baseline(davis_root: str | Path, out: str | Path, split: str = "val") -> Path:

@@ -18,14 +18,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
-import orjson
 import torch
 from PIL import Image
 from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench import masks as mask_ops
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import load_json, output_error
+from psalm_bench.formats.coco import detection, load_catalog, write_coco_json, write_results
+from psalm_bench.formats.interactive import prediction_record as interactive_prediction
+from psalm_bench.formats.jsonl import write_jsonl
+from psalm_bench.formats.refer import prediction_record as refer_prediction
+from psalm_bench.jsonio import output_error
 from psalm_bench.paths import output_file
 
 from .inference import (
@@ -145,21 +148,6 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
     return mask_ops.encode(mask.astype(np.uint8))
 
 
-def _write_lines(path: Path, lines: Iterable[bytes]) -> Path:
-    path = output_file(path)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
-            for line in lines:
-                handle.write(line + b"\n")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise output_error(path, exc) from None
-    return path
-
-
 # --------------------------------------------------------------- category tasks
 
 
@@ -174,21 +162,6 @@ class CategoryOutputs:
 
 def _id_to_rgb(seg: np.ndarray) -> np.ndarray:
     return np.stack([seg % 256, (seg // 256) % 256, seg // 65536], axis=-1).astype(np.uint8)
-
-
-def _categories_json(path: str | Path) -> dict[str, Any]:
-    """A COCO instances/panoptic JSON with usable ``images`` and ``categories``, else one InputError."""
-    gt = load_json(path)
-    if not isinstance(gt, dict):
-        raise InputError(f"expected a COCO JSON object with images and categories, got a JSON {type(gt).__name__}", file=path)
-    for key, fields in (("categories", ("id", "name")), ("images", ("id", "file_name"))):
-        items = gt.get(key)
-        if not isinstance(items, list) or (key == "categories" and not items):
-            raise InputError(f"{key!r} must be a non-empty list", file=path)
-        for index, item in enumerate(items):
-            if not isinstance(item, dict) or any(f not in item for f in fields):
-                raise InputError(f"each entry needs {' and '.join(fields)}", file=path, record=f"{key}[{index}]")
-    return gt
 
 
 def predict_categories(
@@ -209,7 +182,7 @@ def predict_categories(
     ``instances_json`` is a COCO instances or panoptic JSON: its ``images`` and
     ``categories`` (with ``isthing``; absent means thing) are what is used.
     """
-    gt = _categories_json(instances_json)
+    gt = load_catalog(instances_json)
     categories = gt["categories"]
     class_names = [c["name"] for c in categories]
     isthing = [bool(c.get("isthing", 1)) for c in categories]
@@ -245,18 +218,16 @@ def predict_categories(
         inst = instance_inference(out.class_logits, logits, topk=topk, isthing=isthing)
         for m, score, label in zip(inst.masks, inst.scores, inst.labels):
             if m.any():
-                results.append({"image_id": im["id"], "category_id": cat_ids[int(label)], "segmentation": _rle(m), "score": float(score)})
+                results.append(detection(im["id"], cat_ids[int(label)], _rle(m), float(score)))
         sem = semantic_inference(out.class_logits, logits).argmax(0).numpy()
         Image.fromarray(to_semantic[sem]).save(sem_dir / f"{stem}.png")
 
     predictor.run(samples(), len(images), "category tasks", consume)
-    pan_json = out_dir / "panoptic.json"
-    pan_json.write_bytes(orjson.dumps({
+    pan_json = write_coco_json(out_dir / "panoptic.json", {
         "images": images, "annotations": sorted(pan_annotations, key=lambda a: a["image_id"]),
         "categories": [{"id": c["id"], "name": c["name"], "isthing": int(bool(c.get("isthing", 1)))} for c in categories],
-    }))
-    inst_json = out_dir / "instances_results.json"
-    inst_json.write_bytes(orjson.dumps(results))
+    })
+    inst_json = write_results(out_dir / "instances_results.json", results)
     return CategoryOutputs(pan_json, inst_json, sem_dir)
 
 
@@ -274,7 +245,7 @@ def refer_sentences(refs_file: Path, instances_json: Path, split: str) -> list[S
     """Every sentence of ``split`` with its image's file name (REFER or gRefCOCO)."""
     from psalm_bench.formats.refer import load_refs_file
 
-    images = {im["id"]: im["file_name"] for im in _categories_json(instances_json)["images"]}
+    images = {im["id"]: im["file_name"] for im in load_catalog(instances_json)["images"]}
     out = []
     for ref in load_refs_file(refs_file):
         if ref.get("split") != split:
@@ -306,7 +277,7 @@ def predict_referring(
     """
     variants = out if isinstance(out, dict) else {Path(out): False}
     sentences = refer_sentences(refs_file, instances_json, split)
-    lines: dict[Path, list[bytes]] = {path: [] for path in variants}
+    lines: dict[Path, list[dict[str, Any]]] = {path: [] for path in variants}
     cache: dict[str, np.ndarray] = {}
 
     def image_of(name: str) -> np.ndarray:
@@ -328,14 +299,13 @@ def predict_referring(
         for path, no_target in variants.items():
             if generalized:
                 res = gref_inference(out_.seg_logits, logits, threshold=threshold, no_target=no_target)
-                line = {"sent_id": sent_id, "segmentation": _rle(res.mask), "no_target": bool(res.no_target)}
+                lines[path].append(refer_prediction(sent_id, _rle(res.mask), bool(res.no_target)))
             else:
                 res = referring_inference(out_.seg_logits, logits)
-                line = {"sent_id": sent_id, "segmentation": _rle(res.mask)}
-            lines[path].append(orjson.dumps(line))
+                lines[path].append(refer_prediction(sent_id, _rle(res.mask)))
 
     predictor.run(samples(), len(sentences), f"{'gref' if generalized else 'refcoco'} {split}", consume)
-    return [_write_lines(path, lines[path]) for path in variants]
+    return [write_jsonl(path, lines[path]) for path in variants]
 
 
 # --------------------------------------------------------------- interactive
@@ -347,7 +317,7 @@ def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir
     from psalm_bench.generators.interactive import iter_records
 
     records = list(iter_records(Path(interactive_json)))
-    lines: list[bytes] = []
+    lines: list[dict[str, Any]] = []
 
     def samples() -> Iterator[TrainSample]:
         for record in records:
@@ -358,7 +328,7 @@ def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir
                 empty = [a for a in record["anns"] if a not in anns]
                 for a in empty:  # nothing to pool: an empty prediction, scored as such
                     h, w = info["height"], info["width"]
-                    lines.append(orjson.dumps({"image_id": info["id"], "ann_id": a["id"], "prompt": kind, "segmentation": _rle(np.zeros((h, w), bool))}))
+                    lines.append(interactive_prediction(info["id"], a["id"], kind, _rle(np.zeros((h, w), bool))))
                 if not anns:
                     continue
                 prompts = np.stack([mask_ops.decode(a[f"{kind}_visual_prompt_mask"]).astype(bool) for a in anns])
@@ -371,10 +341,10 @@ def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir
         logits = upsample_masks(out_.mask_logits, out_.geometry)
         res = interactive_inference(out_.region_logits, logits)
         for ann_id, m in zip(ann_ids, res.masks):
-            lines.append(orjson.dumps({"image_id": image_id, "ann_id": ann_id, "prompt": kind, "segmentation": _rle(m)}))
+            lines.append(interactive_prediction(image_id, ann_id, kind, _rle(m)))
 
     predictor.run(samples(), len(records) * len(kinds), "interactive", consume)
-    return _write_lines(out, lines)
+    return write_jsonl(out, lines)
 
 
 # --------------------------------------------------------------- video

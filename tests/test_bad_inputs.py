@@ -92,16 +92,16 @@ def test_fifo_as_pred_folder_does_not_hang(tmp_path, fifo):
 
 
 def test_binary_and_empty_gt_for_predict(tmp_path):
-    from psalm_bench.model.predict import _categories_json
+    from psalm_bench.formats.coco import load_catalog
 
     binary = tmp_path / "bin.json"
     binary.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(InputError, match="not valid JSON"):
-        _categories_json(binary)
+        load_catalog(binary)
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
     with pytest.raises(InputError, match="got a JSON list"):
-        _categories_json(empty)
+        load_catalog(empty)
 
 
 # ------------------------------------------------------------- outputs

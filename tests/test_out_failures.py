@@ -124,14 +124,14 @@ def test_predict_out_is_refused_before_the_model_loads(capsys, tmp_path, monkeyp
 
 
 def test_predict_lines_on_a_full_disk_leave_nothing(tmp_path):
-    from psalm_bench.model.predict import _write_lines
+    from psalm_bench.formats.jsonl import write_jsonl
 
     def lines():
         yield b'{"a": 1}'
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with pytest.raises(InputError, match="x.jsonl: cannot write: disk is full"):
-        _write_lines(tmp_path / "x.jsonl", lines())
+        write_jsonl(tmp_path / "x.jsonl", lines())
     assert list(tmp_path.iterdir()) == []
 
 

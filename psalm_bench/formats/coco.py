@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import load_json
+from psalm_bench.jsonio import load_json, write_atomic
 from psalm_bench.masks import MaskFormatError, check_segmentation, first_bad_counts, to_rle
 
 
@@ -120,6 +121,29 @@ def load_instances(path: str | Path, *, check_boxes: bool = True) -> CocoInstanc
         if key not in data:
             raise InputError(f"missing '{key}'", file=path)
     return instances_from_dict(data, path, check_boxes=check_boxes)
+
+
+def load_catalog(path: str | Path) -> dict[str, Any]:
+    """The ``images`` (id, file_name) and ``categories`` (id, name) of a COCO
+    instances or panoptic JSON, as a model needs them to predict: the JSON
+    object, checked for those fields (one InputError naming the record)."""
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"expected a COCO JSON object with images and categories, got a JSON {type(data).__name__}", file=path)
+    for key, fields in (("categories", ("id", "name")), ("images", ("id", "file_name"))):
+        items = data.get(key)
+        if not isinstance(items, list) or (key == "categories" and not items):
+            raise InputError(f"{key!r} must be a non-empty list", file=path)
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or any(f not in item for f in fields):
+                raise InputError(f"each entry needs {' and '.join(fields)}", file=path, record=f"{key}[{index}]")
+    return data
+
+
+def write_coco_json(path: str | Path, data: dict[str, Any]) -> Path:
+    """A COCO instances (or panoptic) JSON object as compact JSON, atomically."""
+    write_atomic(path, orjson.dumps(data))
+    return Path(path)
 
 
 def instances_from_dict(data: dict[str, Any], path: Path | None = None, *, check_boxes: bool = True) -> CocoInstances:
@@ -239,6 +263,17 @@ def _check_unique_annotation_ids(annotations: list[dict[str, Any]], path: Path |
             if ann_id in seen:
                 raise InputError("annotation id listed twice", file=path, record=f"annotation {ann_id}")
             seen.add(ann_id)
+
+
+def detection(image_id: int, category_id: int, segmentation: Any, score: float) -> dict[str, Any]:
+    """One record of a COCO results JSON (segmentation: compressed RLE, str counts)."""
+    return {"image_id": image_id, "category_id": category_id, "segmentation": segmentation, "score": score}
+
+
+def write_results(path: str | Path, detections: list[dict[str, Any]]) -> Path:
+    """A COCO results JSON (a list of :func:`detection` records), compact, atomically."""
+    write_atomic(path, orjson.dumps(detections))
+    return Path(path)
 
 
 @dataclass

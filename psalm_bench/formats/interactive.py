@@ -75,6 +75,12 @@ class InteractivePredictions:
     n_extra: int = 0  # lines for unknown annotations, skipped under ignore_extra
 
 
+def prediction_record(image_id: int, ann_id: int, prompt: str, segmentation: Any) -> dict[str, Any]:
+    """One prediction line (FORMATS.md), keyed by the COCO image id and the
+    annotation id; written by psalm_bench.formats.jsonl.write_jsonl."""
+    return {"image_id": image_id, "ann_id": ann_id, "prompt": prompt, "segmentation": segmentation}
+
+
 def _require_int(value: Any, what: str, file: Path | None, record: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"{what} must be an integer, got {value!r}", file=file, record=record)

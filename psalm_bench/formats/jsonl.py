@@ -1,17 +1,19 @@
-"""JSON Lines prediction files (referring, generalized referring, interactive).
+"""JSON Lines prediction files (referring, generalized referring, interactive): read and written here.
 
 One JSON object per line; blank lines are skipped. Errors name the line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from psalm_bench.errors import InputError
+from psalm_bench.jsonio import output_error
+from psalm_bench.paths import output_file
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -34,3 +36,20 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(record, dict):
                 raise InputError("each line must be a JSON object", file=path, record=f"line {number}")
             yield number, record
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict[str, Any] | bytes]) -> Path:
+    """One compact JSON object per line, written via ``PATH.partial`` and renamed,
+    so a crash or a full disk leaves nothing half-written (one InputError)."""
+    path = output_file(path)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            for record in records:
+                handle.write((record if isinstance(record, bytes) else orjson.dumps(record)) + b"\n")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise output_error(path, exc) from None
+    return path

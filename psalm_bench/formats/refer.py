@@ -397,6 +397,15 @@ def _sent_ids(rec: dict[str, Any], path: Path, record: str) -> tuple[int, ...]:
 # Predictions (JSON Lines)
 
 
+def prediction_record(sent_id: int, segmentation: Any, no_target: bool | None = None) -> dict[str, Any]:
+    """One prediction line (FORMATS.md): ``no_target`` only where the model
+    decides it (gRefCOCO); written by psalm_bench.formats.jsonl.write_jsonl."""
+    record = {"sent_id": sent_id, "segmentation": segmentation}
+    if no_target is not None:
+        record["no_target"] = bool(no_target)
+    return record
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
     """One prediction line, validated: the mask as compressed RLE (bytes
