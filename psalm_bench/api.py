@@ -4,7 +4,9 @@
 records (the dicts a results JSON or a JSON Lines file holds; a mask may be a
 2-D numpy array instead of an RLE) or, for the PNG tasks, a mapping of file
 stem (vos: sequence) to label arrays. ``gt=None`` scores on the embedded
-world, as `psalm-bench eval` without --gt does.
+world (``world=`` a `psalm-bench synth` folder; for correspondence, a takes
+folder), as `psalm-bench eval` without --gt does, and the result is stamped
+as the world's (``params.world``), so a leaderboard keeps it off the real boards.
 """
 
 from __future__ import annotations
@@ -33,18 +35,30 @@ def evaluate(task: str, gt: str | Path | None = None, pred: Any = None, **option
     if pred is None:
         raise InputError(f"evaluate({task!r}): pred is required (a path, or the predictions themselves)")
     name = task
-    if gt is None:
+    stamp: tuple[Path, str] | None = None  # (world root, task key): the result says it is the world's
+    if gt is None and task == "correspondence":
+        from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
+
+        root = Path(options.pop("world", None) or ensure_egoexo(progress=bool(options.get("progress", False))))
+        gt, stamp = root / GT_NAME, (root, task)
+    elif gt is None:
         from psalm_bench.generators.embedded import ensure_world, world_job
 
-        root = options.pop("world", None) or ensure_world(progress=bool(options.get("progress", False)))
-        job = world_job(Path(root), task, options.get("split"))
-        name, gt = job.eval_task, job.gt
+        root = Path(options.pop("world", None) or ensure_world(progress=bool(options.get("progress", False))))
+        job = world_job(root, task, options.get("split"))
+        name, gt, stamp = job.eval_task, job.gt, (root, job.task)
         options = {**job.options, **{k: v for k, v in options.items() if v is not None}}
     spec = get_task(name)
     if isinstance(pred, (str, Path)):
-        return spec.run(gt, pred, **options)
-    with tempfile.TemporaryDirectory(prefix="psalm-bench-pred-") as tmp:
-        return spec.run(gt, write_predictions(name, pred, Path(tmp)), **options)
+        result = spec.run(gt, pred, **options)
+    else:
+        with tempfile.TemporaryDirectory(prefix="psalm-bench-pred-") as tmp:
+            result = spec.run(gt, write_predictions(name, pred, Path(tmp)), **options)
+    if stamp is not None:
+        from psalm_bench.reproduce import stamp_world
+
+        stamp_world(result, *stamp)
+    return result
 
 
 def write_predictions(task: str, pred: Any, folder: Path) -> Path:

@@ -101,6 +101,7 @@ def eval_command(
 
         gt = ensure_egoexo(progress=not quiet and sys.stderr.isatty()) / GT_NAME
         typer.echo(f"ground truth: the embedded world's Ego-Exo4D takes ({gt})", err=True)
+        world_stamp = (gt.parent, "correspondence")
     if gt is None:
         from psalm_bench.generators.embedded import ensure_world, world_job
 
@@ -147,7 +148,7 @@ def eval_command(
             if task_name == "panoptic" and pred_dir is None:
                 raise InputError("--pred -: panoptic predictions need --pred-dir (the PNG folder)")
             pred = stack.enter_context(spooled_stdin(task_name))
-        cluster = eval_engine(spec, gt, pred, options, engine=engine, address=address, shards=shards, shard=shard, state_out=state_out)
+        cluster = eval_engine(spec, gt, pred, options, engine=engine, address=address, shards=shards, shard=shard, state_out=state_out, world=world_stamp)
         if cluster is not None:
             options["workers"] = cluster
         result = spec.run(gt, pred, **options)

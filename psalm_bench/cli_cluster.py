@@ -42,8 +42,12 @@ def eval_engine(
     shards: Optional[int],
     shard: Optional[str],
     state_out: Optional[Path],
+    world: Optional[tuple[Path, str]] = None,
 ) -> Any:
-    """The engine `eval` passes as ``workers``, or None for the local pool."""
+    """The engine `eval` passes as ``workers``, or None for the local pool.
+
+    ``world`` (root, task key): the ground truth is the embedded world's; a
+    shard records it so that `merge` stamps the result as `eval` does."""
     if engine is None and address is None and shards is None and shard is None and state_out is None:
         return None
     if "workers" not in spec.options:
@@ -61,7 +65,8 @@ def eval_engine(
         k, n = parse_shard(shard)
         gt_in, pred_in, gt_sha, pred_sha = _inputs_and_hashes(spec.name, gt, pred, options)
         recorded = {key: _abs(v) for key, v in options.items() if v is not None and key not in _NOT_RECORDED}
-        header = ShardHeader(spec.name, recorded, [str(Path(gt).resolve())], [str(Path(pred).resolve())], gt_sha, pred_sha, (k, n))
+        stamp = (str(Path(world[0]).resolve()), world[1]) if world is not None else None
+        header = ShardHeader(spec.name, recorded, [str(Path(gt).resolve())], [str(Path(pred).resolve())], gt_sha, pred_sha, (k, n), world=stamp)
         return ShardEngine(header, state_out, workers=int(options.get("workers") or 1))
     if engine != "ray":
         raise InputError("--address and --shards need --engine ray")
@@ -151,6 +156,10 @@ def merge_command(
     if "progress" in spec.options:
         options["progress"] = not quiet and sys.stderr.isatty()
     result: EvalResult = spec.run(gt, pred, **options)
+    if header.world is not None:  # scored on the embedded world: say so, as `eval` does
+        from psalm_bench.reproduce import stamp_world
+
+        stamp_world(result, Path(header.world[0]), header.world[1])
     if json_out is not None:
         result.write_json(json_out, gt=gt_in, pred=pred_in)
     typer.echo(render(result, spec.table_rows, per_class=per_class))

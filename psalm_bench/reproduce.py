@@ -64,10 +64,18 @@ def stamp_world(result: EvalResult, root: Path, key: str) -> EvalResult:
     not the ``semantic`` evaluator that scored it), and which world (``params.world``:
     version, size, seed), so that the leaderboard keeps it on a board of its own,
     never beside a real benchmark's numbers. The world's open-vocabulary split is
-    its own benchmark (``ov``)."""
+    its own benchmark (``ov``). For ``correspondence`` ``root`` is the world's
+    Ego-Exo4D takes (``egoexo.json``), which are a world of their own."""
     from psalm_bench.generators.world import load_manifest
     from psalm_bench.tasks import TASKS
 
+    if key == "correspondence":
+        from psalm_bench.generators.world_egoexo import MANIFEST
+
+        takes = load_json(Path(root) / MANIFEST)
+        result.task = key
+        result.params["world"] = f"egoexo-v{takes['version']}-{takes['size']}-seed{takes['seed']}"
+        return result
     manifest = load_manifest(root)
     if key in TASKS:
         result.task = key

@@ -13,8 +13,10 @@ members, readable with ``numpy.load(path, allow_pickle=False)``:
   package version), ``task``, ``options`` (the eval options, encoded as
   below), ``gt`` / ``pred`` (absolute input paths) with ``gt_sha256`` /
   ``pred_sha256``, ``shard`` ``[K, N]`` (1-based K), ``n_samples_total``,
-  ``samples`` (the shard's ``[start, stop)``), ``evaluator``
-  (``module:Class``), ``config`` and ``state`` (encoded).
+  ``samples`` (the shard's ``[start, stop)``), ``world`` (``[root, task]``
+  when the ground truth is the embedded world's, else null or absent: merge
+  stamps the result as `eval` does), ``evaluator`` (``module:Class``),
+  ``config`` and ``state`` (encoded).
 - ``aN.npy``: the numeric arrays the encoded values point at.
 
 Values are encoded as JSON with tags (no pickle, nothing executable):
@@ -195,6 +197,7 @@ class ShardHeader:
     shard: tuple[int, int]
     n_samples_total: int = 0
     samples: tuple[int, int] = (0, 0)
+    world: tuple[str, str] | None = None  # (world root, task key) when scored on the embedded world
 
 
 @dataclass
@@ -225,6 +228,7 @@ def write_state(path: str | Path, header: ShardHeader, evaluator: Any) -> None:
         "shard": list(header.shard),
         "n_samples_total": header.n_samples_total,
         "samples": list(header.samples),
+        "world": list(header.world) if header.world is not None else None,
         "evaluator": f"{cls.__module__}:{cls.__qualname__}",
         "config": _encode(evaluator.config(), arrays, where),
         "state": _encode(evaluator.state_dict(), arrays, where),
@@ -284,6 +288,7 @@ def read_state(path: str | Path) -> ShardState:
                 shard=(int(doc["shard"][0]), int(doc["shard"][1])),
                 n_samples_total=int(doc["n_samples_total"]),
                 samples=(int(doc["samples"][0]), int(doc["samples"][1])),
+                world=_world(doc.get("world")),
             )
             module_name, _, name = doc["evaluator"].partition(":")
             if not module_name.startswith(_NAMESPACE):
@@ -343,6 +348,14 @@ class ReplayEngine:
         return evaluator
 
 
+def _world(value: Any) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise ValueError(f"world must be [root, task] or null, got {value!r}")
+    return value[0], value[1]
+
+
 def _canon(value: Any) -> str:
     arrays: list[np.ndarray] = []
     text = json.dumps(_encode(value, arrays, "config"), sort_keys=True)
@@ -364,6 +377,7 @@ def check_compatible(states: list[ShardState]) -> list[ShardState]:
             ("predictions (sha256)", h.pred_sha256, h0.pred_sha256),
             ("shard count N", h.shard[1], h0.shard[1]),
             ("number of samples", h.n_samples_total, h0.n_samples_total),
+            ("world", h.world, h0.world),
         ):
             if a != b:
                 raise InputError(f"{what} {a} differs from {b} in {first.path}", file=state.path)
