@@ -45,13 +45,29 @@ import cv2
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
 from psalm_bench.formats.davis import VOID, VosSample, load_davis, object_ids, pair_predictions, read_frame, scored_objects
 from psalm_bench.results import EvalResult
 
 METRICS = ["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]
 PROTOCOLS = ("davis2017", "all-frames")
 BOUND_TH = 0.008
+SUMS = ("J-mean", "J-recall", "J-decay", "F-mean", "F-recall", "F-decay")  # per-object db_statistics x 100, summed over objects
+
+SPEC = MetricSpec(
+    task="vos", metrics=tuple(METRICS), rows=(tuple(METRICS),), protocols=PROTOCOLS, unit="objects",
+    lower_is_better=frozenset({"J-decay", "F-decay"}), eps={"bound_th": BOUND_TH},
+)
+
+
+def vos_metrics(sums: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+    """J&F and its parts from the per-object statistics (``SUMS``, in percent) summed
+    over ``n`` objects: each is a mean over objects, J&F = (J + F) / 2; NaN without
+    objects. ``compute()`` passes one row, the report's bootstrap one per resample."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    n = np.asarray(n, dtype=np.float64).reshape(-1)
+    jm, jr, jd, fm, fr, fd = (ratio(S[:, i], n) for i in range(6))
+    return {"J&F": (jm + fm) / 2.0, "J": jm, "J-recall": jr, "J-decay": jd, "F": fm, "F-recall": fr, "F-decay": fd}
 
 # One frame as the evaluator consumes it: index, name, GT id map, predicted
 # id map (None: missing), whether it is scored, and the files behind them.
@@ -371,15 +387,9 @@ class VosEvaluator(Evaluator[Any, Any]):
                 rec_frame.extend(seq.frames)
                 rec_j.append(seq.J[k])
                 rec_f.append(seq.F[k])
-        metrics: dict[str, float | None]
-        if j_stats:
-            j_arr = np.asarray(j_stats) * 100.0
-            f_arr = np.asarray(f_stats) * 100.0
-            jm, jr, jd = (float(np.mean(j_arr[:, i])) for i in range(3))
-            fm, fr, fd = (float(np.mean(f_arr[:, i])) for i in range(3))
-            metrics = {"J&F": (jm + fm) / 2.0, "J": jm, "J-recall": jr, "J-decay": jd, "F": fm, "F-recall": fr, "F-decay": fd}
-        else:
-            metrics = {name: None for name in METRICS}
+        stats = np.concatenate([np.asarray(j_stats).reshape(-1, 3), np.asarray(f_stats).reshape(-1, 3)], axis=1) * 100.0
+        sums = [float(np.sum(stats[:, i])) for i in range(6)]  # per column, numpy's pairwise sum (as np.mean)
+        metrics = point(vos_metrics(np.asarray([sums]), np.asarray([len(j_stats)])), METRICS)
         warnings = []
         if n_missing:
             warnings.append(f"{n_missing} prediction frame(s) missing, scored as all objects absent (first: {first_missing}); --strict stops instead")

@@ -257,7 +257,7 @@ def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
 
 
 def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
-    from psalm_bench.evaluators.vos import db_statistics
+    from psalm_bench.evaluators.vos import db_statistics, vos_metrics
 
     rec = data["records"]
     seqs = _col(rec, "sequence", src)
@@ -272,13 +272,10 @@ def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     for idx in order.values():
         idx_a = np.asarray(idx)
         rows.append(db_statistics(J[idx_a]) + db_statistics(F[idx_a]))
-    X = 100.0 * np.asarray(rows, dtype=np.float64).reshape(len(keys), 6)
+    X = 100.0 * np.asarray(rows, dtype=np.float64).reshape(len(keys), 6)  # columns of vos.SUMS
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        S = W @ X
-        n = W.sum(axis=1)
-        jm, jr, jd, fm, fr, fd = (_ratio(S[:, i], n) for i in range(6))
-        return {"J&F": (jm + fm) / 2.0, "J": jm, "J-recall": jr, "J-decay": jd, "F": fm, "F-recall": fr, "F-decay": fd}
+        return vos_metrics(W @ X, W.sum(axis=1))
 
     return keys, stat
 
