@@ -21,7 +21,6 @@ is re-exported here.
 
 from __future__ import annotations
 
-import pickle
 import shutil
 import time
 from concurrent.futures import Executor
@@ -49,7 +48,9 @@ from psalm_bench.generators.world_manifest import (
     IMAGE_DIRS, JPEG_QUALITY, MANIFEST, PANOPTIC_DIRS, PATH_OPTIONS, REFER_SPLITS, SEMANTIC_DIRS, SIZE_SPECS, TEST_GROUPS,
     WORLD_NAME, WORLD_VERSION, SizeSpec, card, category_manifest, load_manifest, task_inputs, tasks, train_paths,
 )
+from psalm_bench.formats.coco import write_coco_json
 from psalm_bench.formats.davis import davis_palette
+from psalm_bench.formats.refer import write_refs_file
 from psalm_bench.generators.world_video import Video, VideoObject, generate_video
 
 _CHUNK = 16  # images per task sent to a worker
@@ -367,15 +368,15 @@ def _write_annotations(root: Path, records: dict[str, list[_ImageRecord]], video
     counts: dict[str, int] = {}
     for split in ("train", "val"):
         recs = records[split]
-        _dump(root / f"coco/annotations/instances_{split}2017.json", _instances_json(recs, seed, size, f"instances {split}2017", novel=False))
-        _dump(root / f"coco/annotations/panoptic_{split}2017.json", _panoptic_json(recs, seed, size, f"panoptic {split}2017", novel=False))
+        write_coco_json(root / f"coco/annotations/instances_{split}2017.json", _instances_json(recs, seed, size, f"instances {split}2017", novel=False))
+        write_coco_json(root / f"coco/annotations/panoptic_{split}2017.json", _panoptic_json(recs, seed, size, f"panoptic {split}2017", novel=False))
         counts[f"coco_{split}_images"] = len(recs)
         counts[f"coco_{split}_annotations"] = sum(len(r.annotations) for r in recs)
         counts[f"coco_{split}_crowd"] = sum(a["iscrowd"] for r in recs for a in r.annotations)
     _dump(root / "coco/semantic_classes.json", _class_names(novel=False))
     ov = records["ov"]
-    _dump(root / "ov/instances.json", _instances_json(ov, seed, size, "open-vocabulary val", novel=True))
-    _dump(root / "ov/panoptic.json", _panoptic_json(ov, seed, size, "open-vocabulary val", novel=True))
+    write_coco_json(root / "ov/instances.json", _instances_json(ov, seed, size, "open-vocabulary val", novel=True))
+    write_coco_json(root / "ov/panoptic.json", _panoptic_json(ov, seed, size, "open-vocabulary val", novel=True))
     _dump(root / "ov/classes.json", _class_names(novel=True))
     counts["ov_val_images"] = len(ov)
     counts["ov_val_annotations"] = sum(len(r.annotations) for r in ov)
@@ -386,16 +387,16 @@ def _write_annotations(root: Path, records: dict[str, list[_ImageRecord]], video
     prefix = {s: IMAGE_DIRS[s].split("/", 1)[1] for s in IMAGE_DIRS}
     refer_instances = _instances_json(refer_records, seed, size, "RefCOCO images", novel=False, image_prefix=prefix)
     refs = _refer_refs(refer_records)
-    _dump(root / "refcoco/instances.json", refer_instances)
-    (root / "refcoco/refs(unc).p").write_bytes(pickle.dumps(refs, protocol=2))
+    write_coco_json(root / "refcoco/instances.json", refer_instances)
+    write_refs_file(root / "refcoco/refs(unc).p", refs)
     for split in ("train", "val", "testA", "testB"):
         chosen = [r for r in refs if r["split"] == split]
         counts[f"refcoco_{split}_refs"] = len(chosen)
         counts[f"refcoco_{split}_sentences"] = sum(len(r["sentences"]) for r in chosen)
     gref_records = records["refval"] + records["testA"] + records["testB"]
     grefs = _gref_refs(gref_records)
-    _dump(root / "grefcoco/instances.json", _instances_json(gref_records, seed, size, "gRefCOCO images", novel=False, image_prefix=prefix))
-    _dump(root / "grefcoco/grefs(unc).json", grefs)
+    write_coco_json(root / "grefcoco/instances.json", _instances_json(gref_records, seed, size, "gRefCOCO images", novel=False, image_prefix=prefix))
+    write_refs_file(root / "grefcoco/grefs(unc).json", grefs)
     for split in ("val", "testA", "testB"):
         chosen = [r for r in grefs if r["split"] == split]
         counts[f"gref_{split}_refs"] = len(chosen)

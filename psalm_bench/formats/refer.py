@@ -37,12 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import CocoInstances, ImageInfo, load_instances
 from psalm_bench.formats.jsonl import read_jsonl
-from psalm_bench.jsonio import load_json
+from psalm_bench.jsonio import load_json, write_atomic
 from psalm_bench.masks import RLE, MaskFormatError, first_bad_counts, to_rle
 
 DATASETS: dict[str, str] = {"refcoco": "unc", "refcoco+": "unc", "refcocog": "umd"}
@@ -307,6 +308,16 @@ def load_refs_file(path: str | Path) -> list[Any]:
     if not isinstance(raw, list):
         raise InputError(f"expected a list of refs, got {type(raw).__name__}", file=path)
     return raw
+
+
+def write_refs_file(path: str | Path, refs: list[Any]) -> Path:
+    """Ref records as :func:`load_refs_file` reads them: ``.p`` a protocol-2
+    pickle (as REFER's tools write it, readable by Python 2), ``.json``
+    compact JSON (gRefCOCO's ``grefs(unc).json``); written atomically."""
+    path = Path(path)
+    data = pickle.dumps(refs, protocol=2) if path.suffix == ".p" else orjson.dumps(refs)
+    write_atomic(path, data)
+    return path
 
 
 def load_refer(gt: str | Path, dataset: str = "refcoco", split_by: str | None = None) -> ReferDataset:
