@@ -22,13 +22,52 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
 from psalm_bench.pixelops import joint_histogram
 from psalm_bench.formats.semantic import LabelMap, SampleLoader, SemanticSample, load_class_names, samples_from_folders, samples_from_panoptic
 from psalm_bench.results import EvalResult
 
 METRICS = ["mIoU", "fwIoU", "mACC", "pACC"]
 PROTOCOLS = ("detectron2", "mmseg")
+SUMS = ("tp", "pos_gt", "pos_pred")  # per class (n columns each): a row of sums is tp | pos_gt | pos_pred
+
+SPEC = MetricSpec(task="semantic", metrics=tuple(METRICS), rows=(tuple(METRICS),), protocols=PROTOCOLS, unit="images")
+
+
+def class_scores(tp: np.ndarray, pos_gt: np.ndarray, pos_pred: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per class IoU and accuracy (NaN where undefined) and which classes enter
+    mIoU (``valid``) and mACC (``present``), from one confusion's sums."""
+    union = pos_gt + pos_pred - tp
+    present = pos_gt > 0
+    valid = (present & (union > 0)) if protocol == "detectron2" else union > 0
+    acc = np.full(tp.shape, np.nan)
+    iou = np.full(tp.shape, np.nan)
+    acc[present] = tp[present] / pos_gt[present]
+    iou[valid] = tp[valid] / union[valid]
+    return iou, acc, valid, present
+
+
+def semantic_metrics(sums: np.ndarray, protocol: str) -> dict[str, np.ndarray]:
+    """mIoU, fwIoU, mACC and pACC (percent, NaN where undefined) from rows of summed
+    confusions (``SUMS``, n classes each). ``compute()`` passes one row, the report's
+    bootstrap one per resample; each row is reduced as compute() always did (sums over
+    the classes that count, in class order), so one row gives the eval's bits."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    n = S.shape[1] // 3
+    out = {name: np.full(len(S), np.nan) for name in METRICS}
+    for r, row in enumerate(S):
+        tp, pos_gt, pos_pred = row[:n], row[n:2 * n], row[2 * n:]
+        iou, acc, valid, present = class_scores(tp, pos_gt, pos_pred, protocol)
+        total_gt = pos_gt.sum()
+        weights = pos_gt / total_gt if total_gt > 0 else np.zeros(n)
+        if valid.any():
+            out["mIoU"][r] = float(iou[valid].sum() / valid.sum()) * 100.0
+            out["fwIoU"][r] = float((iou[valid] * weights[valid]).sum()) * 100.0
+        if present.any():
+            out["mACC"][r] = float(acc[present].sum() / present.sum()) * 100.0
+        if total_gt > 0:
+            out["pACC"][r] = float(tp.sum() / total_gt) * 100.0
+    return out
 
 
 class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray]):
@@ -116,21 +155,9 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         tp = np.diagonal(confusion[:, :n]).copy()
         pos_gt = confusion.sum(axis=1)
         pos_pred = confusion[:, :n].sum(axis=0)
+        metrics = point(semantic_metrics(np.concatenate([tp, pos_gt, pos_pred])[None], self.protocol), METRICS)
         union = pos_gt + pos_pred - tp
-        present = pos_gt > 0
-        iou_valid = (present & (union > 0)) if self.protocol == "detectron2" else union > 0
-        acc = np.full(n, np.nan)
-        iou = np.full(n, np.nan)
-        acc[present] = tp[present] / pos_gt[present]
-        iou[iou_valid] = tp[iou_valid] / union[iou_valid]
-        total_gt = pos_gt.sum()
-        weights = pos_gt / total_gt if total_gt > 0 else np.zeros(n)
-        metrics = {
-            "mIoU": _percent(iou[iou_valid].sum() / iou_valid.sum()) if iou_valid.any() else None,
-            "fwIoU": _percent((iou[iou_valid] * weights[iou_valid]).sum()) if iou_valid.any() else None,
-            "mACC": _percent(acc[present].sum() / present.sum()) if present.any() else None,
-            "pACC": _percent(tp.sum() / total_gt) if total_gt > 0 else None,
-        }
+        iou, acc, _, present = class_scores(tp, pos_gt, pos_pred, self.protocol)
         per_class = {
             name: {"IoU": _percent(iou[k]) if not np.isnan(iou[k]) else None, "ACC": _percent(acc[k]) if not np.isnan(acc[k]) else None, "pixels": int(pos_gt[k])}
             for k, name in enumerate(self.class_names)

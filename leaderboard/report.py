@@ -283,6 +283,8 @@ def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
 def _semantic(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     import scipy.sparse as sp
 
+    from psalm_bench.evaluators.semantic import semantic_metrics
+
     rec = data["records"]
     params = _provenance(data).get("params", {})
     n = params.get("num_classes")
@@ -313,20 +315,7 @@ def _semantic(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     X = (M[:, used] @ P).tocsc()  # m x 3n, sparse
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        S = np.asarray((X.T @ W.T).T)  # (R, 3n)
-        tp, pos_gt, pos_pred = S[:, :n], S[:, n:2 * n], S[:, 2 * n:]
-        union = pos_gt + pos_pred - tp
-        present = pos_gt > 0
-        valid = (present & (union > 0)) if protocol == "detectron2" else union > 0
-        iou = np.where(valid, tp / np.where(valid, union, 1.0), 0.0)
-        acc = np.where(present, tp / np.where(present, pos_gt, 1.0), 0.0)
-        total = pos_gt.sum(axis=1)
-        return {
-            "mIoU": 100.0 * _ratio(iou.sum(axis=1), valid.sum(axis=1).astype(np.float64)),
-            "fwIoU": np.where(valid.any(axis=1), 100.0 * _ratio((iou * pos_gt).sum(axis=1), total), np.nan),
-            "mACC": 100.0 * _ratio(acc.sum(axis=1), present.sum(axis=1).astype(np.float64)),
-            "pACC": 100.0 * _ratio(tp.sum(axis=1), total),
-        }
+        return semantic_metrics(np.asarray((X.T @ W.T).T), protocol)  # rows of tp | pos_gt | pos_pred (semantic.SUMS)
 
     return keys, stat
 
