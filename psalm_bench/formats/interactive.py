@@ -213,4 +213,5 @@ __all__ = [
     "load_interactive_gt",
     "interactive_gt_from_list",
     "load_interactive_predictions",
+    "prediction_record",
 ]
