@@ -337,8 +337,24 @@ def state_records(state: InstanceState, images: Sequence[int]) -> dict[str, Any]
     return {
         "images": np.asarray(images, dtype=np.int64),
         "pairs": {"image_id": state.pair_image, "category_id": state.pair_category, "n_dets": state.pair_dets, "n_gt": state.pair_gt},
-        "dets": {"score": state.score, "tp": state.tp, "ignored": state.ignored},
+        "dets": {"score": finite_scores(state.score), "tp": state.tp, "ignored": state.ignored},
     }
+
+
+def finite_scores(score: np.ndarray) -> np.ndarray:
+    """Scores JSON can hold, in the same order and ties: COCOeval only ranks scores, and
+    accepts ``1e999`` (+inf) as the highest, but JSON would write it as null. +inf
+    becomes the next float above every finite score, -inf the next below."""
+    score = np.asarray(score, dtype=np.float64)
+    if np.isfinite(score).all():
+        return score
+    finite, big = score[np.isfinite(score)], np.finfo(np.float64).max
+    if not finite.size:
+        return np.where(score > 0, 1.0, -1.0)
+    if -big < finite.min() and finite.max() < big:
+        hi, lo = np.nextafter(finite.max(), np.inf), np.nextafter(finite.min(), -np.inf)
+        return np.where(score == np.inf, hi, np.where(score == -np.inf, lo, score))
+    return np.unique(score, return_inverse=True)[1].reshape(-1).astype(np.float64)  # ranks: order and ties kept
 
 
 def state_from_records(records: Any) -> tuple[list[int], InstanceState]:

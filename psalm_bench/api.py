@@ -93,8 +93,15 @@ def write_predictions(task: str, pred: Any, folder: Path) -> Path:
         raise InputError(f"{task} predictions in memory are a list of records (dicts), not {type(pred).__name__}")
     records = [_encode_masks(record, number) for number, record in enumerate(pred)]
     if task in ("instance", "ov-instance"):
+        # Python's json: a score of inf (or NaN) is written as Infinity (NaN), as
+        # json.dump of a results list writes it for pycocotools; the file reader
+        # then treats it as it treats the file (inf ranked first, NaN refused).
+        import json
+
+        from psalm_bench.jsonio import _default, write_atomic
+
         out = folder / "pred.json"
-        dump_json(records, out)
+        write_atomic(out, json.dumps(records, default=_default, separators=(",", ":")).encode())
         return out
     import orjson
 
