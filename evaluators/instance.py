@@ -128,7 +128,66 @@ def instance_result(stats: list[float], precision: np.ndarray, recall: np.ndarra
         warnings=warnings,
         breakdown_name="per_class",
         breakdown=_per_class(precision, recall, cat_ids, iou_thresholds, categories),
+        curves=pr_curves(precision, cat_ids, iou_thresholds, categories),
     )
+
+
+CURVE_DECIMALS = 4
+
+
+def pr_curves(precision: np.ndarray, cat_ids: list[int], iou_thresholds: np.ndarray,
+              categories: dict[int, Category]) -> dict[str, Any]:
+    """The precision-recall curves behind AP, kept so plots need no re-scoring:
+    per class and IoU threshold, COCOeval's 101-point precision (area all,
+    maxDets 100) rounded to 4 decimals, one string per curve (one JSON line,
+    not 101): the values in recall order, a run of n equal values written
+    ``v*n``, cut after the last non-zero value (the rest is 0); see
+    :func:`parse_curve`. A class with no ground truth has ``null`` (pycocotools' -1)."""
+    precision = precision[:, :, :, 0, -1]  # T x R x K
+    classes = []
+    for k, cat_id in enumerate(cat_ids):
+        curves: list[str] | None = []
+        for t in range(precision.shape[0]):
+            values = precision[t, :, k]
+            if (values < 0).any():
+                curves = None
+                break
+            curves.append(format_curve(np.round(values.astype(np.float64), CURVE_DECIMALS)))
+        classes.append({"id": int(cat_id), "name": categories[cat_id].name, "precision": curves})
+    return {
+        "kind": "precision-recall",
+        "iou_thresholds": [round(float(t), 2) for t in iou_thresholds],
+        "recall_points": int(precision.shape[1]),
+        "area": "all",
+        "max_dets": 100,
+        "decimals": CURVE_DECIMALS,
+        "classes": classes,
+    }
+
+
+def format_curve(values: np.ndarray) -> str:
+    """``1*67 0.7143*12 0.4286`` for 67 ones, 12 of 0.7143, one 0.4286 and zeros after."""
+    nonzero = np.flatnonzero(values)
+    values = values[: nonzero[-1] + 1] if nonzero.size else values[:0]
+    tokens = []
+    start = 0
+    for end in range(1, len(values) + 1):
+        if end == len(values) or values[end] != values[start]:
+            text = f"{values[start]:.{CURVE_DECIMALS}f}".rstrip("0").rstrip(".")
+            tokens.append(text if end - start == 1 else f"{text}*{end - start}")
+            start = end
+    return " ".join(tokens)
+
+
+def parse_curve(text: str, points: int) -> np.ndarray:
+    """The ``points`` values of a curve written by :func:`format_curve`."""
+    values: list[float] = []
+    for token in text.split():
+        value, _, count = token.partition("*")
+        values.extend([float(value)] * (int(count) if count else 1))
+    if len(values) > points:
+        raise ValueError(f"curve has {len(values)} values, more than {points}")
+    return np.array(values + [0.0] * (points - len(values)))
 
 
 def _per_class(precision: np.ndarray, recall: np.ndarray, cat_ids: list[int], iou_thresholds: np.ndarray,

@@ -159,7 +159,13 @@ def browse(
             write_png(picture.strip, out / "img" / f"{rank:04d}-strip.png")
         pictures.append(picture)
     title = f"{task}: {'most regressed' if baseline else 'worst'} {len(chosen)} of {len(samples)} samples by {view.score_name}"
-    _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name, back)
+    from psalm_bench.leaderboard.plots import write_plots
+
+    try:
+        plots: list[Any] = write_plots(result, result_path, out / "plots")
+    except InputError as exc:  # an older result without what a plot needs: the gallery still stands
+        plots = [f"No plots: {exc}"]
+    _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name, back, plots)
     return BrowseReport(out, task, len(samples), len(chosen), time.perf_counter() - start)
 
 
@@ -249,7 +255,8 @@ def _head(title: str, prefix: str) -> str:
 
 
 def _write_pages(out: Path, title: str, result_path: Path, baseline: Path | None, chosen: list[Sample],
-                 pictures: list[Picture], deltas: dict[str, float], score_name: str, back: tuple[str, str] | None = None) -> None:
+                 pictures: list[Picture], deltas: dict[str, float], score_name: str, back: tuple[str, str] | None = None,
+                 plots: list[Any] | None = None) -> None:
     cards = []
     for rank, (sample, picture) in enumerate(zip(chosen, pictures)):
         delta = f' <span class="delta">&Delta; {_fmt(deltas[sample.key])}</span>' if sample.key in deltas else ""
@@ -265,12 +272,24 @@ def _write_pages(out: Path, title: str, result_path: Path, baseline: Path | None
         + (f'<nav><a href="{_e(back[0])}">&larr; {_e(back[1])}</a></nav>\n' if back else "")
         + f"<h1>{_e(title)}</h1>\n<p class=\"meta\">result {_e(result_path.name)}{against}; "
         "<kbd>j</kbd>/<kbd>k</kbd> or arrows move, <kbd>Enter</kbd> opens</p>\n"
-        f'<ol class="grid">{"".join(cards)}</ol>\n</body></html>\n'
+        f'<ol class="grid">{"".join(cards)}</ol>\n{_plots_section(plots or [])}</body></html>\n'
     )
     (out / "index.html").write_text(index, encoding="utf-8")
     for rank, (sample, picture) in enumerate(zip(chosen, pictures)):
         (out / "s" / f"{rank:04d}.html").write_text(
             _sample_page(rank, len(chosen), sample, picture, deltas.get(sample.key), score_name, title), encoding="utf-8")
+
+
+def _plots_section(plots: list[Any]) -> str:
+    """The result's plots (leaderboard/plots.py) below the gallery, each linked to its full-size PNG."""
+    if not plots:
+        return ""
+    if isinstance(plots[0], str):
+        return f'<section class="plots"><h2>Plots</h2><p class="note">{_e(plots[0])}</p></section>\n'
+    figures = "".join(
+        f'<figure class="plot"><h3>{_e(p.title)}</h3><a href="plots/{_e(p.name)}"><img src="plots/{_e(p.name)}" alt="{_e(p.title)}"></a>'
+        f"<figcaption>{_e(p.caption)}</figcaption></figure>\n" for p in plots)
+    return f'<section class="plots"><h2>Plots</h2>\n{figures}</section>\n'
 
 
 def _sample_page(rank: int, total: int, sample: Sample, picture: Picture, delta: float | None, score_name: str, title: str) -> str:

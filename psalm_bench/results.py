@@ -19,6 +19,8 @@ class EvalResult:
     ``per_sequence``). ``records`` keeps the per-sample records that let a
     report bootstrap or explain a number (JSON-ready: dicts, lists, numpy
     arrays, dataclasses); the JSON carries them under ``records``.
+    ``curves`` holds what a plot needs beyond the tables (instance: the
+    precision-recall curves, ``evaluators/instance.py``), under ``curves``.
     """
 
     task: str
@@ -29,6 +31,7 @@ class EvalResult:
     breakdown_name: str | None = None
     breakdown: dict[str, dict[str, Any]] | None = None
     records: Any = None
+    curves: dict[str, Any] | None = None
 
     def to_dict(self, gt: str | Path | list[Path] | None = None, pred: str | Path | list[Path] | None = None) -> dict[str, Any]:
         from psalm_bench import __version__
@@ -38,6 +41,8 @@ class EvalResult:
             out[self.breakdown_name] = self.breakdown
         out["n_samples"] = self.n_samples
         out["warnings"] = list(self.warnings)
+        if self.curves is not None:
+            out["curves"] = self.curves
         if self.records is not None:
             out["records"] = self.records
         out["provenance"] = {
