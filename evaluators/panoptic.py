@@ -45,7 +45,7 @@ try:
     from psalm_bench import _native
 except ImportError:  # built without a C compiler: numpy fallback
     _native = None
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
 from psalm_bench.formats.panoptic import (
     MAX_SEGMENT_ID,
     PanopticAnnotation,
@@ -64,6 +64,46 @@ from psalm_bench.results import EvalResult
 
 METRICS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
 PROTOCOL = "panopticapi"
+SUMS = ("tp", "fp", "fn", "iou")  # per category (K columns each): a row of sums is tp | fp | fn | iou
+GROUPS = (("", None), ("_th", True), ("_st", False))  # all categories, things, stuff
+
+SPEC = MetricSpec(
+    task="panoptic", metrics=tuple(METRICS),
+    rows=(("PQ", "PQ_th", "PQ_st", "SQ", "SQ_th", "SQ_st", "RQ", "RQ_th", "RQ_st"),), protocols=(PROTOCOL,), unit="images",
+)
+
+
+def category_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, iou: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PQ, SQ, RQ per category (fractions; 0 where the category is unused) and
+    which categories have a segment on either side (``used``), as panopticapi."""
+    used = (tp + fp + fn) > 0
+    denom = np.where(used, tp + 0.5 * fp + 0.5 * fn, 1.0)
+    pq = np.where(used, iou / denom, 0.0)
+    sq = np.where(used & (tp > 0), iou / np.where(tp > 0, tp, 1.0), 0.0)
+    rq = np.where(used, tp / denom, 0.0)
+    return pq, sq, rq, used
+
+
+def panoptic_metrics(sums: np.ndarray, isthing: np.ndarray) -> dict[str, np.ndarray]:
+    """PQ/SQ/RQ over all, thing and stuff categories (percent, NaN without a used
+    category) from rows of per-category sums (``SUMS``) in the categories' order;
+    class averages summed category by category in that order (panopticapi's), so
+    ``compute()``'s one row gives its bits and the report's bootstrap one row per resample."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    isthing = np.asarray(isthing, dtype=bool)
+    K = isthing.size
+    pq, sq, rq, used = category_scores(S[:, :K], S[:, K:2 * K], S[:, 2 * K:3 * K], S[:, 3 * K:])
+    out: dict[str, np.ndarray] = {}
+    for suffix, thing in GROUPS:
+        member = used if thing is None else used & (isthing == thing)
+        count = member.sum(axis=1)
+        for name, values in (("PQ", pq), ("SQ", sq), ("RQ", rq)):
+            total = np.zeros(len(S))
+            for k in range(K):  # category by category (adding 0.0 for a non-member leaves the sum as it is)
+                total += np.where(member[:, k], values[:, k], 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[name + suffix] = np.where(count > 0, 100 * (total / np.where(count > 0, count, 1)), np.nan)
+    return {name: out[name] for name in METRICS}
 
 # outcome codes of the per-segment records
 TP, FP, FN, IGNORED = 0, 1, 2, 3
@@ -421,36 +461,21 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         }
 
     def compute(self) -> EvalResult:
+        counts = [self.tp.astype(np.float64), self.fp.astype(np.float64), self.fn.astype(np.float64), self.iou]
+        isthing = np.asarray([c.isthing for c in self.categories], dtype=bool)
+        metrics = point(panoptic_metrics(np.concatenate(counts)[None], isthing), METRICS)
+        pq, sq, rq, used = category_scores(*counts)
         per_class: dict[str, dict[str, Any]] = {}
-        groups: dict[str, list[tuple[float, float, float]]] = {"": [], "_th": [], "_st": []}
         names_seen: dict[str, int] = {}
         for k, cat in enumerate(self.categories):
-            tp, fp, fn, iou = int(self.tp[k]), int(self.fp[k]), int(self.fn[k]), float(self.iou[k])
-            if tp + fp + fn == 0:
+            if not used[k]:
                 continue
-            denom = tp + 0.5 * fp + 0.5 * fn
-            pq = iou / denom
-            sq = iou / tp if tp != 0 else 0.0
-            rq = tp / denom
-            groups[""].append((pq, sq, rq))
-            groups["_th" if cat.isthing else "_st"].append((pq, sq, rq))
             name = cat.name
             if name in names_seen:
                 name = f"{cat.name} (id {cat.id})"
             names_seen[name] = cat.id
-            per_class[name] = {"PQ": 100 * pq, "SQ": 100 * sq, "RQ": 100 * rq, "TP": tp, "FP": fp, "FN": fn, "isthing": cat.isthing}
-        metrics: dict[str, float | None] = {}
-        for suffix, values in groups.items():
-            n = len(values)
-            for j, metric in enumerate(("PQ", "SQ", "RQ")):
-                if n == 0:
-                    metrics[metric + suffix] = None
-                    continue
-                total = 0.0
-                for row in values:  # panopticapi's order of summation
-                    total += row[j]
-                metrics[metric + suffix] = 100 * (total / n)
-        metrics = {name: metrics[name] for name in METRICS}
+            per_class[name] = {"PQ": 100 * float(pq[k]), "SQ": 100 * float(sq[k]), "RQ": 100 * float(rq[k]),
+                               "TP": int(self.tp[k]), "FP": int(self.fp[k]), "FN": int(self.fn[k]), "isthing": cat.isthing}
         warnings = []
         if self.missing:
             n = len(self.missing)

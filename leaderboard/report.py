@@ -369,6 +369,8 @@ def _panoptic(data: dict[str, Any], src: str, isthing: dict[int, bool] | None = 
 
 
 def _panoptic_stat(img_ids: list[int], segs: tuple, cats: np.ndarray, isthing: np.ndarray, src: str) -> Callable:
+    from psalm_bench.evaluators.panoptic import panoptic_metrics
+
     seg_img, seg_cat, outcome, seg_iou = segs
     pos = {k: i for i, k in enumerate(img_ids)}
     try:
@@ -386,24 +388,10 @@ def _panoptic_stat(img_ids: list[int], segs: tuple, cats: np.ndarray, isthing: n
         np.add.at(mats[k], (r[sel], col[sel]), 1.0)
     sel = oc == 0
     np.add.at(mats[3], (r[sel], col[sel]), np.nan_to_num(seg_iou[keep][sel]))
-    X = mats.transpose(1, 0, 2).reshape(m, 4 * K)  # m x [tp | fp | fn | iou]
-    groups = [("", np.ones(K, dtype=bool)), ("_th", isthing), ("_st", ~isthing)]
+    X = mats.transpose(1, 0, 2).reshape(m, 4 * K)  # m x [tp | fp | fn | iou] (panoptic.SUMS), categories by id
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        S = W @ X
-        tp, fp, fn, iou = S[:, :K], S[:, K:2 * K], S[:, 2 * K:3 * K], S[:, 3 * K:]
-        used = (tp + fp + fn) > 0
-        denom = np.where(used, tp + 0.5 * fp + 0.5 * fn, 1.0)
-        pq = np.where(used, iou / denom, 0.0)
-        sq = np.where(used & (tp > 0), iou / np.where(tp > 0, tp, 1.0), 0.0)
-        rq = np.where(used, tp / denom, 0.0)
-        out = {}
-        for suffix, g in groups:
-            u = used & g
-            cnt = u.sum(axis=1).astype(np.float64)
-            for name, v in (("PQ", pq), ("SQ", sq), ("RQ", rq)):
-                out[name + suffix] = 100.0 * _ratio((v * u).sum(axis=1), cnt)
-        return out
+        return panoptic_metrics(W @ X, isthing)
 
     return stat
 
