@@ -149,3 +149,37 @@ def test_predict_on_ray_actors_writes_the_same_files(tiny_world: Path, tmp_path:
     assert one == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
     differ = [str(p) for p in one if (tmp_path / "one" / p).read_bytes() != (tmp_path / "ray" / p).read_bytes()]
     assert not differ, differ[:5]
+
+
+def test_gpus_per_worker_beyond_the_cluster_is_one_line(tiny_world: Path, tmp_path: Path) -> None:
+    """The 2-CPU test cluster has no GPU: asking for one per actor stops before any actor starts."""
+    from typer.testing import CliRunner
+
+    from psalm_bench.cli import app
+    from psalm_bench.errors import InputError
+    from psalm_bench.generators.world import load_manifest
+
+    entry = load_manifest(tiny_world)["tasks"]["panoptic"]["val"]
+    args = ["predict", "--task", "panoptic", "--gt", tiny_world / entry["gt"], "--images", tiny_world / entry["images"],
+            "--out", tmp_path / "p", "--engine", "ray", "--gpus-per-worker", "1", "-q"]
+    with pytest.raises(InputError, match=r"--gpus-per-worker 1.0: the cluster has 0 GPUs"):
+        CliRunner().invoke(app, list(map(str, args)), catch_exceptions=False)
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
+
+
+def test_eval_on_the_world_with_ray_is_stamped_as_one_process(tiny_world: Path, tmp_path: Path) -> None:
+    args = ["eval", "--task", "ov-semantic", "--world", tiny_world, "--pred", tiny_world / "ov" / "semantic"]
+    invoke(*args, "--json", tmp_path / "one.json")
+    invoke(*args, "--engine", "ray", "--shards", "2", "--json", tmp_path / "ray.json")
+    assert json.loads((tmp_path / "ray.json").read_bytes())["provenance"]["params"]["world"].startswith("world-v")
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "one.json").read_bytes()
+
+
+def test_the_driver_shows_progress_over_the_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One tqdm on the driver, advanced as each Ray task's state comes back: a line in a log at the end."""
+    args = case_args("refcoco", tmp_path)
+    gt, pred = args[args.index("--gt") + 1], args[args.index("--pred") + 1]
+    result = evaluate("refcoco", gt, pred, dataset="refcoco", split="val", workers=RayEngine(shards=3), progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "(ray)" in line]
+    assert lines, "no progress line from the driver"
+    assert f"{result.n_samples}/{result.n_samples}" in lines[-1]
