@@ -40,7 +40,7 @@ from psalm_bench.formats.interactive import (
     load_interactive_gt,
     load_interactive_predictions,
 )
-from psalm_bench.masks import RLE
+from psalm_bench.masks import RLE, polygons_to_rle
 from psalm_bench.results import EvalResult
 
 METRICS = [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cIoU"]
@@ -209,13 +209,7 @@ def _psalm_gt_rle(ann: InteractiveAnnotation, height: int, width: int) -> RLE:
     vertices truncated to int32 (RLE masks decode as pycocotools does)."""
     if ann.polygons is None:
         return ann.rle
-    import cv2
-
-    canvas = np.zeros((height, width), dtype=np.uint8)
-    for poly in ann.polygons:
-        points = np.asarray(poly, dtype=np.float64).astype(np.int32).reshape(-1, 2)
-        cv2.fillPoly(canvas, [points], 1)
-    return mask_api.encode(np.asfortranarray(canvas))
+    return polygons_to_rle(ann.polygons, height, width, "cv2")
 
 
 def _load(sample: InteractiveSample) -> InteractiveSample:

@@ -8,7 +8,9 @@ pycocotools' ``annToRLE`` does (polygons of one annotation merged).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,39 @@ def check_segmentation(segmentation: Any, height: int, width: int) -> None:
     to_rle(segmentation, height, width)  # uncompressed RLE or malformed: full check
 
 
+RASTERIZERS = ("pycocotools", "cv2")
+
+
+def polygons_to_rle(polygons: Any, height: int, width: int, rasterizer: str = "pycocotools") -> RLE:
+    """One annotation's polygons as one compressed RLE: the one polygon rasteriser.
+
+    ``pycocotools``: ``frPyObjects`` + ``merge``, as COCO's ``annToRLE`` (and
+    every COCOeval) does. ``cv2``: PSALM's scripts' ``cv2.fillPoly`` of each
+    polygon on its vertices truncated to int32 (the ``psalm`` protocols).
+    Raises MaskFormatError on a malformed list (checked in one pass)."""
+    if not isinstance(polygons, list) or not polygons:
+        raise MaskFormatError("empty polygon list")
+    if not all(isinstance(p, list) and len(p) >= 6 and not len(p) % 2 for p in polygons):
+        raise MaskFormatError("polygon needs an even number (>= 6) of coordinates")
+    try:
+        finite = all(map(math.isfinite, chain.from_iterable(polygons)))
+    except (TypeError, OverflowError):
+        finite = False
+    if not finite:
+        raise MaskFormatError("polygon coordinates must be finite numbers")
+    if rasterizer == "cv2":
+        import cv2
+
+        canvas = np.zeros((height, width), dtype=np.uint8)
+        for poly in polygons:
+            cv2.fillPoly(canvas, [np.asarray(poly, dtype=np.float64).astype(np.int32).reshape(-1, 2)], 1)
+        return mask_api.encode(np.asfortranarray(canvas))
+    if rasterizer != "pycocotools":
+        raise ValueError(f"rasterizer must be one of {RASTERIZERS}, got {rasterizer!r}")
+    rles = mask_api.frPyObjects(polygons, height, width)
+    return rles[0] if len(rles) == 1 else mask_api.merge(rles)
+
+
 def to_rle(segmentation: Any, height: int, width: int) -> RLE:
     """Convert a polygon list, uncompressed or compressed RLE to compressed RLE.
 
@@ -49,15 +84,7 @@ def to_rle(segmentation: Any, height: int, width: int) -> RLE:
     differs from (height, width).
     """
     if isinstance(segmentation, list):
-        polygons = [p for p in segmentation]
-        if not polygons:
-            raise MaskFormatError("empty polygon list")
-        for poly in polygons:
-            if not isinstance(poly, list) or len(poly) < 6 or len(poly) % 2:
-                raise MaskFormatError("polygon needs an even number (>= 6) of coordinates")
-            if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in poly):
-                raise MaskFormatError("polygon coordinates must be finite numbers")
-        return mask_api.merge(mask_api.frPyObjects(polygons, height, width))
+        return polygons_to_rle(segmentation, height, width)
     if not isinstance(segmentation, dict) or "counts" not in segmentation or "size" not in segmentation:
         raise MaskFormatError("segmentation must be a polygon list or an RLE with 'size' and 'counts'")
     size = segmentation["size"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,26 @@ def test_engine_on_the_parsed_object_matches_pycocotools(case: Path) -> None:
     result = evaluate_instance(case / exp["gt"], case / exp["pred"], ground_truth=gt, progress=False, **options)
     for name, value in exp["metrics"].items():
         assert math.isclose(result.metrics[name], value, abs_tol=1e-6), name
+
+
+def test_the_one_polygon_rasteriser() -> None:
+    """masks.polygons_to_rle: pycocotools' annToRLE (polygons merged), or PSALM's cv2.fillPoly on int32 vertices."""
+    import cv2
+    from pycocotools import mask as mask_api
+
+    from psalm_bench.masks import MaskFormatError, decode, polygons_to_rle, to_rle
+
+    polys = [[1.5, 1.5, 12.2, 2.0, 9.9, 14.7], [15.0, 3.0, 25.0, 3.0, 25.0, 9.5, 15.0, 9.5]]
+    want = mask_api.merge(mask_api.frPyObjects(polys, 20, 30))
+    assert polygons_to_rle(polys, 20, 30)["counts"] == want["counts"] == to_rle(polys, 20, 30)["counts"]
+    one = polys[:1]
+    assert polygons_to_rle(one, 20, 30)["counts"] == mask_api.merge(mask_api.frPyObjects(one, 20, 30))["counts"]
+    canvas = np.zeros((20, 30), np.uint8)
+    for p in polys:
+        cv2.fillPoly(canvas, [np.asarray(p).astype(np.int32).reshape(-1, 2)], 1)
+    cv2_mask = decode(polygons_to_rle(polys, 20, 30, "cv2"))
+    assert np.array_equal(cv2_mask, canvas) and not np.array_equal(cv2_mask, mask_api.decode(want))
+    for bad, words in (([], "empty polygon list"), ([[1, 2, 3, 4]], "even number (>= 6)"), ([[1, 2, 3, 4, 5, float("nan")]], "finite"),
+                       ([[1, 2, 3, 4, 5, "6"]], "finite")):
+        with pytest.raises(MaskFormatError, match=re.escape(words)):
+            polygons_to_rle(bad, 20, 30)

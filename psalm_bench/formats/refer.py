@@ -28,10 +28,8 @@ corrupt string is an error naming its record, never a crash in pycocotools.
 from __future__ import annotations
 
 import io
-import math
 import pickle
 from collections.abc import Iterable
-from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import CocoInstances, ImageInfo, load_instances
 from psalm_bench.formats.jsonl import read_jsonl
 from psalm_bench.jsonio import load_json, write_atomic
-from psalm_bench.masks import RLE, MaskFormatError, first_bad_counts, to_rle
+from psalm_bench.masks import RLE, MaskFormatError, first_bad_counts, polygons_to_rle, to_rle
 
 DATASETS: dict[str, str] = {"refcoco": "unc", "refcoco+": "unc", "refcocog": "umd"}
 SPLIT_BYS = ("unc", "umd", "google")
@@ -137,7 +135,7 @@ class ReferDataset:
                 record = f"annotation {ann_id} (image {image.id})"
                 try:
                     if isinstance(segmentation, list):
-                        masks[ann_id] = _polygons_rle(segmentation, image.height, image.width, rasterizer)
+                        masks[ann_id] = polygons_to_rle(segmentation, image.height, image.width, rasterizer)
                     else:
                         masks[ann_id] = to_rle(segmentation, image.height, image.width)
                 except MaskFormatError as exc:
@@ -170,28 +168,6 @@ def _name(path: Path | None) -> str:
 
 def empty_rle(height: int, width: int) -> RLE:
     return mask_api.encode(np.zeros((height, width, 1), dtype=np.uint8, order="F"))[0]
-
-
-def _polygons_rle(polygons: list[Any], height: int, width: int, rasterizer: str) -> RLE:
-    """One annotation's polygons as one RLE: pycocotools ``frPyObjects`` +
-    ``merge`` (as ``annToRLE``), or PSALM's ``cv2.fillPoly`` on int32-truncated
-    vertices. Coordinates must be finite numbers (checked in one pass)."""
-    if not polygons or not all(isinstance(p, list) and len(p) >= 6 and not len(p) % 2 for p in polygons):
-        raise MaskFormatError("polygon needs an even number (>= 6) of coordinates")
-    try:
-        finite = all(map(math.isfinite, chain.from_iterable(polygons)))
-    except (TypeError, OverflowError):
-        raise MaskFormatError("polygon coordinates must be numbers") from None
-    if not finite:
-        raise MaskFormatError("polygon coordinates must be finite numbers")
-    if rasterizer != "cv2":
-        return mask_api.merge(mask_api.frPyObjects(polygons, height, width))
-    import cv2
-
-    canvas = np.zeros((height, width), dtype=np.uint8)
-    for poly in polygons:
-        cv2.fillPoly(canvas, [np.asarray(poly, dtype=np.float64).astype(np.int32).reshape(-1, 2)], 1)
-    return mask_api.encode(np.asfortranarray(canvas))
 
 
 # ---------------------------------------------------------------------------
