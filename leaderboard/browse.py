@@ -183,6 +183,7 @@ def recorded_inputs(result: dict[str, Any], path: Path, gt: Path | None = None, 
 
 def _views() -> None:
     """Register the bundled views (imported here so a task's own module can register more)."""
+    import psalm_bench.leaderboard.browse_instance  # noqa: F401
     import psalm_bench.leaderboard.browse_segments  # noqa: F401
     import psalm_bench.leaderboard.browse_views  # noqa: F401
 
@@ -193,6 +194,8 @@ def _load_result(path: Path) -> dict[str, Any]:
         raise InputError("not a psalm-bench result (no 'task')", file=path)
     _views()
     if data["task"] in VIEWS and data.get("records") is None:
+        if data["task"] in ("instance", "ov-instance"):
+            raise InputError("the result has no per-image match 'records'; re-run eval --json with --records", file=path)
         raise InputError("the result has no per-sample 'records' (written by an older psalm-bench?); re-run eval --json", file=path)
     return data
 
