@@ -183,3 +183,24 @@ def test_the_driver_shows_progress_over_the_cluster(tmp_path: Path, capsys: pyte
     lines = [line for line in capsys.readouterr().err.splitlines() if "(ray)" in line]
     assert lines, "no progress line from the driver"
     assert f"{result.n_samples}/{result.n_samples}" in lines[-1]
+
+
+def _dies_once(marker: str, value: int) -> int:
+    """The first call for ``value`` kills its own worker process (as an OOM kill would)."""
+    try:
+        fd = os.open(f"{marker}.{value}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return value * value
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return -1  # never reached
+
+
+def test_the_generators_executor_retries_a_killed_worker(tmp_path: Path) -> None:
+    """build-interactive and synth submit through RayExecutor: a killed call is re-run, each result once, in order."""
+    from psalm_bench.ray_engine import RayExecutor
+
+    executor = RayExecutor()
+    futures = [executor.submit(_dies_once, str(tmp_path / "m"), v) for v in range(4)]
+    assert [f.result(timeout=120) for f in futures] == [0, 1, 4, 9]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"m.{v}" for v in range(4)]  # every call died once
