@@ -168,3 +168,27 @@ def test_interactive_histograms_count_every_record(tmp_path):
         histogram_data({"records": [{"prompt": "point"}]}, tmp_path / "r.json")
 
 
+
+
+@needs_fixtures
+def test_browse_shows_the_plots_below_the_gallery(tmp_path):
+    from psalm_bench.leaderboard.browse import browse
+
+    case = FIXTURES / "vos" / "davis_val"
+    result, path = _result(tmp_path, "vos", case / "gt", case / "pred", split="val")
+    browse(path, None, None, tmp_path / "b", worst=2)
+    index = (tmp_path / "b" / "index.html").read_text()
+    assert '<section class="plots">' in index and 'href="plots/j-frames.png"' in index
+    assert (tmp_path / "b" / "plots" / "j-frames.png").read_bytes() == (write_plots(result, path, tmp_path / "p") and (tmp_path / "p" / "j-frames.png").read_bytes())
+
+
+@needs_fixtures
+def test_browse_without_what_a_plot_needs_still_draws_the_gallery(tmp_path):
+    from psalm_bench.leaderboard.browse import browse
+
+    result, path = _result(tmp_path, "instance", INSTANCE / "gt.json", INSTANCE / "pred.json", records=True)
+    del result["curves"]
+    path.write_text(json.dumps(result))
+    browse(path, INSTANCE / "gt.json", INSTANCE / "pred.json", tmp_path / "b", worst=2)
+    index = (tmp_path / "b" / "index.html").read_text()
+    assert index.count('class="card"') == 2 and "No plots: " in index and "no precision-recall" in index
