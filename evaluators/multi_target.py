@@ -138,7 +138,7 @@ from pycocotools import mask as mask_api
 from scipy.optimize import linear_sum_assignment
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
 from psalm_bench.formats.multi_target import (
     GcgPrediction,
     GcgSample,
@@ -165,6 +165,55 @@ PIXELLM_COUNT_EPS = 1e-5  # AverageMeter.all_reduce: avg = sum / (count + 1e-5)
 GLAMM_IOU_THRESHOLD = 0.5
 GLAMM_TEXT_THRESHOLD = 0.5
 MASK_ONLY = "mask-only scoring (no text scores given)"
+
+MUSE_SPEC = MetricSpec(
+    task="muse", metrics=tuple(MUSE_METRICS), rows=(tuple(MUSE_METRICS),), protocols=MUSE_PROTOCOLS, unit="items",
+    eps={"iou": PIXELLM_IOU_EPS, "cIoU": PIXELLM_CIOU_EPS, "count": PIXELLM_COUNT_EPS},
+)
+GCG_SPEC = MetricSpec(
+    task="gcg", metrics=tuple(GCG_METRICS), rows=(("AP50", "mIoU", "Recall", "METEOR", "CIDEr"),), protocols=GCG_PROTOCOLS,
+    unit="images", eps={"iou_threshold": GLAMM_IOU_THRESHOLD, "text_threshold": GLAMM_TEXT_THRESHOLD},
+    corpus={"METEOR": "corpus-level METEOR (one score over all captions)",
+            "CIDEr": "corpus-level CIDEr-D (IDF from the evaluated references)"},
+)
+# columns of MUSE's summed records: I, U, pair IoU sum, max(#pred, #gt), scored items, item IoU
+# (the last two over items with a mask on either side); GCG's: per-image mIoU, Recall TP, GT phrases
+MUSE_SUMS = ("I", "U", "iou_sum", "max_num", "scored", "IoU")
+GCG_SUMS = ("mIoU", "tp", "n_gt")
+
+
+def muse_metrics(sums: np.ndarray, n: np.ndarray, protocol: str) -> dict[str, np.ndarray]:
+    """MUSE gIoU and cIoU (percent, NaN where undefined) from rows of summed item
+    records (``MUSE_SUMS``) over ``n`` items; ``compute()`` passes one row, the
+    report's bootstrap one per resample."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    n = np.asarray(n, dtype=np.float64).reshape(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if protocol == "pixellm":  # PixelLM's AverageMeter and cumulative eps
+            giou = np.where(S[:, 4] > 0, 100.0 * S[:, 2] / (S[:, 3] + PIXELLM_COUNT_EPS), np.nan)
+            ciou = np.where(n > 0, 100.0 * S[:, 0] / (S[:, 1] + PIXELLM_CIOU_EPS), np.nan)
+        else:
+            giou = np.where(S[:, 4] > 0, 100.0 * S[:, 5] / np.where(S[:, 4] > 0, S[:, 4], 1.0), np.nan)
+            ciou = np.where(S[:, 1] > 0, 100.0 * S[:, 0] / np.where(S[:, 1] > 0, S[:, 1], 1.0), np.nan)
+    return {"gIoU": giou, "cIoU": ciou}
+
+
+def gcg_metrics(sums: np.ndarray, n: np.ndarray, has_recall: bool, ap_tp: list[list[int]], ap_npig: list[int], counts: np.ndarray) -> dict[str, np.ndarray]:
+    """GCG's mask metrics (percent; NaN where undefined): mIoU and Recall from rows of
+    summed image records (``GCG_SUMS``) over ``n`` images, AP50 and AP re-accumulated
+    from the images' COCOeval matches (``ap_tp``/``ap_npig`` in COCOeval's image order,
+    ``counts`` the matching rows of image weights, see ``coco_ap``). METEOR and CIDEr
+    are corpus-level: not here. ``compute()`` passes one row, the report's bootstrap one per resample."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    n = np.asarray(n, dtype=np.float64).reshape(-1)
+    out = {"mIoU": 100.0 * ratio(S[:, 0], n)}
+    if has_recall:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["Recall"] = np.where(S[:, 2] > 0, 100.0 * S[:, 1] / np.where(S[:, 2] > 0, S[:, 2], 1.0), 0.0)
+    else:
+        out["Recall"] = np.full(len(S), np.nan)
+    out["AP50"], out["AP"] = coco_ap(ap_tp, ap_npig, counts)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -285,23 +334,17 @@ class MuseEvaluator(Evaluator[MuseSample, MuseInput]):
 
     def compute(self) -> EvalResult:
         recs = self.records
-        total_i = math.fsum(r.I for r in recs)
-        total_u = math.fsum(r.U for r in recs)
         scored = [r for r in recs if r.max_num > 0]
-        if self.protocol == "pixellm":
-            count = sum(r.max_num for r in scored)
-            giou = 100.0 * math.fsum(r.iou_sum for r in scored) / (count + PIXELLM_COUNT_EPS) if scored else None
-            ciou = 100.0 * total_i / (total_u + PIXELLM_CIOU_EPS) if recs else None
-        else:
-            giou = 100.0 * math.fsum(r.IoU for r in scored) / len(scored) if scored else None
-            ciou = 100.0 * total_i / total_u if total_u > 0 else None
+        sums = [math.fsum(r.I for r in recs), math.fsum(r.U for r in recs), math.fsum(r.iou_sum for r in scored),
+                float(sum(r.max_num for r in scored)), float(len(scored)), math.fsum(r.IoU for r in scored)]
+        metrics = point(muse_metrics(np.asarray([sums]), np.asarray([len(recs)]), self.protocol), MUSE_METRICS)
         warnings = []
         empty = len(recs) - len(scored)
         if empty:
             warnings.append(f"{empty} item(s) with no GT and no predicted mask: left out of gIoU")
         return EvalResult(
             task=self.task,
-            metrics={"gIoU": giou, "cIoU": ciou},
+            metrics=metrics,
             n_samples=len(recs),
             params={"protocol": self.protocol},
             warnings=warnings,
@@ -650,15 +693,14 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
         recs = self.records
         n = len(recs)
         metrics: dict[str, float | None] = {name: None for name in GCG_METRICS}
-        metrics["mIoU"] = 100.0 * float(np.mean([r.mIoU for r in recs])) if n else None
-        if n and all(r.tp is not None for r in recs):
-            total = sum(r.n_gt for r in recs)
-            metrics["Recall"] = 100.0 * sum(r.tp for r in recs) / total if total else 0.0
         if n:
+            has_recall = all(r.tp is not None for r in recs)
+            sums = [float(np.sum(np.asarray([r.mIoU for r in recs], dtype=np.float64))),  # numpy's pairwise sum, as np.mean
+                    float(sum(r.tp for r in recs)) if has_recall else 0.0, float(sum(r.n_gt for r in recs))]
             order = coco_image_order([r.id for r in recs])
-            ap50, ap = coco_ap([recs[k].ap_tp for k in order], [recs[k].ap_npig for k in order], np.ones((1, n)))
-            metrics["AP50"] = None if np.isnan(ap50[0]) else float(ap50[0])
-            metrics["AP"] = None if np.isnan(ap[0]) else float(ap[0])
+            values = gcg_metrics(np.asarray([sums]), np.asarray([n]), has_recall,
+                                 [recs[k].ap_tp for k in order], [recs[k].ap_npig for k in order], np.ones((1, n)))
+            metrics.update(point(values))
         return EvalResult(task=self.task, metrics=metrics, n_samples=n, params={"protocol": self.protocol}, records=[r.to_dict() for r in recs])
 
 

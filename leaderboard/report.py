@@ -406,26 +406,19 @@ def _ids(rec: Any, src: str) -> list[Any]:
 
 def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     """Per item: summed pair I, U and IoU, max_num (evaluators.multi_target.MuseEvaluator.compute)."""
-    from psalm_bench.evaluators.multi_target import PIXELLM_CIOU_EPS, PIXELLM_COUNT_EPS
+    from psalm_bench.evaluators.multi_target import muse_metrics
 
     rec = data["records"]
     keys = _ids(rec, src)
     max_num = np.asarray(_col(rec, "max_num", src), dtype=np.float64)
     scored = (max_num > 0).astype(np.float64)
     item_iou = np.asarray([0.0 if v is None else float(v) for v in _col(rec, "IoU", src)]) * scored
-    cols = [_col(rec, "I", src), _col(rec, "U", src), _col(rec, "iou_sum", src), max_num, scored, item_iou]
+    cols = [_col(rec, "I", src), _col(rec, "U", src), _col(rec, "iou_sum", src), max_num, scored, item_iou]  # multi_target.MUSE_SUMS
     X = np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1) if keys else np.zeros((0, 6))
     protocol = _provenance(data).get("params", {}).get("protocol", "pixellm")
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        S = W @ X
-        n = W.sum(axis=1)
-        if protocol == "pixellm":
-            giou = np.where(S[:, 4] > 0, 100.0 * S[:, 2] / (S[:, 3] + PIXELLM_COUNT_EPS), np.nan)
-            ciou = np.where(n > 0, 100.0 * S[:, 0] / (S[:, 1] + PIXELLM_CIOU_EPS), np.nan)
-        else:
-            giou, ciou = 100.0 * _ratio(S[:, 5], S[:, 4]), 100.0 * _ratio(S[:, 0], S[:, 1])
-        return {"gIoU": giou, "cIoU": ciou}
+        return muse_metrics(W @ X, W.sum(axis=1), protocol)
 
     return keys, stat
 
@@ -433,7 +426,7 @@ def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
 def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     """Per image: GLaMM's mIoU, Recall TP and GT count, and the COCOeval matches that
     AP is re-accumulated from (evaluators.multi_target.coco_ap)."""
-    from psalm_bench.evaluators.multi_target import coco_ap, coco_image_order
+    from psalm_bench.evaluators.multi_target import coco_image_order, gcg_metrics
 
     rec = data["records"]
     keys = _ids(rec, src)
@@ -450,15 +443,8 @@ def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
         raise InputError(f"gcg records' AP matches are malformed ({exc})", file=src) from None
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        n = W.sum(axis=1)
-        out = {"mIoU": 100.0 * _ratio(W @ miou, n)}
-        if has_recall:
-            den = W @ n_gt
-            out["Recall"] = np.where(den > 0, 100.0 * (W @ tp_a) / np.where(den > 0, den, 1.0), 0.0)
-        else:
-            out["Recall"] = np.full(len(W), np.nan)
-        out["AP50"], out["AP"] = coco_ap(tp_bits, npig, W[:, order])
-        return out
+        sums = np.stack([W @ miou, W @ tp_a, W @ n_gt], axis=1)  # multi_target.GCG_SUMS
+        return gcg_metrics(sums, W.sum(axis=1), has_recall, tp_bits, npig, W[:, order])
 
     return keys, stat
 
