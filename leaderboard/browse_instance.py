@@ -26,6 +26,10 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 MATCH_IOU = 0.5
 MAX_UNMATCHED_DRAWN = 20  # unmatched detections drawn per image, highest score first
 MAX_DETS = 100  # per image and category, as COCOeval keeps
+CROWD_COLOUR = (200, 200, 200)
+# pair colours: the browse palette without the reds and blues that mean unmatched / missed
+MATCH_COLOURS = [tuple(int(c) for c in colour) for colour in PALETTE
+                 if not (colour[0] > 200 and colour[1] < 60) and not (colour[2] > 190 and colour[0] < 80 and colour[1] < 140) and colour[0] != 128]
 
 
 def image_ap50(scores: np.ndarray, tp: np.ndarray, ignored: np.ndarray, n_gt: int) -> float:
@@ -145,38 +149,42 @@ class InstanceView(TaskView):
         for g in sorted(range(len(gt_anns)), key=lambda g: -float(gt_anns[g].get("area", 0))):
             mask = decode(self._rle(gt_anns[g], h, w)).astype(bool) if not self.bbox else _box(gt_anns[g], h, w)
             gt_ids[mask] = g + 1
-        drawn_unmatched = [d for d in sorted(matches, key=lambda d: -float(det_anns[d]["score"])) if matches[d] is None][:MAX_UNMATCHED_DRAWN]
-        drawn = [d for d in matches if matches[d] is not None] + drawn_unmatched
-        for d in sorted(drawn, key=lambda d: -_det_area(det_anns[d], self.bbox)):
-            mask = decode(self._rle(det_anns[d], h, w)).astype(bool) if not self.bbox else _box(det_anns[d], h, w)
-            pred_ids[mask] = d + 1
-        pair = 0
-        for d in sorted(matches, key=lambda d: -float(det_anns[d]["score"])):
-            g = matches[d]
-            det = det_anns[d]
-            name = self.names.get(det["category_id"], "?")
-            if g is not None and gt_anns[g].get("iscrowd"):
-                table.append(["ignored (on a crowd region)", name, f"{float(det['score']):.3f}", f"{best[d]:.3f}", str(gt_anns[g].get("id", ""))])
-                pred_styles[d + 1] = ((200, 200, 200), 0.4)
-            elif g is not None:
-                colour = tuple(int(c) for c in PALETTE[pair % len(PALETTE)])
-                pair += 1
+        by_score = sorted(matches, key=lambda d: -float(det_anns[d]["score"]))
+        drawn_unmatched = [d for d in by_score if matches[d] is None][:MAX_UNMATCHED_DRAWN]
+        drawn_matched = [d for d in by_score if matches[d] is not None]
+        # unmatched first, then matched on top; larger before smaller within each, so every match stays visible
+        for group in (drawn_unmatched, drawn_matched):
+            for d in sorted(group, key=lambda d: -_det_area(det_anns[d], self.bbox)):
+                mask = decode(self._rle(det_anns[d], h, w)).astype(bool) if not self.bbox else _box(det_anns[d], h, w)
+                pred_ids[mask] = d + 1
+        matched_rows, crowd_rows, missed_rows, fp_rows = [], [], [], []
+        for d in drawn_matched:
+            g, det = matches[d], det_anns[d]
+            assert g is not None
+            row = [self.names.get(det["category_id"], "?"), f"{float(det['score']):.3f}", f"{best[d]:.3f}", str(gt_anns[g].get("id", ""))]
+            if gt_anns[g].get("iscrowd"):
+                crowd_rows.append(["ignored (on a crowd region)", *row])
+                pred_styles[d + 1] = (CROWD_COLOUR, 0.4)
+            else:
+                colour = MATCH_COLOURS[len(matched_rows) % len(MATCH_COLOURS)]
                 gt_styles[g + 1] = pred_styles[d + 1] = (colour, 0.45)
-                table.append(["matched", name, f"{float(det['score']):.3f}", f"{best[d]:.3f}", str(gt_anns[g].get("id", ""))])
-            elif d in drawn_unmatched:
-                pred_styles[d + 1] = (FP_COLOUR, 0.5)
-                table.append(["unmatched (FP)", name, f"{float(det['score']):.3f}", f"{best[d]:.3f}" if best[d] > 0 else "", ""])
+                matched_rows.append(["matched", *row])
+        for d in drawn_unmatched:
+            det = det_anns[d]
+            pred_styles[d + 1] = (FP_COLOUR, 0.5)
+            fp_rows.append(["unmatched (FP)", self.names.get(det["category_id"], "?"), f"{float(det['score']):.3f}", f"{best[d]:.3f}" if best[d] > 0 else "", ""])
         for g, ann in enumerate(gt_anns):
-            if g not in matched_gt and not ann.get("iscrowd"):
+            if ann.get("iscrowd"):
+                gt_styles[g + 1] = (CROWD_COLOUR, 0.3)
+            elif g not in matched_gt:
                 gt_styles[g + 1] = (FN_COLOUR, 0.55)
-                table.append(["missed (FN)", self.names.get(ann["category_id"], "?"), "", "", str(ann.get("id", ""))])
-            elif ann.get("iscrowd"):
-                gt_styles.setdefault(g + 1, ((200, 200, 200), 0.3))
+                missed_rows.append(["missed (FN)", self.names.get(ann["category_id"], "?"), "", "", str(ann.get("id", ""))])
+        table += matched_rows + missed_rows + fp_rows + crowd_rows
         gap = np.full((h, 4, 3), 255, np.uint8)
         picture = np.concatenate([compose_segments(rgb, gt_ids, gt_styles), gap, compose_segments(rgb, pred_ids, pred_styles)], axis=1)
-        legend = [((200, 200, 200), "left: ground truth, right: detections; a matched pair (IoU >= 0.5) shares a colour"),
+        legend = [(MATCH_COLOURS[0], "left: ground truth, right: detections; a matched pair (IoU >= 0.5) shares a colour"),
                   (FN_COLOUR, "ground truth no detection matched"), (FP_COLOUR, "detection that matched nothing"),
-                  ((200, 200, 200), "crowd region, and detections it absorbs")]
+                  (CROWD_COLOUR, "crowd region, and detections it absorbs")]
         notes = [] if found else [f"image {info.get('file_name', image_id)} not found (pass --images DIR); drawn on grey"]
         n_unmatched = sum(1 for g in matches.values() if g is None)
         if n_unmatched > len(drawn_unmatched):

@@ -84,3 +84,30 @@ def test_keyboard_moves_between_samples(pages, watched):
     page.keyboard.press("u")
     page.wait_for_url("**/index.html")
     assert not watched.problems, watched.problems
+
+
+@pytest.fixture(scope="module")
+def instance_pages(tmp_path_factory) -> Path:
+    """Browse pages of the bundled instance example (match records kept), with its PR plots."""
+    work = tmp_path_factory.mktemp("browse-browser-instance")
+    gt, pred = EXAMPLES / "instance" / "gt.json", EXAMPLES / "instance" / "pred.json"
+    result = work / "inst.json"
+    get_task("instance").run(gt, pred, records=True, progress=False).write_json(result, gt, pred)
+    browse(result, gt, pred, work / "b", worst=K)
+    return work / "b"
+
+
+def test_instance_pages_and_their_plots_load(instance_pages, watched):
+    page = watched.open(instance_pages, "index.html")
+    assert page.locator("a.card").count() == K
+    assert page.locator("section.plots img").count() == 2
+    assert _images_loaded(page) == [] and _no_horizontal_overflow(page)
+    widths = page.eval_on_selector_all("section.plots img", "els => els.map(i => i.naturalWidth)")
+    assert all(w > 600 for w in widths)
+    for rank in range(K):
+        page = watched.open(instance_pages, f"s/{rank:04d}.html")
+        assert _images_loaded(page) == [], rank
+        assert page.locator("table.segs tbody tr").count() > 0
+        assert page.eval_on_selector(".view img", "i => i.getBoundingClientRect().width") >= 640  # small pictures enlarged (1280 px viewport)
+        assert _no_horizontal_overflow(page), rank
+    assert not watched.problems, watched.problems
