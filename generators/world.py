@@ -49,7 +49,7 @@ from psalm_bench.generators.world_manifest import (
     WORLD_NAME, WORLD_VERSION, SizeSpec, card, category_manifest, load_manifest, task_inputs, tasks, train_paths,
 )
 from psalm_bench.formats.coco import write_coco_json
-from psalm_bench.formats.davis import davis_palette
+from psalm_bench.formats.davis import write_frame
 from psalm_bench.formats.refer import write_refs_file
 from psalm_bench.generators.world_video import Video, VideoObject, generate_video
 
@@ -124,13 +124,8 @@ def _write_jpeg(path: Path, image: np.ndarray) -> None:
     Image.fromarray(image).save(path, format="JPEG", quality=JPEG_QUALITY)
 
 
-def _write_png(path: Path, array: np.ndarray, palette: list[int] | None = None) -> None:
-    if palette is not None:  # indexed PNG: the pixel values are the ids
-        img = Image.frombytes("P", (array.shape[1], array.shape[0]), np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-        img.putpalette(palette)
-    else:
-        img = Image.fromarray(array)
-    img.save(path, format="PNG", compress_level=6)
+def _write_png(path: Path, array: np.ndarray) -> None:
+    Image.fromarray(array).save(path, format="PNG", compress_level=6)
 
 
 def _panoptic_rgb(ids: np.ndarray) -> np.ndarray:
@@ -180,10 +175,9 @@ def _render_video(seed: int, index: int, n_frames: int, root: str) -> tuple[str,
     labels_dir = root_path / "Annotations" / "480p" / video.name
     frames_dir.mkdir(parents=True, exist_ok=True)
     labels_dir.mkdir(parents=True, exist_ok=True)
-    palette = davis_palette()
     for f in range(n_frames):
         _write_jpeg(frames_dir / f"{f:05d}.jpg", video.frames[f])
-        _write_png(labels_dir / f"{f:05d}.png", video.labels[f], palette)
+        write_frame(labels_dir / f"{f:05d}.png", video.labels[f])
     return video.name, n_frames, len(video.objects)
 
 

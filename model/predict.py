@@ -357,9 +357,8 @@ def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split:
     predicted masks as prompts, unless two predicted masks overlap (IoU >
     ``memory_iou``): then the older prompts are kept. An object whose mask
     comes out empty keeps its previous prompt."""
-    from psalm_bench.formats.davis import davis_palette, load_davis, object_ids
+    from psalm_bench.formats.davis import load_davis, object_ids, write_frame
 
-    palette = davis_palette()
     sequences = load_davis(davis_root, split)
     bar = tqdm(total=sum(len(s.frames) for s in sequences), desc="vos", unit="frame", disable=not predictor.progress, leave=False)
     for seq in sequences:
@@ -370,9 +369,7 @@ def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split:
         frames = [davis_root / "JPEGImages" / "480p" / seq.name / f"{name}.jpg" for name in seq.frame_names]
         prompt_image = read_image(frames[0])
         prompts = np.stack([first == i for i in ids]) if ids else np.zeros((0, *first.shape), bool)
-        out0 = Image.fromarray(first.astype(np.uint8), mode="P")
-        out0.putpalette(palette)
-        out0.save(folder / f"{seq.frame_names[0]}.png")
+        write_frame(folder / f"{seq.frame_names[0]}.png", first)
         bar.update(1)
         for t in range(1, len(frames)):
             image = read_image(frames[t])
@@ -387,9 +384,7 @@ def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split:
                     keep = res.masks.reshape(len(ids), -1).any(1)
                     prompts = np.where(keep[:, None, None], res.masks, prompts)
                     prompt_image = image
-            frame = Image.fromarray(label, mode="P")
-            frame.putpalette(palette)
-            frame.save(folder / f"{seq.frame_names[t]}.png")
+            write_frame(folder / f"{seq.frame_names[t]}.png", label)
             bar.update(1)
     bar.close()
     return out_dir

@@ -16,6 +16,7 @@ them. The objects of a sequence are the ids of its first annotated frame
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,22 @@ def scored_objects(first_frame: np.ndarray) -> list[int]:
     return list(range(1, present[-1] + 1)) if present else []
 
 
-__all__ = ["VOID", "DavisSequence", "VosSample", "read_split", "load_davis", "pair_predictions", "read_frame", "object_ids", "scored_objects"]
+__all__ = ["VOID", "DavisSequence", "VosSample", "read_split", "load_davis", "pair_predictions", "read_frame", "object_ids", "scored_objects", "write_frame", "davis_palette"]
+
+
+def write_frame(path: str | Path, ids: np.ndarray) -> None:
+    """One frame as DAVIS ships it and as predictions are read: an indexed PNG
+    whose pixel values are the object ids, with the DAVIS colour map."""
+    from PIL import Image
+
+    image = Image.frombytes("P", (ids.shape[1], ids.shape[0]), np.ascontiguousarray(ids, dtype=np.uint8).tobytes())
+    image.putpalette(_palette())
+    image.save(path, format="PNG", compress_level=6)
+
+
+@lru_cache(maxsize=1)
+def _palette() -> tuple[int, ...]:
+    return tuple(davis_palette())
 
 
 def davis_palette() -> list[int]:
