@@ -1,0 +1,58 @@
+"""formats/panoptic.py: COCO panoptic JSON + PNGs, written and read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from psalm_bench.errors import InputError
+from psalm_bench.formats.panoptic import (
+    PanopticAnnotation, PanopticCategory, PanopticSegment, load_panoptic_gt, load_panoptic_pred, read_frame, write_panoptic_json,
+)
+from psalm_bench.pngio import read_panoptic_ids, write_panoptic_ids
+
+CATS = [PanopticCategory(1, "person", True), PanopticCategory(2, "sky", False)]
+
+
+def _write(root: Path, name: str, ids: np.ndarray, segments: list[PanopticSegment], image_id: int = 7) -> Path:
+    (root / name).mkdir(parents=True, exist_ok=True)
+    write_panoptic_ids(root / name / "7.png", ids)
+    path = root / f"{name}.json"
+    write_panoptic_json(path, [PanopticAnnotation(image_id, "7.png", segments)], CATS, images=[{"id": 7, "height": 10, "width": 12, "file_name": "7.jpg"}])
+    return path
+
+
+def _ids() -> np.ndarray:
+    ids = np.zeros((10, 12), np.uint32)
+    ids[:4] = 5 + 256 * 3  # a sky segment whose id needs two channels
+    ids[5:9, 2:7] = 70000  # a person, all three channels
+    return ids
+
+
+def test_ground_truth_round_trip(tmp_path: Path) -> None:
+    ids = _ids()
+    segments = [PanopticSegment(5 + 256 * 3, 2, 48.0, False), PanopticSegment(70000, 1, 20.0, True)]
+    gt = load_panoptic_gt(_write(tmp_path, "gt", ids, segments))
+    assert {c.id: (c.name, c.isthing) for c in gt.categories.values()} == {1: ("person", True), 2: ("sky", False)}
+    [ann] = gt.images
+    assert ann.image_id == 7 and ann.segments == segments
+    png = gt.png_path(ann)
+    assert np.array_equal(read_panoptic_ids(png), ids)
+    frame = read_frame(png, ann, ground_truth=True)
+    assert frame.segment_ids.tolist() == [768 + 5, 70000] and frame.category_ids.tolist() == [2, 1]
+    assert frame.areas.tolist() == [48.0, 20.0] and frame.iscrowd.tolist() == [False, True]
+
+
+def test_prediction_round_trip_against_its_ground_truth(tmp_path: Path) -> None:
+    ids = _ids()
+    gt = load_panoptic_gt(_write(tmp_path, "gt", ids, [PanopticSegment(773, 2, 48.0), PanopticSegment(70000, 1, 20.0)]))
+    pred = load_panoptic_pred(_write(tmp_path, "pred", ids, [PanopticSegment(773, 2), PanopticSegment(70000, 1)]), gt)
+    [ann] = pred.images
+    assert [(s.id, s.category_id, s.area) for s in ann.segments] == [(773, 2, None), (70000, 1, None)]
+    assert pred.untrusted and not pred.extra_ids
+    other = load_panoptic_pred(_write(tmp_path, "other", ids, [PanopticSegment(773, 2)], image_id=8), gt)
+    assert other.extra_ids == [8] and other.images == []
+    with pytest.raises(InputError, match="ground truth does not have"):
+        load_panoptic_pred(tmp_path / "other.json", gt, ignore_extra=False)
