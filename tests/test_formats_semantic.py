@@ -36,7 +36,7 @@ def test_label_maps_round_trip_in_pairs(tmp_path: Path) -> None:
 def test_a_missing_prediction_and_the_class_list(tmp_path: Path) -> None:
     gt = _folder(tmp_path / "gt", {"a": np.zeros((4, 4), np.uint8), "b": np.ones((4, 4), np.uint8)})
     pred = _folder(tmp_path / "pred", {"a": np.zeros((4, 4), np.uint8)})
-    with pytest.raises(InputError, match="b"):
+    with pytest.raises(InputError, match="b.png: image b: prediction PNG missing"):
         samples_from_folders(gt, pred)
     (tmp_path / "classes.json").write_text(json.dumps(["road", "sky"]))
     assert load_class_names(tmp_path / "classes.json") == ["road", "sky"]
