@@ -23,7 +23,7 @@ def _abs(value: Any) -> Any:
 
 
 def _inputs_and_hashes(task: str, gt: Path, pred: Path, options: dict[str, Any]) -> tuple[list[Path], list[Path], str, str]:
-    from psalm_bench.cli import _inputs
+    from psalm_bench.commands.eval import _inputs
     from psalm_bench.results import _hash_inputs
 
     gt_in = _inputs(gt, options.get("gt_dir"), task)

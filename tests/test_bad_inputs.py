@@ -134,7 +134,7 @@ def test_unwritable_output_is_one_line(capsys, tmp_path, monkeypatch, err, expec
 
 
 def test_oserror_reaching_the_entry_is_one_line(capsys, monkeypatch, tmp_path):
-    import psalm_bench.cli as cli_module
+    import psalm_bench.commands.eval as cli_module
 
     def boom(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "/full/x.json")
