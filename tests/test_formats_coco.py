@@ -120,3 +120,17 @@ def test_the_one_polygon_rasteriser() -> None:
                        ([[1, 2, 3, 4, 5, "6"]], "finite")):
         with pytest.raises(MaskFormatError, match=re.escape(words)):
             polygons_to_rle(bad, 20, 30)
+
+
+def test_one_parse_of_a_coco_file_and_its_one_line_errors(tmp_path: Path) -> None:
+    from psalm_bench.formats.coco import read_coco_json
+
+    data = _instances()
+    path = write_coco_json(tmp_path / "i.json", data)
+    assert read_coco_json(path) == data and read_coco_json(path, ("images", "annotations")) == data
+    for body, words in ((b"[]", "expected a COCO instances object with images, annotations"), (b'{"images": []}', "missing 'annotations'"),
+                        (b'{"images": [], "annotations": {}, "categories": []}', "'annotations' must be a list")):
+        (tmp_path / "bad.json").write_bytes(body)
+        with pytest.raises(InputError, match=re.escape(words)) as info:
+            read_coco_json(tmp_path / "bad.json")
+        assert "\n" not in str(info.value) and "bad.json" in str(info.value)

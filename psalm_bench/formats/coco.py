@@ -114,13 +114,23 @@ def load_instances(path: str | Path, *, check_boxes: bool = True) -> CocoInstanc
     """Load and validate a COCO instances JSON (GT boxes only matter, and
     are only checked, for box AP)."""
     path = Path(path)
+    return instances_from_dict(read_coco_json(path), path, check_boxes=check_boxes)
+
+
+def read_coco_json(path: str | Path, keys: tuple[str, ...] = ("images", "annotations", "categories")) -> dict[str, Any]:
+    """The one parse of a COCO instances file: a JSON object holding ``keys``
+    ('annotations' a list), else one InputError. Validating its records is
+    the caller's policy (:func:`instances_from_dict` refuses a bad one,
+    build-interactive skips and counts it)."""
     data = load_json(path)
     if not isinstance(data, dict):
-        raise InputError("expected a COCO instances object with images, annotations, categories", file=path)
-    for key in ("images", "annotations", "categories"):
+        raise InputError(f"expected a COCO instances object with {', '.join(keys)}", file=path)
+    for key in keys:
         if key not in data:
             raise InputError(f"missing '{key}'", file=path)
-    return instances_from_dict(data, path, check_boxes=check_boxes)
+    if "annotations" in keys and not isinstance(data["annotations"], list):
+        raise InputError("'annotations' must be a list", file=path)
+    return data
 
 
 def load_catalog(path: str | Path) -> dict[str, Any]:
