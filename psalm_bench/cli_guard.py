@@ -20,6 +20,7 @@ try:  # Typer >= 0.20 vendors its own click
 except ImportError:  # pragma: no cover - older Typer uses click itself
     import click  # type: ignore[no-redef]
 
+from psalm_bench.cli_fastparams import install as install_fast_params
 from psalm_bench.errors import InputError
 
 _OS_REASONS = {
@@ -49,6 +50,7 @@ def _usage_line(exc: click.ClickException) -> str:
 def run_cli(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run ``app``; return the exit status instead of printing a traceback or a box."""
     command = typer.main.get_command(app)
+    install_fast_params(command)  # no pydantic import for plain option values (~0.2 CPU-s)
     try:
         result = command.main(args=list(argv) if argv is not None else None, prog_name="psalm-bench", standalone_mode=False)
     except InputError as exc:
