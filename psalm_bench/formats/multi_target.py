@@ -185,9 +185,18 @@ def _sample_header(rec: Any, k: int, path: Path) -> tuple[Any, str, int, int]:
 
 
 def load_muse_gt(path: str | Path) -> list[MuseSample]:
+    """psalm-bench's MUSE layout, or PixelLM's release file as it is (detected by
+    its ``questions``/``answers`` records; formats.muse_official)."""
     path = Path(path)
+    data = load_json(path)
+    from psalm_bench.formats.muse_official import is_pixellm_muse, pixellm_muse_samples
+
+    if is_pixellm_muse(data):
+        official = pixellm_muse_samples(data, path)
+        _index(official, path)
+        return official
     out: list[MuseSample] = []
-    for k, rec in enumerate(_samples(load_json(path), path)):
+    for k, rec in enumerate(_samples(data, path)):
         sid, where, h, w = _sample_header(rec, k, path)
         if "questions" in rec:
             qs = rec["questions"]
