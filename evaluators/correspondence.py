@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator
+from psalm_bench.evaluators.base import Evaluator, MetricSpec
 from psalm_bench.evaluators.vos import FrameScorer
 from psalm_bench.formats.egoexo import DIRECTIONS, EVAL_MAX_DIM, CorrespondenceSample, eval_size, load_egoexo_gt, load_egoexo_predictions, pair_predictions
 from psalm_bench.masks import decode
@@ -48,6 +48,13 @@ LOCATION_NORM = float(np.sqrt(480 ** 2 + 480 ** 2))  # location_score(size=(480,
 PREFIX = {"ego-exo": "EgoExo", "exo-ego": "ExoEgo"}
 MEASURES = ("IoU", "VA", "LE", "CA")
 METRICS = [f"{PREFIX[d]}_{m}" for d in DIRECTIONS for m in MEASURES]
+
+# compared as point values by the report (no per-sample layout there); LE is an error
+SPEC = MetricSpec(
+    task="correspondence", metrics=tuple(METRICS), rows=tuple(tuple(f"{PREFIX[d]}_{m}" for m in MEASURES) for d in DIRECTIONS),
+    protocols=PROTOCOLS, unit=None, lower_is_better=frozenset(f"{PREFIX[d]}_LE" for d in DIRECTIONS),
+    eps={"conf_thresh": CONF_THRESH, "location_norm": LOCATION_NORM},
+)
 
 
 # ---------------------------------------------------------------------------

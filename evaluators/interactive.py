@@ -33,6 +33,7 @@ from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
+from psalm_bench.evaluators.referring import PSALM_CIOU_EPS, PSALM_EPS  # PSALM's constants, defined once
 from psalm_bench.formats.interactive import (
     PROMPTS,
     InteractiveAnnotation,
@@ -45,8 +46,6 @@ from psalm_bench.results import EvalResult
 
 METRICS = [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cIoU"]
 PROTOCOLS = ("all-instances", "psalm")
-PSALM_EPS = 1e-5
-PSALM_CIOU_EPS = 1e-10
 GROUPS = (*PROMPTS, "")  # each prompt type, then all prompts ("": the unprefixed mIoU / cIoU)
 SUMS = ("count", "IoU", "I", "U")  # summed per group, so a row of sums has 4 * len(GROUPS) columns
 

@@ -35,11 +35,10 @@ import numpy as np
 import orjson
 
 from psalm_bench import masks
-from psalm_bench.formats.interactive import prediction_record
+from psalm_bench.formats.interactive import PROMPTS, prediction_record
 from psalm_bench.formats.jsonl import write_jsonl
 from psalm_bench.generators.interactive import iter_records
 
-PROMPTS = ("point", "scribble", "box", "mask")
 POINT_RADIUS = 10
 BASELINE_NAME = "prompt-as-mask"
 VOS_BASELINE_NAME = "first-frame-copy"

@@ -111,6 +111,7 @@ from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
 from psalm_bench.formats.coco import parse_images
+from psalm_bench.formats.interactive import PROMPTS
 from psalm_bench.jsonio import load_json, sha256_of
 from psalm_bench.masks import first_bad_counts
 from psalm_bench.parallel import worker_pool
@@ -118,7 +119,6 @@ from psalm_bench.paths import output_file
 
 MODES = ("released", "paper")
 FORMATS = ("psalm", "hf")
-PROMPTS = ("point", "scribble", "box", "mask")
 PROMPT_KEYS = tuple(f"{p}_visual_prompt_mask" for p in PROMPTS)
 SKIP_REASONS = ("unknown_image", "bad_polygon", "rle_size_mismatch", "bad_rle", "zero_area", "duplicate_id", "malformed", "bad_area", "bad_bbox")
 

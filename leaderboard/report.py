@@ -60,37 +60,31 @@ from psalm_bench.tables import render_text as _table_text
 
 LABELS = ("improved", "regressed", "within noise", "no records")
 FAIL_ON = ("regression", "any", "never")
-LOWER_IS_BETTER = frozenset({"J-decay", "F-decay", "EgoExo_LE", "ExoEgo_LE"})  # LE: location error (correspondence)
+# Each task's metric names, sampling unit, direction and corpus-level metrics come from its
+# evaluator module's MetricSpec (psalm_bench.evaluators.metric_spec); a spec with a unit has a
+# per-sample layout here (records -> summed columns -> the evaluator's metrics function).
 
-PROMPTS = ("point", "scribble", "box", "mask")
-PR_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
-PSALM_CIOU_EPS = 1e-10  # as evaluators.referring / evaluators.interactive
 
-TASK_METRICS: dict[str, list[str]] = {
-    "refcoco": ["cIoU", "gIoU"] + [f"Pr@{k}" for k in PR_THRESHOLDS],
-    "gref": ["cIoU", "gIoU", "N-acc", "T-acc"],
-    "interactive": [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cIoU"],
-    "vos": ["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"],
-    "semantic": ["mIoU", "fwIoU", "mACC", "pACC"],
-    "panoptic": ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"],
-    "instance": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
-    "ov-instance": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
-    "muse": ["gIoU", "cIoU"],
-    "gcg": ["AP50", "AP", "mIoU", "Recall", "METEOR", "CIDEr"],
-}
-# records only when asked for (`eval --records`: the engine's per-image export costs ms per image);
-# without them on both sides the metrics are compared as point values
-OPTIONAL_RECORDS = frozenset({"instance", "ov-instance"})
-UNITS = {
-    "refcoco": "sentences", "gref": "sentences", "interactive": "(instance, prompt) pairs",
-    "vos": "objects", "semantic": "images", "panoptic": "images",
-    "muse": "items", "gcg": "images", "instance": "images", "ov-instance": "images",
-}
-# metrics of a corpus that per-sample records cannot resample: compared as point values, no CI
-CORPUS_METRICS = {
-    "gcg": {"METEOR": "corpus-level METEOR (one score over all captions)",
-            "CIDEr": "corpus-level CIDEr-D (IDF from the evaluated references)"},
-}
+def _spec(task: str):
+    from psalm_bench.evaluators import metric_spec
+
+    return metric_spec(task)
+
+
+def _layout(task: str) -> list[str] | None:
+    """The metrics a task with per-sample records must carry (None: no layout here)."""
+    spec = _spec(task)
+    return list(spec.metrics) if spec is not None and spec.unit is not None else None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LOWER_IS_BETTER":  # every task's lower-is-better metrics (the site's tables)
+        from psalm_bench.evaluators import metric_specs
+
+        return frozenset().union(*(spec.lower_is_better for spec in metric_specs().values()))
+    raise AttributeError(name)
+
+
 # records must reproduce the JSON's metrics to this (percent points)
 POINT_CHECK_TOL = 1e-6
 
@@ -158,19 +152,19 @@ def _known_tasks() -> set[str]:
 
         return set(TASKS)
     except Exception:  # pragma: no cover - registry unavailable
-        return set(TASK_METRICS)
+        return set()
 
 
 def _check(data: dict[str, Any], src: str) -> tuple[str, dict[str, Any]]:
     task = data.get("task")
     if not isinstance(task, str):
         raise InputError("not a psalm-bench result (no \"task\")", file=src)
-    if task not in TASK_METRICS and task not in _known_tasks():
+    if _spec(task) is None and task not in _known_tasks():
         raise InputError(f"unknown task {task!r}", file=src)
     metrics = data.get("metrics")
     if not isinstance(metrics, dict):
         raise InputError("no \"metrics\" object", file=src)
-    missing = [m for m in TASK_METRICS.get(task, []) if m not in metrics]
+    missing = [m for m in (_layout(task) or []) if m not in metrics]
     if missing:
         raise InputError(f"missing metric(s) of task {task}: {', '.join(missing)}", file=src)
     for k, v in metrics.items():
@@ -192,11 +186,6 @@ def _provenance(data: dict[str, Any]) -> dict[str, Any]:
 # A "stat" function takes W, a (R, n) matrix of sample weights (resample
 # counts; a row of ones is the full set) and returns each metric per row, in
 # percent, NaN where undefined.
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _col(records: Any, key: str, src: str) -> list[Any]:
@@ -543,15 +532,17 @@ def compare_results(
     cp = (_provenance(cur).get("params") or {}).get("protocol")
     if bp != cp:
         raise InputError(f"baseline and current use different protocols ({bp} vs {cp}); their numbers are not comparable")
-    names = TASK_METRICS.get(task)
+    spec = _spec(task)
+    names = _layout(task)
     if names is None:  # a registered task without a layout here: its keys must agree
         if set(base_m) != set(cur_m):
             diff = sorted(set(base_m) ^ set(cur_m))
             raise InputError(f"baseline and current have different metrics: {', '.join(diff)}")
         names = list(base_m)
 
-    has_records = task in UNITS and base.get("records") is not None and cur.get("records") is not None
-    if task in UNITS and not has_records and task not in OPTIONAL_RECORDS:
+    unit = spec.unit if spec is not None else None
+    has_records = unit is not None and base.get("records") is not None and cur.get("records") is not None
+    if unit is not None and not has_records and not spec.records_optional:
         which = base_src if base.get("records") is None else cur_src
         raise InputError(f"no per-sample records (task {task} writes them; was it produced by an old psalm-bench?)", file=which)
 
@@ -559,7 +550,7 @@ def compare_results(
     n_samples: int | None = None
     if has_records:
         b_keys, b_stat, c_keys, c_stat = _build(task, base, base_src, cur, cur_src)
-        perm = _pair(b_keys, c_keys, UNITS[task], cur_src)
+        perm = _pair(b_keys, c_keys, unit, cur_src)
         n = len(b_keys)
         n_samples = n
         ones = np.ones((1, n))
@@ -588,11 +579,11 @@ def compare_results(
             d = d[np.isfinite(d)]
             if d.size:
                 lo, hi = (float(v) for v in np.quantile(d, [alpha, 1.0 - alpha]))
-        higher = name not in LOWER_IS_BETTER
-        note = CORPUS_METRICS.get(task, {}).get(name, "") if has_records else ""
+        higher = spec.higher_is_better(name) if spec is not None else True
+        note = spec.corpus.get(name, "") if has_records else ""
         out.append(MetricComparison(name, b, c, delta, lo, hi, _label(delta, lo, hi, higher, tolerance), higher, note))
     return Report(task, base_src, cur_src, float(tolerance), float(confidence), int(resamples), int(seed),
-                  n_samples, UNITS.get(task) if has_records else None, out)
+                  n_samples, unit if has_records else None, out)
 
 
 def _build(task: str, base: dict, base_src: str, cur: dict, cur_src: str):
