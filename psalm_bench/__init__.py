@@ -17,21 +17,23 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from psalm_bench.errors import InputError
-from psalm_bench.results import EvalResult
-from psalm_bench.api import (
-    evaluate,
-    evaluate_gcg,
-    evaluate_gref,
-    evaluate_instance,
-    evaluate_interactive,
-    evaluate_muse,
-    evaluate_ov_instance,
-    evaluate_ov_semantic,
-    evaluate_panoptic,
-    evaluate_refcoco,
-    evaluate_semantic,
-    evaluate_vos,
-)
+
+_LAZY = {"EvalResult": "psalm_bench.results"}  # name -> module; the rest come from psalm_bench.api
+
+
+def __getattr__(name: str):  # PEP 562: the CLI's start-up does not pay for the API's imports
+    if name == "EvalResult" or (name.startswith("evaluate") and name in __all__):
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY.get(name, "psalm_bench.api")), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'psalm_bench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "__version__",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from psalm_bench.errors import InputError
-from psalm_bench.results import EvalResult
+
+if TYPE_CHECKING:  # annotations only: `--help` does not import the results layer
+    from psalm_bench.results import EvalResult
 
 
 @dataclass(frozen=True)
