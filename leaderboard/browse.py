@@ -26,6 +26,7 @@ from psalm_bench.jsonio import load_json
 from psalm_bench.leaderboard.browse_draw import hex_colour, thumbnail, write_png
 
 ASSETS = Path(__file__).resolve().parent / "site_assets"
+CONFUSION_MAX_IMAGES = 1000  # panoptic's segment confusion re-reads every image: ~18 ms per 640x480 image here, ~18 s at this count
 CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 
 
@@ -161,10 +162,17 @@ def browse(
     title = f"{task}: {'most regressed' if baseline else 'worst'} {len(chosen)} of {len(samples)} samples by {view.score_name}"
     from psalm_bench.leaderboard.plots import write_plots
 
+    scored: tuple[Path, Path] | None = (view.inputs.gt, view.inputs.pred)
+    plots: list[Any] = []
+    n_images = int(result.get("n_samples") or 0)
+    if task == "panoptic" and n_images > CONFUSION_MAX_IMAGES:  # the segment confusion reads every image again
+        scored = None
+        plots.append(f"No segment confusion matrix: it reads all {n_images} images again (browse draws it up to {CONFUSION_MAX_IMAGES}); "
+                     "psalm_bench.leaderboard.plots.write_plots(result, path, out, (gt, pred)) draws it")
     try:
-        plots: list[Any] = write_plots(result, result_path, out / "plots")
+        plots += write_plots(result, result_path, out / "plots", scored, progress)
     except InputError as exc:  # an older result without what a plot needs: the gallery still stands
-        plots = [f"No plots: {exc}"]
+        plots.append(f"No plots: {exc}")
     _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name, back, plots)
     return BrowseReport(out, task, len(samples), len(chosen), time.perf_counter() - start)
 
@@ -287,12 +295,11 @@ def _plots_section(plots: list[Any]) -> str:
     """The result's plots (leaderboard/plots.py) below the gallery, each linked to its full-size PNG."""
     if not plots:
         return ""
-    if isinstance(plots[0], str):
-        return f'<section class="plots"><h2>Plots</h2><p class="note">{_e(plots[0])}</p></section>\n'
+    notes = "".join(f'<p class="note">{_e(p)}</p>\n' for p in plots if isinstance(p, str))  # why a plot is not there
     figures = "".join(
         f'<figure class="plot"><h3>{_e(p.title)}</h3><a href="plots/{_e(p.name)}"><img src="plots/{_e(p.name)}" alt="{_e(p.title)}"></a>'
-        f"<figcaption>{_e(p.caption)}</figcaption></figure>\n" for p in plots)
-    return f'<section class="plots"><h2>Plots</h2>\n{figures}</section>\n'
+        f"<figcaption>{_e(p.caption)}</figcaption></figure>\n" for p in plots if not isinstance(p, str))
+    return f'<section class="plots"><h2>Plots</h2>\n{notes}{figures}</section>\n'
 
 
 def _sample_page(rank: int, total: int, sample: Sample, picture: Picture, delta: float | None, score_name: str, title: str) -> str:

@@ -1,10 +1,11 @@
 """Plots of a result, as PNGs a paper can use and the browse pages show:
 precision-recall curves (instance, ov-instance: per IoU threshold, and per class),
-the confusion matrix (semantic, ov-semantic), per-prompt IoU histograms
-(interactive) and per-frame J curves (vos).
+the confusion matrix (semantic, ov-semantic; panoptic by segments), per-prompt IoU
+histograms (interactive) and per-frame J curves (vos).
 
-Everything is read from the result JSON alone (``curves``, ``records``): nothing
-is re-scored and no GT or prediction file is opened. The ``*_data`` functions
+Everything but panoptic's confusion is read from the result JSON alone
+(``curves``, ``records``): nothing is re-scored and no GT or prediction file is
+opened; panoptic's reads the files it was scored on (browse_confusion.py). The ``*_data`` functions
 return the numbers each plot draws, so tests check them against the result.
 """
 
@@ -180,39 +181,45 @@ def _pr_classes(data: PRData) -> tuple[Canvas, PlotFile]:
     return canvas, PlotFile("pr-classes.png", "Precision-recall per class", caption)
 
 
-def _confusion(matrix: np.ndarray, names: list[str]) -> tuple[Canvas, PlotFile]:
+def _confusion(matrix: np.ndarray, names: list[str], extra_column: str = "ign", extra_row: str | None = None,
+               unit: str = "pixels", column_note: str = "last: ignore label") -> tuple[Canvas, PlotFile]:
+    """Rows: GT classes (and ``extra_row``, e.g. "none"); columns: predicted classes and ``extra_column``."""
     n = len(names)
+    n_rows = n + (1 if extra_row else 0)
     cell = int(min(28, max(3, 720 // max(1, n + 1))))
     labelled = cell >= 10
-    left, top = (150 if labelled else 50), (40 if labelled else 40)
-    side = 40
-    canvas = Canvas(left + (n + 1) * cell + 110, top + n * cell + side + 30)
+    left, top = (150 if labelled else 50), 40
+    canvas = Canvas(left + (n + 1) * cell + 110, top + n_rows * cell + 70)
     rows_sum = matrix.sum(axis=1, keepdims=True)
     fraction = np.divide(matrix, rows_sum, out=np.zeros(matrix.shape), where=rows_sum > 0)
-    for r in range(n):
+    for r in range(n_rows):
         for c in range(n + 1):
             x, y = left + c * cell, top + r * cell
             canvas.rect((x, y, x + cell - 1, y + cell - 1), fill=heat(float(fraction[r, c])))
-    canvas.rect((left - 1, top - 1, left + (n + 1) * cell, top + n * cell), outline=INK)
+    canvas.rect((left - 1, top - 1, left + (n + 1) * cell, top + n_rows * cell), outline=INK)
     step = 1 if labelled else max(1, round(12 / cell)) * 5
+    column_step = 1 if cell >= 18 or n <= 10 else (2 if labelled else step)  # two-digit indices need ~18 px
     for i in range(0, n, step):
         label = canvas.fit(names[i], left - 8, 11) if labelled else str(i)
         canvas.text((left - 4, top + i * cell + cell / 2), label, 11, anchor="rm")
-        canvas.text((left + i * cell + cell / 2, top + n * cell + 3), str(i), 10 if cell < 16 else 11, anchor="ma")
-    canvas.text((left + n * cell + cell / 2, top + n * cell + 3), "ign", 10, anchor="ma")
-    canvas.text((left + (n + 1) * cell / 2, top + n * cell + 20), "predicted class (column index = row order; last: ignore label)", 12, anchor="ma")
-    canvas.text((left, top - 8), "ground truth (rows), each row normalised to its pixels", 12, anchor="ld")
+    for i in range(0, n, column_step):
+        canvas.text((left + i * cell + cell / 2, top + n_rows * cell + 3), str(i), 10 if cell < 16 else 11, anchor="ma")
+    if extra_row:
+        canvas.text((left - 4, top + n * cell + cell / 2), extra_row, 11, anchor="rm")
+    canvas.text((left + n * cell + cell / 2, top + n_rows * cell + 3), extra_column, 10, anchor="ma")
+    canvas.text((left + (n + 1) * cell / 2, top + n_rows * cell + 20), f"predicted class (column index = row order; {column_note})", 12, anchor="ma")
+    canvas.text((left, top - 8), f"ground truth (rows), each row normalised to its {unit}", 12, anchor="ld")
     bar_x = left + (n + 1) * cell + 30
     for i in range(101):
         y = top + round((100 - i) / 100 * 200)
         canvas.rect((bar_x, y, bar_x + 16, y + 2), fill=heat(i / 100))
     for v in (0.0, 0.25, 0.5, 1.0):
         canvas.text((bar_x + 22, top + (1 - v) * 200), f"{v:g}", 11, anchor="lm")
-    off = fraction[:, :n].copy()
+    off = fraction[:n, :n].copy()
     np.fill_diagonal(off, 0)
     worst = [(float(off[r, c]), r, c) for r, c in zip(*np.unravel_index(np.argsort(-off, axis=None, kind="stable")[:5], off.shape)) if off[r, c] > 0]
     top_pairs = "; ".join(f"{names[r]} \u2192 {names[c]} {v * 100:.1f}%" for v, r, c in worst)
-    caption = f"Pixels of each ground-truth class (row) by predicted class (column), over the {n} classes on either side. Largest confusions: {top_pairs or 'none'}."
+    caption = f"{unit.capitalize()} of each ground-truth class (row) by predicted class (column), over the {n} classes on either side. Largest confusions: {top_pairs or 'none'}."
     return canvas, PlotFile("confusion.png", "Confusion matrix", caption)
 
 
@@ -284,6 +291,27 @@ def _semantic_plots(result: dict[str, Any], source: Path) -> list[tuple[Canvas, 
     return [_confusion(matrix, names)] if names else []
 
 
+def _panoptic_plots(result: dict[str, Any], source: Path, inputs: tuple[Path, Path] | None, progress: bool) -> list[tuple[Canvas, PlotFile]]:
+    if inputs is None:
+        return []
+    counts, names, _ = panoptic_confusion_data(inputs[0], inputs[1], progress)
+    n = len(names)
+    shown = [k for k in range(n) if counts[k].any() or counts[:, k].any()]
+    if not shown:
+        return []
+    keep = shown + [n]
+    canvas, plot = _confusion(counts[np.ix_(keep, keep)], [names[k] for k in shown], extra_column="none", extra_row="none",
+                              unit="segments", column_note="last: no prediction at IoU > 0.5; last row: unmatched predictions")
+    caption = plot.caption + " A GT segment pairs with the prediction of any class it overlaps at IoU > 0.5 (the diagonal: PQ's true positives)."
+    return [(canvas, PlotFile(plot.name, "Segment confusion matrix", caption))]
+
+
+def panoptic_confusion_data(gt: Path, pred: Path, progress: bool = False) -> tuple[np.ndarray, list[str], list[int]]:
+    from psalm_bench.leaderboard.browse_confusion import panoptic_confusion
+
+    return panoptic_confusion(gt, pred, progress)
+
+
 def _interactive_plots(result: dict[str, Any], source: Path) -> list[tuple[Canvas, PlotFile]]:
     hist = histogram_data(result, source)
     return [_histograms(hist, result)] if hist else []
@@ -304,13 +332,19 @@ PLOTTERS: dict[str, Callable[[dict[str, Any], Path], list[tuple[Canvas, PlotFile
 }
 
 
-def write_plots(result: dict[str, Any], source: Path, out: Path) -> list[PlotFile]:
-    """Draw the task's plots of ``result`` (read from ``source``) into ``out``; none for a task without plots."""
-    plotter = PLOTTERS.get(str(result.get("task")))
-    if plotter is None:
-        return []
+def write_plots(result: dict[str, Any], source: Path, out: Path, inputs: tuple[Path, Path] | None = None,
+                progress: bool = False) -> list[PlotFile]:
+    """Draw the task's plots of ``result`` (read from ``source``) into ``out``; none for a task without plots.
+    ``inputs``: the (GT, prediction) files it was scored on, for plots the result alone cannot give
+    (panoptic's segment confusion, which reads every image once)."""
+    task = str(result.get("task"))
+    if task == "panoptic":
+        drawn = _panoptic_plots(result, source, inputs, progress)
+    else:
+        plotter = PLOTTERS.get(task)
+        drawn = plotter(result, source) if plotter is not None else []
     written = []
-    for canvas, plot in plotter(result, source):
+    for canvas, plot in drawn:
         canvas.save(out / plot.name)
         written.append(plot)
     return written

@@ -192,3 +192,47 @@ def test_browse_without_what_a_plot_needs_still_draws_the_gallery(tmp_path):
     browse(path, INSTANCE / "gt.json", INSTANCE / "pred.json", tmp_path / "b", worst=2)
     index = (tmp_path / "b" / "index.html").read_text()
     assert index.count('class="card"') == 2 and "No plots: " in index and "no precision-recall" in index
+
+
+def test_panoptic_segment_confusion_diagonal_is_pq_true_positives(tmp_path):
+    from psalm_bench.examples_runner import EXAMPLES
+    from psalm_bench.leaderboard.plots import panoptic_confusion_data
+    from psalm_bench.tasks import get_task
+
+    gt, pred = EXAMPLES / "panoptic" / "gt.json", EXAMPLES / "panoptic" / "pred.json"
+    result = get_task("panoptic").run(gt, pred, progress=False).to_dict()
+    counts, names, _ = panoptic_confusion_data(gt, pred)
+    n = len(names)
+    checked = 0
+    for k, name in enumerate(names):
+        row = result["per_class"].get(name)
+        if row is None:
+            assert not counts[k].any() and not counts[:, k].any()
+            continue
+        assert counts[k, k] == row["TP"]
+        assert counts[k].sum() == row["TP"] + row["FN"]  # every GT segment (not crowd): matched, confused or missed
+        assert counts[:, k].sum() == row["TP"] + row["FP"]  # every prediction not ignored
+        checked += 1
+    assert checked == len(result["per_class"]) > 10
+    assert counts[:n, :n].sum() > np.trace(counts[:n, :n])  # the example holds class confusions
+    assert write_plots(result, tmp_path / "r.json", tmp_path / "none") == []  # without the files: no confusion
+    first = write_plots(result, tmp_path / "r.json", tmp_path / "a", (gt, pred))
+    write_plots(result, tmp_path / "r.json", tmp_path / "b", (gt, pred))
+    assert [p.name for p in first] == ["confusion.png"] and "PQ's true positives" in first[0].caption
+    assert (tmp_path / "a" / "confusion.png").read_bytes() == (tmp_path / "b" / "confusion.png").read_bytes()
+
+
+def test_browse_panoptic_draws_the_segment_confusion_up_to_its_image_limit(tmp_path, monkeypatch):
+    from psalm_bench.examples_runner import EXAMPLES
+    from psalm_bench.leaderboard import browse as browse_module
+    from psalm_bench.tasks import get_task
+
+    gt, pred = EXAMPLES / "panoptic" / "gt.json", EXAMPLES / "panoptic" / "pred.json"
+    path = tmp_path / "pan.json"
+    get_task("panoptic").run(gt, pred, progress=False).write_json(path, [gt, gt.with_suffix("")], [pred, pred.with_suffix("")])
+    browse_module.browse(path, gt, pred, tmp_path / "b", worst=2)
+    assert 'src="plots/confusion.png"' in (tmp_path / "b" / "index.html").read_text()
+    monkeypatch.setattr(browse_module, "CONFUSION_MAX_IMAGES", 3)
+    browse_module.browse(path, gt, pred, tmp_path / "c", worst=2)
+    index = (tmp_path / "c" / "index.html").read_text()
+    assert "No segment confusion matrix: it reads all 8 images again" in index and not (tmp_path / "c" / "plots" / "confusion.png").exists()
