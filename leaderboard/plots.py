@@ -239,7 +239,7 @@ def _histograms(hist: dict[str, np.ndarray], result: dict[str, Any]) -> tuple[Ca
         x0 = 20 + slot * panel_w + 50
         top = float(max(1, int(counts.max())))
         ticks = _nice_ticks(top)
-        axes = canvas.axes((x0, 34, x0 + panel_w - 70, panel_h - 40), (0.0, 1.0), (0.0, max(top, ticks[-1])))
+        axes = canvas.axes((x0, 34, x0 + panel_w - 70, panel_h - 40), (0.0, 1.0), (0.0, max(top * 1.08, ticks[-1])))
         miou = (per_prompt.get(prompt) or {}).get("mIoU")
         title = f"{prompt}: {int(counts.sum())} instances" + (f", mIoU {miou:.1f}" if isinstance(miou, (int, float)) else "")
         axes.frame([0.0, 0.5, 1.0], ticks, "IoU", "instances" if slot == 0 else "", title, size=12)
@@ -332,11 +332,23 @@ PLOTTERS: dict[str, Callable[[dict[str, Any], Path], list[tuple[Canvas, PlotFile
 }
 
 
-def write_plots(result: dict[str, Any], source: Path, out: Path, inputs: tuple[Path, Path] | None = None,
+def _as_json(result: dict[str, Any]) -> dict[str, Any]:
+    """The result as its JSON file holds it (numpy columns of ``EvalResult.to_dict`` become lists)."""
+    import orjson
+
+    from psalm_bench.jsonio import _default, _finite_or_null
+
+    return orjson.loads(orjson.dumps(_finite_or_null(result), default=_default, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def write_plots(result: dict[str, Any] | Any, source: Path, out: Path, inputs: tuple[Path, Path] | None = None,
                 progress: bool = False) -> list[PlotFile]:
     """Draw the task's plots of ``result`` (read from ``source``) into ``out``; none for a task without plots.
     ``inputs``: the (GT, prediction) files it was scored on, for plots the result alone cannot give
     (panoptic's segment confusion, which reads every image once)."""
+    if not isinstance(result, dict):  # an EvalResult from the Python API
+        result = result.to_dict()
+    result = _as_json(result)
     task = str(result.get("task"))
     if task == "panoptic":
         drawn = _panoptic_plots(result, source, inputs, progress)

@@ -164,6 +164,12 @@ def test_interactive_histograms_count_every_record(tmp_path):
     assert pixels.shape[1] == 20 + 2 * 280
     # the point panel's first bar (2 of 2 instances: full height) in the first series colour
     assert ((pixels[:, 70:82] == (0, 114, 178)).all(axis=2)).sum() > 50
+    from psalm_bench.results import EvalResult
+
+    as_api = EvalResult("interactive", {}, 9, records={"prompt": records["prompt"], "IoU": np.array(records["IoU"])}, breakdown_name="per_prompt",
+                        breakdown=result["per_prompt"])
+    again = write_plots(as_api, tmp_path / "r.json", tmp_path / "q")  # an EvalResult, numpy columns and all
+    assert again == plots and (tmp_path / "q" / plots[0].name).read_bytes() == (tmp_path / "p" / plots[0].name).read_bytes()
     with pytest.raises(InputError, match="lacks prompt or IoU"):
         histogram_data({"records": [{"prompt": "point"}]}, tmp_path / "r.json")
 
