@@ -138,12 +138,32 @@ def test_synth_on_ray_writes_the_same_files(tmp_path: Path) -> None:
 
 
 def test_predict_on_ray_actors_writes_the_same_files(tiny_world: Path, tmp_path: Path) -> None:
+    """Two actors; one is SIGKILLed inside a forward pass, restarted (the model loaded
+    again) and its batch retried: the prediction files are still those of one process."""
     from psalm_bench.generators.world import load_manifest
 
     entry = load_manifest(tiny_world)["tasks"]["panoptic"]["val"]
     base = ["predict", "--task", "panoptic", "--gt", tiny_world / entry["gt"], "--images", tiny_world / entry["images"], "--batch-size", "4"]
     invoke(*base, "--out", tmp_path / "one")
-    invoke(*base, "--out", tmp_path / "ray", "--engine", "ray")
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_one_forward() -> None:
+        while not stop.is_set() and not killed:
+            pid = _own_ray_worker("_PredictActor.forward")
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_forward)
+    killer.start()
+    try:
+        invoke(*base, "--out", tmp_path / "ray", "--engine", "ray")
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no actor was caught in a forward pass"
     one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert len(one) > 10
     assert one == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
@@ -204,3 +224,20 @@ def test_the_generators_executor_retries_a_killed_worker(tmp_path: Path) -> None
     futures = [executor.submit(_dies_once, str(tmp_path / "m"), v) for v in range(4)]
     assert [f.result(timeout=120) for f in futures] == [0, 1, 4, 9]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"m.{v}" for v in range(4)]  # every call died once
+
+
+def _own_ray_worker(title: str) -> int | None:
+    """The pid of a worker of this test's local cluster (its parent, the raylet, is our child) running ``title``."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            grandparent = int((Path("/proc") / str(parent) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if title in cmdline and grandparent == me:
+            return int(entry.name)
+    return None
