@@ -139,3 +139,20 @@ def test_render_as_and_bad_input():
         Table("", [Col("a"), Col("b")], [["x"]])
     with pytest.raises(ValueError, match="align"):
         Col("a", "middle")
+
+
+def test_leaderboard_table_prints_html_escaped(tmp_path):
+    from conftest import run_cli
+    from psalm_bench.leaderboard.published import load_published
+    from psalm_bench.leaderboard.store import ResultsStore
+
+    db = tmp_path / "lb.db"
+    with ResultsStore.open(db) as store:
+        load_published(store, task="vos")
+        metrics = {"J&F": 50.0, "J": 49.0, "F": 51.0, "J-recall": 1.0, "J-decay": 0.0, "F-recall": 1.0, "F-decay": 0.0}
+        store.add({"task": "vos", "metrics": metrics, "n_samples": 1,
+                   "provenance": {"gt_sha256": "c" * 64, "pred_sha256": "p", "params": {}}}, "<b>Net</b> & co")
+    run = run_cli("leaderboard", "table", "--task", "vos", "--format", "html", "--db", db)
+    assert run.returncode == 0, run.stderr
+    assert "<caption>PSALM Table 13" in run.stdout and "&lt;b&gt;Net&lt;/b&gt; &amp; co" in run.stdout and "<b>" not in run.stdout
+    assert 'data-value="50.0"' in run.stdout and "J&amp;F" in run.stdout
