@@ -87,6 +87,13 @@ class DecoderConfig:
     enc_heads: int = 4
     enc_dim_feedforward: int = 512
     enc_n_points: int = 4
+    # "llm": the mask tokens' LLM outputs are the initial queries (PSALM). "embeddings": the mask
+    # tokens' own embeddings go to the decoder without the LLM, Mask2Former's way; only for the
+    # paper's Table 2 ablation ("w.LLM" unticked).
+    query_source: str = "llm"
+
+
+QUERY_SOURCES = ("llm", "embeddings")
 
 
 @dataclass
@@ -157,6 +164,8 @@ class PSALMConfig:
             raise bad("vision.backbone", f"{self.vision.backbone!r} is not one of {', '.join(BACKBONES)}")
         if len(self.vision.depths) != 4 or len(self.vision.num_heads) != 4:
             raise bad("vision.depths", "Swin needs exactly 4 stages")
+        if d.query_source not in QUERY_SOURCES:
+            raise bad("decoder.query_source", f"{d.query_source!r} is not one of {', '.join(QUERY_SOURCES)}")
         if d.pixel_decoder not in ("fpn", "msdeform"):
             raise bad("decoder.pixel_decoder", f"{d.pixel_decoder!r} is not 'fpn' or 'msdeform'")
         if d.hidden_dim % 32:

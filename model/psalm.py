@@ -125,7 +125,10 @@ class PSALM(nn.Module):
             valid = batch.region_valid
             embeds = embeds.index_put((rows.expand_as(batch.region_pos)[valid], batch.region_pos[valid]), regions[valid])
         hidden = self.llm(inputs_embeds=embeds, use_cache=False).last_hidden_state  # right padding: no mask needed
-        queries = self.seg_query_projector(hidden[rows, batch.mask_pos])
+        if self.config.decoder.query_source == "embeddings":  # Table 2's ablation: the LLM never sees them
+            queries = self.seg_query_projector(seg.to(hidden.dtype))
+        else:
+            queries = self.seg_query_projector(hidden[rows, batch.mask_pos])
         cond = Conditions()
         if task in CATEGORY_TASKS:
             pooled = torch.bmm(batch.cond_weights.to(hidden.dtype), hidden)

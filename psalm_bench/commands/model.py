@@ -132,16 +132,23 @@ def reproduce_command(
     model: Annotated[str, typer.Option("--model", "-m", help="bundled, or a folder written by `psalm-bench train`.")] = "bundled",
     world: Annotated[Optional[Path], typer.Option("--world", help="A world folder from `psalm-bench synth`. [default: the embedded world]")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the tables as Markdown.")] = False,
+    ablations: Annotated[bool, typer.Option("--ablations", help="Instead: train the paper's Table 7 (joint vs task-specific) and Table 2 (mask tokens through the LLM or not) runs, equal steps each, score them on the tiny world (or --world) and print both tables beside the paper's rows. Resumes from --out.")] = False,
+    ablation_steps: Annotated[int, typer.Option("--ablation-steps", min=1, help="With --ablations: training steps of each of the five runs.")] = 600,
+    ablation_config: Annotated[str, typer.Option("--ablation-config", help="With --ablations: the model geometry of the runs (tiny, tiny-paper, bundled, ...).")] = "tiny",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score the model and the baselines on every task; print the paper's tables.
 
     Runs the model and the non-learned baselines over every task of the
     world, scores them with the evaluators and prints the analogues of the
-    PSALM paper's tables 8-13."""
+    PSALM paper's tables 8-13 and 18. With --ablations, trains and scores the
+    ablation runs instead and prints Tables 7 and 2."""
     from psalm_bench.optional import require_model
 
     require_model("reproduce (the bundled model's part)")
+    if ablations:
+        _ablations(out, world, ablation_steps, ablation_config, markdown, quiet)
+        return
     from psalm_bench.reproduce import render_tables, reproduce
 
     progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
@@ -152,6 +159,27 @@ def reproduce_command(
     if out is not None:
         typer.echo(f"results: {out / 'results'}; tables: {out / 'tables.md'}")
 
+
+
+def _ablations(out: Optional[Path], world: Optional[Path], steps: int, config: str, markdown: bool, quiet: bool) -> None:
+    import tempfile
+
+    from psalm_bench.ablations import published_ablation_rows, run_ablations
+    from psalm_bench.model.config import get_config
+    from psalm_bench.tables import render_markdown, render_text
+
+    get_config(config)  # an unknown name is one line before any training
+    log = (lambda line: typer.echo(line, err=True)) if not quiet else (lambda _: None)
+    with tempfile.TemporaryDirectory() as scratch:
+        result = run_ablations(out if out is not None else Path(scratch), config=config, steps=steps, world=world,
+                               progress=not quiet, log=log)
+    render = render_markdown if markdown else render_text
+    for table in result.tables(published_ablation_rows()):
+        typer.echo(render(table))
+    for line in result.verdicts():
+        typer.echo(line)
+    if out is not None:
+        typer.echo(f"runs: {out / 'runs'}; numbers: {out / 'ablations.json'}")
 
 
 def demo_command(
