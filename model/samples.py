@@ -23,30 +23,13 @@ from psalm_bench.errors import InputError
 
 from .config import PSALMConfig
 from .preprocess import ImageGeometry, preprocess_image, prompt_to_region_mask, resize_masks
+from .templates import ANSWER, ANSWER_INTERACTIVE, BACKGROUND, INSTRUCTION, LIST_END, SEPARATOR, SYSTEM
 from .tokenizer import EOS, PSALMTokenizer
 
 CATEGORY_TASKS = ("panoptic", "semantic", "instance")
 TASKS = CATEGORY_TASKS + ("referring", "interactive")
 
-SYSTEM = (
-    "[INST] <<SYS>>\nYou are a helpful language and vision assistant. You are able to understand the visual "
-    "content that the user provides, and assist the user with a variety of tasks using natural language.\n"
-    "<</SYS>>\n\nThis is an image "
-)
-INSTRUCTION = {
-    "panoptic": ", Please do Panoptic Segmentation.\nThis is all the candidate categories: ",
-    "instance": ", Please do Panoptic Segmentation.\nThis is all the candidate categories: ",
-    "semantic": ", Please do Semantic Segmentation.\nThis is all the candidate categories: ",
-    "referring": ", Please doing Referring Segmentation according to the following instruction:\n",
-    "interactive": ", Please segment by given regions\nThis is all regions:  ",
-}
-SEPARATOR = ", "
-LIST_END = ".\n"
-ANSWER = " [/INST] \nSure, the segmentation result is "
-ANSWER_INTERACTIVE = " [/INST] \n[SEG]"
 END = " " + EOS
-BACKGROUND = "background"
-TEMPLATE_TEXTS = [SYSTEM, *INSTRUCTION.values(), SEPARATOR, LIST_END, ANSWER, ANSWER_INTERACTIVE, BACKGROUND]
 
 _IMAGE, _MASK, _REGION = -1, -2, -3
 

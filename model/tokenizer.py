@@ -16,6 +16,8 @@ from tokenizers.models import WordLevel
 
 from psalm_bench.errors import InputError
 
+from .templates import TEMPLATE_TEXTS
+
 PAD, UNK, SEG, EOS = "[PAD]", "[UNK]", "[SEG]", "<|endoftext|>"
 SPECIALS = [PAD, UNK, SEG, EOS]
 TOKENIZER_FILE = "tokenizer.json"
@@ -75,8 +77,6 @@ class PSALMTokenizer:
 
 def template_words() -> list[str]:
     """Every word of PSALM's prompt templates, so that no template piece maps to [UNK]."""
-    from .samples import TEMPLATE_TEXTS  # the templates live with the sequence builder
-
     out: list[str] = []
     for text in TEMPLATE_TEXTS:
         out.extend(_words(text.replace(SEG, " ").replace(EOS, " ")))
