@@ -10,13 +10,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
-from psalm_bench.evaluators.base import Evaluator
 
-E = TypeVar("E", bound=Evaluator)
+class Scorer(Protocol):
+    """What the pool needs of an evaluator (``psalm_bench.evaluators.base.Evaluator``
+    has it): so this ground module depends on three methods, not on evaluators/."""
+
+    def update(self, gt: Any, pred: Any) -> None: ...
+
+    def merge(self, other: Self) -> Self: ...
+
+    def fresh(self) -> Self: ...
+
+
+E = TypeVar("E", bound=Scorer)
 Loader = Callable[[Any], tuple[Any, Any]]
 
 
@@ -28,7 +38,7 @@ class Engine(Protocol):
     def run(self, evaluator: E, samples: Sequence[Any], load: Loader, *, desc: str, progress: bool, chunk_size: int | None) -> E: ...
 
 
-def _score_chunk(evaluator: Evaluator, load: Loader, chunk: Sequence[Any]) -> Evaluator:
+def _score_chunk(evaluator: E, load: Loader, chunk: Sequence[Any]) -> E:
     for sample in chunk:
         gt, pred = load(sample)
         evaluator.update(gt, pred)
@@ -84,10 +94,6 @@ def run_sharded(
         return evaluator
     finally:
         bar.close()
-
-
-def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1))
 
 
 # ------------------------------------------------------- workers die with us
