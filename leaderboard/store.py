@@ -47,451 +47,35 @@ Rules:
   by a newer schema. Refusals are :class:`InputError` (one line, exit 2).
 - Every write is one transaction: nothing partial is stored.
 
-Schema versions live in ``PRAGMA user_version``; ``MIGRATIONS[i]`` brings a
-database from version ``i`` to ``i + 1``.
+The schema and its migrations are in ``store_schema.py``, the records and
+their checks in ``store_records.py``; this module holds the queries.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import re
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from psalm_bench.errors import InputError
-from psalm_bench.leaderboard.metric_checks import metric_problem
+from psalm_bench.leaderboard.store_records import (  # noqa: F401 - re-exported: the store's public names
+    OFFICIAL, RESULT_SOURCES, SOURCES, AddOutcome, Benchmark, PublishedEntry, Row, _canonical_json, _check_published,
+    _plain, _prepare, _Prepared, _unique_keys, _where, parse_meta, records_digest, task_metric_names,
+)
+from psalm_bench.leaderboard.store_schema import (  # noqa: F401
+    MIGRATIONS, SCHEMA_VERSION, UNRECORDED, _statements, db_errors, migrate, transaction,
+)
 
 DEFAULT_DB = "leaderboard.db"
-SOURCES = ("measured", "reported", "published")
-RESULT_SOURCES = ("measured", "reported")  # what `add` takes; `published` rows come from add_published
 EXPORT_FORMATS = ("csv", "parquet")
-
-# MIGRATIONS[i]: SQL that takes schema version i to i + 1.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE results (
-        model            TEXT NOT NULL,
-        task             TEXT NOT NULL,
-        benchmark        TEXT NOT NULL,
-        split            TEXT NOT NULL,
-        metrics          TEXT NOT NULL,   -- JSON object, metric -> percent or null
-        n_samples        INTEGER,
-        records_sha256   TEXT,            -- sha256 of the canonical records JSON, NULL if none
-        result_path      TEXT,            -- the result file it was added from, NULL if a dict
-        toolkit_version  TEXT NOT NULL,
-        gt_sha256        TEXT NOT NULL,
-        pred_sha256      TEXT NOT NULL,
-        params           TEXT NOT NULL,   -- JSON object
-        source           TEXT NOT NULL,
-        added_at         TEXT NOT NULL,   -- ISO 8601, UTC
-        PRIMARY KEY (model, task, benchmark, split)
-    );
-    CREATE INDEX results_board ON results (task, benchmark, split);
-    CREATE TABLE model_meta (
-        model  TEXT NOT NULL,
-        key    TEXT NOT NULL,
-        value  TEXT NOT NULL,
-        PRIMARY KEY (model, key)
-    );
-    """,
-    # 1 -> 2: `published` rows (no GT hash, a citation) get their own key beside
-    # measured ones; the `benchmarks` registry of each board's ground truth.
-    """
-    CREATE TABLE results_v2 (
-        model            TEXT NOT NULL,
-        task             TEXT NOT NULL,
-        benchmark        TEXT NOT NULL,
-        split            TEXT NOT NULL,
-        source           TEXT NOT NULL,
-        metrics          TEXT NOT NULL,
-        n_samples        INTEGER,
-        records_sha256   TEXT,
-        result_path      TEXT,
-        toolkit_version  TEXT NOT NULL,
-        gt_sha256        TEXT,            -- NULL exactly for published rows
-        pred_sha256      TEXT NOT NULL,
-        params           TEXT NOT NULL,
-        citation         TEXT,            -- JSON: where a published number is printed
-        added_at         TEXT NOT NULL,
-        PRIMARY KEY (model, task, benchmark, split, source),
-        CHECK ((source = 'published') = (gt_sha256 IS NULL))
-    );
-    INSERT INTO results_v2 (model, task, benchmark, split, source, metrics, n_samples, records_sha256, result_path,
-                            toolkit_version, gt_sha256, pred_sha256, params, citation, added_at)
-        SELECT model, task, benchmark, split, source, metrics, n_samples, records_sha256, result_path,
-               toolkit_version, gt_sha256, pred_sha256, params, NULL, added_at FROM results;
-    DROP TABLE results;
-    ALTER TABLE results_v2 RENAME TO results;
-    CREATE INDEX results_board ON results (task, benchmark, split);
-    CREATE TABLE benchmarks (
-        task           TEXT NOT NULL,
-        benchmark      TEXT NOT NULL,
-        split          TEXT NOT NULL,
-        gt_path        TEXT NOT NULL,   -- absolute
-        gt_sha256      TEXT NOT NULL,
-        options        TEXT NOT NULL,   -- JSON object: the evaluation options the board is scored with
-        registered_at  TEXT NOT NULL,
-        PRIMARY KEY (task, benchmark, split)
-    );
-    """,
-]
-# 2 -> 3: boards are keyed by (task, benchmark, version, split): world results and real-data results never
-# share one. Rows of older databases recorded no version: published rows are on the official data, the
-# others are "unrecorded" (they may be world results) and are kept apart until re-added.
-MIGRATIONS.append(
-    """
-    CREATE TABLE results_v3 (
-        model            TEXT NOT NULL,
-        task             TEXT NOT NULL,
-        benchmark        TEXT NOT NULL,
-        version          TEXT NOT NULL,   -- official, world-v1.0.0-small-seed0, unrecorded (before schema 3)
-        split            TEXT NOT NULL,
-        source           TEXT NOT NULL,
-        metrics          TEXT NOT NULL,
-        n_samples        INTEGER,
-        records_sha256   TEXT,
-        result_path      TEXT,
-        toolkit_version  TEXT NOT NULL,
-        gt_sha256        TEXT,
-        pred_sha256      TEXT NOT NULL,
-        params           TEXT NOT NULL,
-        citation         TEXT,
-        added_at         TEXT NOT NULL,
-        PRIMARY KEY (model, task, benchmark, version, split, source),
-        CHECK ((source = 'published') = (gt_sha256 IS NULL))
-    );
-    INSERT INTO results_v3 (model, task, benchmark, version, split, source, metrics, n_samples, records_sha256, result_path,
-                            toolkit_version, gt_sha256, pred_sha256, params, citation, added_at)
-        SELECT model, task, benchmark, CASE WHEN source = 'published' THEN 'official' ELSE 'unrecorded' END, split, source,
-               metrics, n_samples, records_sha256, result_path, toolkit_version, gt_sha256, pred_sha256, params, citation, added_at
-        FROM results;
-    DROP TABLE results;
-    ALTER TABLE results_v3 RENAME TO results;
-    CREATE INDEX results_board ON results (task, benchmark, version, split);
-    CREATE TABLE benchmarks_v3 (
-        task           TEXT NOT NULL,
-        benchmark      TEXT NOT NULL,
-        version        TEXT NOT NULL,
-        split          TEXT NOT NULL,
-        gt_path        TEXT NOT NULL,
-        gt_sha256      TEXT NOT NULL,
-        options        TEXT NOT NULL,
-        registered_at  TEXT NOT NULL,
-        PRIMARY KEY (task, benchmark, version, split)
-    );
-    INSERT INTO benchmarks_v3 (task, benchmark, version, split, gt_path, gt_sha256, options, registered_at)
-        SELECT task, benchmark, 'unrecorded', split, gt_path, gt_sha256, options, registered_at FROM benchmarks;
-    DROP TABLE benchmarks;
-    ALTER TABLE benchmarks_v3 RENAME TO benchmarks;
-    """
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-OFFICIAL = "official"  # the version of a real benchmark as its authors release it
-UNRECORDED = "unrecorded"  # rows added before schema version 3
 
 _FIXED_COLUMNS = [
     "model", "task", "benchmark", "version", "split", "source", "n_samples", "added_at", "toolkit_version",
     "gt_sha256", "pred_sha256", "records_sha256", "result_path", "params", "citation",
 ]
-
-
-@dataclass(frozen=True)
-class Row:
-    """One result on the board."""
-
-    model: str
-    task: str
-    benchmark: str
-    split: str
-    metrics: dict[str, float | None]
-    n_samples: int | None
-    records_sha256: str | None
-    result_path: str | None
-    toolkit_version: str
-    gt_sha256: str | None  # None for published rows
-    pred_sha256: str
-    params: dict[str, Any]
-    source: str
-    added_at: str
-    meta: dict[str, str] = field(default_factory=dict)
-    citation: dict[str, Any] | None = None  # published rows: where the numbers are printed
-    version: str = OFFICIAL  # official, world-v..., unrecorded
-
-    @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        return (self.model, self.task, self.benchmark, self.version, self.split)
-
-    @property
-    def board(self) -> tuple[str, str, str, str]:
-        """(task, benchmark, version, split): the rows one ranking may hold."""
-        return (self.task, self.benchmark, self.version, self.split)
-
-
-@dataclass(frozen=True)
-class AddOutcome:
-    """What ``add`` did: ``added``, ``replaced`` or ``unchanged`` (``removed``: a pruned published row)."""
-
-    status: str
-    model: str
-    task: str
-    benchmark: str
-    split: str
-    previous_metrics: dict[str, float | None] | None = None  # set when replaced
-    meta_changed: bool = False
-    version: str = OFFICIAL
-
-    def describe(self) -> str:
-        board = f"{self.benchmark}/{self.split}" if self.version == OFFICIAL else f"{self.benchmark} ({self.version})/{self.split}"
-        where = f"{self.model} on {self.task}/{board}"
-        if self.status == "unchanged":
-            text = f"unchanged: {where} (same predictions and metrics)"
-            return text + ("; model metadata updated" if self.meta_changed else "")
-        return f"{self.status}: {where}"
-
-
-@dataclass(frozen=True)
-class PublishedEntry:
-    """A number a paper prints: one model on one (task, benchmark, split)."""
-
-    model: str
-    task: str
-    benchmark: str
-    split: str
-    metrics: dict[str, float]
-    citation: dict[str, Any]  # title, arxiv, table, read_from, printed_as, ...
-    meta: dict[str, str] = field(default_factory=dict)
-    date: str | None = None  # the paper's date (ISO, or a year): the row's added_at, never the load time
-    version: str = OFFICIAL  # papers print numbers on the released data
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """A board's ground truth: what `leaderboard submit` scores predictions against."""
-
-    task: str
-    benchmark: str
-    split: str
-    gt_path: str
-    gt_sha256: str
-    options: dict[str, Any]
-    registered_at: str
-    version: str = OFFICIAL
-
-
-def task_metric_names(task: str) -> list[str]:
-    """The metric names a task's results carry (FORMATS.md), in table order."""
-    from psalm_bench.tasks import TASKS
-
-    return [m for row in TASKS[task].table_rows for m in row]
-
-
-def _where(p: Any) -> str:
-    """A board as messages name it: task/benchmark/split, with the version where it is not the official data."""
-    benchmark = p.benchmark if p.version == OFFICIAL else f"{p.benchmark} ({p.version})"
-    return f"{p.task}/{benchmark}/{p.split}"
-
-
-def _check_published(entry: PublishedEntry) -> PublishedEntry:
-    from psalm_bench.tasks import TASKS
-
-    where = f"published entry {entry.model!r} {entry.task}/{entry.benchmark}/{entry.split}"
-    for name in ("model", "task", "benchmark", "split"):
-        value = getattr(entry, name)
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"{where}: {name} must be a non-empty string")
-    if entry.task not in TASKS:
-        raise InputError(f"{where}: unknown task {entry.task!r}; choose one of {', '.join(TASKS)}")
-    if not entry.metrics:
-        raise InputError(f"{where}: no metrics")
-    allowed = task_metric_names(entry.task)
-    clean: dict[str, float] = {}
-    for name, value in entry.metrics.items():
-        if name not in allowed:
-            raise InputError(f"{where}: metric {name!r} is not a {entry.task} metric ({', '.join(allowed)})")
-        if value is None or metric_problem(name, value) is not None:
-            raise InputError(f"{where}: metric {name} {metric_problem(name, value) or 'must be a number'}")
-        clean[name] = float(value)
-    if not isinstance(entry.citation, Mapping) or not entry.citation.get("title"):
-        raise InputError(f"{where}: a published number needs its citation (at least a title)")
-    meta = {str(k): str(v) for k, v in (entry.meta or {}).items()}
-    if entry.date is not None and not _DATE.match(str(entry.date)):
-        raise InputError(f"{where}: date {entry.date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    if not isinstance(entry.version, str) or not entry.version.strip():
-        raise InputError(f"{where}: version must be a non-empty string")
-    return PublishedEntry(entry.model.strip(), entry.task, entry.benchmark, entry.split, clean, dict(entry.citation), meta, entry.date, entry.version)
-
-
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-
-
-def _unique_keys(items: Sequence[Any], problem: Any) -> dict[tuple[str, str, str, str, str], int]:
-    """Index items by (model, task, benchmark, version, split); a repeated key is an InputError worded by ``problem(item, first, second)``."""
-    seen: dict[tuple[str, str, str, str, str], int] = {}
-    for i, item in enumerate(items):
-        key = (item.model, item.task, item.benchmark, item.version, item.split)
-        if key in seen:
-            raise InputError(problem(item, seen[key] + 1, i + 1))
-        seen[key] = i
-    return seen
-
-
-def parse_meta(items: Iterable[str] | None) -> dict[str, str]:
-    """``["llm=Phi-1.5", "link=https://..."]`` -> dict; a bad item is an InputError."""
-    meta: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"--meta {item!r}: expected KEY=VALUE")
-        meta[key] = value.strip()
-    return meta
-
-
-def _canonical_json(obj: Any) -> bytes:
-    """Deterministic JSON bytes (sorted keys, no spaces, NaN/inf as null, numpy as lists)."""
-    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (str, int, bool)) or obj is None:
-        return obj
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    try:
-        import numpy as np
-
-        if isinstance(obj, np.ndarray):
-            return _plain(obj.tolist())
-        if isinstance(obj, np.generic):
-            return _plain(obj.item())
-    except ImportError:  # pragma: no cover
-        pass
-    import dataclasses
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _plain(dataclasses.asdict(obj))
-    raise InputError(f"not JSON-serialisable value of type {type(obj).__name__}")
-
-
-def records_digest(records: Any) -> str | None:
-    """sha256 of the canonical JSON of a result's per-sample records (None without records)."""
-    if records is None:
-        return None
-    return hashlib.sha256(_canonical_json(records)).hexdigest()
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    model: str
-    task: str
-    benchmark: str
-    version: str
-    split: str
-    metrics: dict[str, float | None]
-    metrics_json: str
-    n_samples: int | None
-    records_sha256: str | None
-    result_path: str | None
-    toolkit_version: str
-    gt_sha256: str
-    pred_sha256: str
-    params_json: str
-    source: str
-    file: str | None = None  # as the user named it, for messages
-
-
-def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) -> _Prepared:
-    from psalm_bench.tasks import TASKS
-
-    file: str | None = None
-    result_path: str | None = None
-    if isinstance(result, (str, Path)):
-        from psalm_bench.jsonio import load_json
-
-        file = str(result)
-        result_path = str(Path(result).resolve())
-        data = load_json(result)
-    else:
-        data = result
-
-    def bad(problem: str) -> InputError:
-        return InputError(problem, file=file)
-
-    if not isinstance(model, str) or not model.strip():
-        raise InputError("--model must name the model (a non-empty string)")
-    if source not in RESULT_SOURCES:
-        hint = " (published rows come from `leaderboard load-published`)" if source == "published" else ""
-        raise InputError(f"source must be one of {', '.join(RESULT_SOURCES)}, got {source!r}{hint}")
-    if not isinstance(data, Mapping):
-        raise bad("not a result: expected a JSON object with task, metrics and provenance")
-    task = data.get("task")
-    if not isinstance(task, str):
-        raise bad("not a result: no \"task\"")
-    if task not in TASKS:
-        raise bad(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    metrics = data.get("metrics")
-    if not isinstance(metrics, Mapping):
-        raise bad("not a result: no \"metrics\" object")
-    wanted = [m for row in TASKS[task].table_rows for m in row]
-    missing = [m for m in wanted if m not in metrics]
-    if missing:
-        raise bad(f"task {task} result lacks metric(s) {', '.join(missing)}")
-    clean: dict[str, float | None] = {}
-    for name, value in metrics.items():
-        problem = metric_problem(str(name), value)
-        if problem is not None:  # NaN, infinity or out of range is not a measurement
-            raise bad(f"metrics: {name}: {problem}")
-        clean[str(name)] = None if value is None else float(value)
-    prov = data.get("provenance")
-    if not isinstance(prov, Mapping):
-        raise bad("not a result: no \"provenance\" (write it with `psalm-bench eval --json`)")
-    gt_sha = prov.get("gt_sha256")
-    if not isinstance(gt_sha, str) or not gt_sha:
-        raise bad("provenance: no gt_sha256; a result without its ground truth's hash cannot join a board")
-    pred_sha = prov.get("pred_sha256") or ""
-    if not isinstance(pred_sha, str):
-        raise bad(f"provenance: pred_sha256 must be a string, got {pred_sha!r}")
-    params = prov.get("params") or {}
-    if not isinstance(params, Mapping):
-        raise bad("provenance: params must be an object")
-    benchmark = params.get("dataset") or params.get("benchmark") or "default"
-    version = params.get("world") or OFFICIAL
-    if not isinstance(version, str):
-        raise bad(f"provenance: params.world must name the world (a string), got {version!r}")
-    split = params.get("split") or "default"
-    n_samples = data.get("n_samples")
-    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int)):
-        raise bad(f"n_samples must be an integer, got {n_samples!r}")
-    return _Prepared(
-        model=model.strip(),
-        task=task,
-        benchmark=str(benchmark),
-        version=version,
-        split=str(split),
-        metrics=clean,
-        metrics_json=_canonical_json(clean).decode(),
-        n_samples=n_samples,
-        records_sha256=records_digest(data.get("records")),
-        result_path=result_path,
-        toolkit_version=str(prov.get("psalm_bench") or ""),
-        gt_sha256=gt_sha,
-        pred_sha256=pred_sha,
-        params_json=_canonical_json(params).decode(),
-        source=source,
-        file=file,
-    )
 
 
 class ResultsStore:
@@ -529,29 +113,7 @@ class ResultsStore:
         return store
 
     def _migrate(self) -> None:
-        conn = self._conn
-        conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise InputError(
-                f"database schema version {version} is newer than this psalm-bench reads (version {SCHEMA_VERSION}); upgrade psalm-bench",
-                file=self.path,
-            )
-        if version == SCHEMA_VERSION:
-            return
-        with self._transaction():
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
-            if version == 0:
-                tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-                if tables:
-                    raise InputError(
-                        f"not a leaderboard database (it holds other tables: {', '.join(t[0] for t in tables[:5])})",
-                        file=self.path,
-                    )
-            for step in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[step]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {step + 1}")
+        migrate(self._conn, self.path)
 
     @property
     def schema_version(self) -> int:
@@ -568,25 +130,13 @@ class ResultsStore:
 
     @contextmanager
     def _db_errors(self) -> Iterator[None]:
-        """SQLite failures (full disk, damaged pages, locks) as one line naming the database."""
-        try:
+        with db_errors(self.path):
             yield
-        except sqlite3.Error as exc:
-            raise InputError(f"database error: {exc}", file=self.path) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        with self._db_errors():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # SQLite rolls back by itself on a full disk; a second ROLLBACK
-                # would raise "no transaction is active" and hide the cause.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+        with transaction(self._conn, self.path):
+            yield
 
     # -- writing -----------------------------------------------------------
 
@@ -933,17 +483,6 @@ def _defuse_formulas(df):
     for col in out.columns:
         if out[col].dtype == object:
             out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_LEADS) else v)
-    return out
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (no ';' inside our SQL literals)."""
-    out = []
-    for chunk in script.split(";"):
-        lines = [line.split("--", 1)[0] for line in chunk.splitlines()]
-        text = "\n".join(lines).strip()
-        if text:
-            out.append(text)
     return out
 
 
