@@ -22,7 +22,7 @@ def browse_command(
     sequence: Annotated[Optional[str], typer.Option("--sequence", help="vos: only the objects of this sequence. [default: all]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Draw the K worst samples (or the K most regressed) as static HTML pages: image, GT, prediction, prompt, metrics."""
+    """Draw the K worst samples (or the K most regressed) as static HTML pages: image, GT, prediction, prompt, metrics; below them the task's plots (OUT/plots/*.png)."""
     from psalm_bench.leaderboard.browse import browse
 
     filters = {k: v for k, v in {"prompt": prompt, "target": target, "sequence": sequence}.items() if v is not None}
