@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from psalm_bench.model.bundle import CHECK_FILE, CHECK_WORLD, check_metrics
+from psalm_bench.commands.bundle import CHECK_FILE, CHECK_WORLD, check_metrics
 from psalm_bench.model.predict import bundled_model_dir
 
 BUNDLED = bundled_model_dir()
@@ -28,7 +28,7 @@ def test_bundled_model_scores_the_tiny_world_as_recorded(tiny_world):
     recorded = json.loads((BUNDLED / CHECK_FILE).read_text())
     assert recorded["world"]["size"] == CHECK_WORLD["size"] and recorded["world"]["seed"] == CHECK_WORLD["seed"]
     measured = check_metrics(BUNDLED, world=tiny_world)
-    assert measured["world"]["version"] == recorded["world"]["version"], "the world changed: re-record with python -m psalm_bench.model.bundle"
+    assert measured["world"]["version"] == recorded["world"]["version"], "the world changed: re-record with python -m psalm_bench.commands.bundle"
     assert measured["metrics"].keys() == recorded["metrics"].keys()
     for key, metrics in recorded["metrics"].items():
         for name, value in metrics.items():

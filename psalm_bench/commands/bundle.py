@@ -1,6 +1,6 @@
 """Ship a trained run as the bundled model, with the numbers its own check asserts.
 
-``python -m psalm_bench.model.bundle RUN_DIR`` copies the release files of a
+``python -m psalm_bench.commands.bundle RUN_DIR`` copies the release files of a
 finished ``psalm-bench train`` run into ``model/bundled/`` and records
 ``check.json``: the model's headline metrics on the tiny world (seed 0),
 which ``tests/test_bundled_model.py`` recomputes on CPU and compares.
@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CONFIG_FILE, PROVENANCE_FILE, WEIGHTS_FILE
-from .tokenizer import TOKENIZER_FILE
+from psalm_bench.model.checkpoint import CONFIG_FILE, PROVENANCE_FILE, WEIGHTS_FILE
+from psalm_bench.model.tokenizer import TOKENIZER_FILE
 
 CHECK_FILE = "check.json"
 CHECK_WORLD = {"size": "tiny", "seed": 0}
@@ -74,9 +74,11 @@ def bundle(run_dir: Path, dest: Path) -> Path:
 
 
 def main() -> None:
+    from psalm_bench.model.predict import bundled_model_dir
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--dest", type=Path, default=Path(__file__).resolve().parent / "bundled")
+    parser.add_argument("--dest", type=Path, default=bundled_model_dir())
     args = parser.parse_args()
     print(bundle(args.run_dir, args.dest))
 
