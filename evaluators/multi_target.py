@@ -606,7 +606,7 @@ class GcgRecord:
     """One image: everything its metrics need, so shards merge and reports resample."""
 
     id: Any
-    n_gt: int
+    n_gt: int  # GT phrases (Recall's denominator)
     n_pred: int
     mIoU: float  # GLaMM's per-image value (0 without a pair)
     miou_pairs: list[float]
@@ -615,7 +615,7 @@ class GcgRecord:
     ap_tp: list[int]  # per ranked detection (first 100): bit t set = matched at COCO_IOU_THRS[t]
     ap_npig: int  # GT masks (none is ignored)
     caption: str | None  # predicted caption; None: no prediction line
-    ref_caption: str
+    ref_caption: str | list[str]  # a list where the image has several reference captions
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -676,18 +676,25 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
         gmasks = [ph.mask for ph in gt.phrases]
         iou = _iou_matrix(pmasks, gmasks)
         paired = glamm_miou_pairs(iou)
+        # phrase texts, paired with masks by position (GLaMM's files may list more or fewer)
+        gtexts = list(gt.labels) if gt.labels is not None else [ph.text for ph in gt.phrases]
+        ptexts = ([] if p is None else list(p.labels) if p.labels is not None else [ph.text for ph in p.phrases])
         matches = tp = None
         similarity = self._similarity()
         if similarity is not None:
-            sim = np.zeros((len(gmasks), len(pmasks)))
-            for i, gp in enumerate(gt.phrases):
-                for j, pp in enumerate(p.phrases if p else []):
-                    sim[i, j] = similarity(gp.text, pp.text)
-            matches = [[g, q] for g, q in glamm_recall_matches(iou.T, sim)]
+            sim = np.zeros((len(gtexts), len(ptexts)))
+            for i, gtext in enumerate(gtexts):
+                for j, ptext in enumerate(ptexts):
+                    sim[i, j] = similarity(gtext, ptext)
+            try:
+                matches = [[g, q] for g, q in glamm_recall_matches(iou.T, sim)]
+            except IndexError:  # GLaMM: the best IoU cell lies outside the text matrix; caught per image
+                matches = []
             tp = len(matches)
         ap_tp, npig = image_ap_matches(gt, p)
-        self.records.append(GcgRecord(gt.id, len(gmasks), len(pmasks), float(np.mean(paired)) if paired else 0.0, paired,
-                                      matches, tp, ap_tp, npig, p.caption if p else None, gt.caption))
+        refs: str | list[str] = [gt.caption, *gt.references] if gt.references else gt.caption
+        self.records.append(GcgRecord(gt.id, len(gtexts), len(pmasks), float(np.mean(paired)) if paired else 0.0, paired,
+                                      matches, tp, ap_tp, npig, p.caption if p else None, refs))
 
     def compute(self) -> EvalResult:
         recs = self.records
@@ -743,6 +750,7 @@ def evaluate_gcg(
     progress: bool = True,
     captions: bool = True,
     text_similarity: Callable[[str, str], float] | None = None,
+    split: str | None = None,
 ) -> EvalResult:
     """GCG AP50, mIoU, Recall, METEOR, CIDEr (GLaMM). See the module docstring.
 
@@ -751,10 +759,13 @@ def evaluate_gcg(
     driver, from the merged per-image records."""
     if protocol not in GCG_PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r} for gcg; choose one of {', '.join(GCG_PROTOCOLS)}")
-    samples = load_gcg_gt(gt)
+    samples = load_gcg_gt(gt, split)
     index = {s.id: s for s in samples}
     predictions, extra = read_gcg_predictions(pred, index, ignore_extra=ignore_extra)
     warnings: list[str] = []
+    uneven = sum(1 for s in samples if s.labels is not None) + sum(1 for p in predictions.values() if p.labels is not None)
+    if uneven:
+        warnings.append(f"{uneven} GT or predicted image(s) list a different number of phrases and masks: paired by position, as GLaMM's evaluate.py")
     if text_similarity is None:
         name, text_model = default_text_model()
         if name is None:
@@ -777,7 +788,7 @@ def evaluate_gcg(
     caption_note = "not run"
     if captions:
         hyps = {r.id: r.caption for r in evaluator.records if r.caption is not None}
-        refs = {r.id: [r.ref_caption] for r in evaluator.records}
+        refs = {r.id: list(r.ref_caption) if isinstance(r.ref_caption, list) else [r.ref_caption] for r in evaluator.records}
         if not hyps:
             warnings.append("METEOR/CIDEr not computed: no predicted captions")
         elif shutil.which("java") is None:
@@ -792,9 +803,11 @@ def evaluate_gcg(
         warnings.append("no predicted mask in the whole split: AP is 0 (GLaMM's evaluate.py stops there: pycocotools loadRes of an empty list)")
     missing = sum(1 for s in samples if s.id not in predictions)
     if missing:
-        warnings.append(f"{missing} of {len(samples)} image(s) have no prediction line: no masks (mIoU 0), no caption (left out of METEOR/CIDEr, as GLaMM)")
+        what = "file (GLaMM's evaluate.py stops on a missing one)" if Path(pred).is_dir() else "line"
+        warnings.append(f"{missing} of {len(samples)} image(s) have no prediction {what}: no masks (mIoU 0), no caption (left out of METEOR/CIDEr, as GLaMM)")
     if extra:
-        warnings.append(f"{extra} prediction line(s) for ids not in the ground truth ignored")
+        unit = "file(s) in the prediction folder (GLaMM's evaluate.py reads only the GT's ids)" if Path(pred).is_dir() else "line(s)"
+        warnings.append(f"{extra} prediction {unit} for ids not in the ground truth ignored")
     result.warnings = warnings + result.warnings
     result.params.update({
         "text_model": text_model,

@@ -113,7 +113,7 @@ TASKS: dict[str, Task] = {
             "gcg",
             "grounded conversation generation (GLaMM, MGLMM): AP50, mIoU, Recall, METEOR, CIDEr",
             "psalm_bench.evaluators.multi_target:evaluate_gcg",
-            frozenset({"protocol", "captions", "ignore_extra", "workers", "progress"}),
+            frozenset({"protocol", "captions", "split", "ignore_extra", "workers", "progress"}),
             [["AP50", "mIoU", "Recall", "METEOR", "CIDEr"]],
         ),
         Task(

@@ -90,12 +90,17 @@ class GcgSample:
     width: int
     caption: str
     phrases: list[GcgPhrase]
+    # GLaMM's files list phrase texts apart from the masks, paired by position; when
+    # the two counts differ the texts are kept here (Recall uses them; see gcg_official)
+    labels: tuple[str, ...] | None = None
+    references: tuple[str, ...] = ()  # further reference captions of the image (COCO captions file)
 
 
 @dataclass
 class GcgPrediction:
     caption: str
     phrases: list[GcgPhrase] = field(default_factory=list)
+    labels: tuple[str, ...] | None = None  # as GcgSample.labels
 
 
 # ---------------------------------------------------------------------------
@@ -312,8 +317,19 @@ def _phrases(value: Any, h: int, w: int, path: Path, where: str) -> list[GcgPhra
     return out
 
 
-def load_gcg_gt(path: str | Path) -> list[GcgSample]:
+def load_gcg_gt(path: str | Path, split: str | None = None) -> list[GcgSample]:
+    """psalm-bench's GCG layout, or GLaMM's GranD-f pair of COCO files (either file,
+    or their folder with ``split``; formats.gcg_official)."""
     path = Path(path)
+    from psalm_bench.formats.gcg_official import glamm_gt_paths, load_glamm_gt
+
+    official = glamm_gt_paths(path, split)
+    if official is not None:
+        samples = load_glamm_gt(*official)
+        _index(samples, official[1])
+        return samples
+    if split is not None:
+        raise InputError("--split picks GLaMM's {split}_gcg_coco_*_gt.json files from their folder; this is one psalm-bench GCG file", file=path)
     out: list[GcgSample] = []
     for k, rec in enumerate(_samples(load_json(path), path)):
         sid, where, h, w = _sample_header(rec, k, path)
@@ -326,7 +342,13 @@ def load_gcg_gt(path: str | Path) -> list[GcgSample]:
 
 
 def read_gcg_predictions(path: str | Path, gt: dict[SampleId, GcgSample], *, ignore_extra: bool = False) -> tuple[dict[SampleId, GcgPrediction], int]:
+    """psalm-bench's JSONL, or a folder of GLaMM ``infer.py`` files (``{image_id}.json``;
+    formats.gcg_official); also the number of lines (files) for ids the GT lacks."""
     path = Path(path)
+    if path.is_dir():
+        from psalm_bench.formats.gcg_official import read_glamm_predictions
+
+        return read_glamm_predictions(path, gt)
     preds: dict[SampleId, GcgPrediction] = {}
     lines = _PredictionLines(path, gt, ignore_extra)
     for number, rec, sample in lines:
