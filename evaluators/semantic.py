@@ -24,7 +24,8 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
 from psalm_bench.pixelops import joint_histogram
-from psalm_bench.formats.semantic import LabelMap, SampleLoader, SemanticSample, load_class_names, samples_from_folders, samples_from_panoptic
+from psalm_bench.pngdecode import label_pair_counts
+from psalm_bench.formats.semantic import InflatedLabelMap, LabelMap, SampleLoader, SemanticSample, load_class_names, samples_from_folders, samples_from_panoptic
 from psalm_bench.results import EvalResult
 
 METRICS = ["mIoU", "fwIoU", "mACC", "pACC"]
@@ -98,49 +99,59 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
     def config(self) -> dict[str, Any]:
         return {"class_names": self.class_names, "ignore_label": self.ignore_label, "protocol": self.protocol}
 
-    def update(self, gt: LabelMap | np.ndarray, pred: LabelMap | np.ndarray) -> None:
-        gt_map = gt if isinstance(gt, LabelMap) else LabelMap(np.asarray(gt), "ground truth")
-        pred_map = pred if isinstance(pred, LabelMap) else LabelMap(np.asarray(pred), "prediction")
-        if gt_map.labels.shape != pred_map.labels.shape:
-            raise InputError(f"prediction shape {pred_map.labels.shape} differs from ground truth {gt_map.labels.shape}", file=pred_map.source)
-        confusion = self._confusion_of(gt_map, pred_map)
-        self.confusion += confusion
+    def update(self, gt: LabelMap | InflatedLabelMap | np.ndarray, pred: LabelMap | InflatedLabelMap | np.ndarray) -> None:
+        gt_map = gt if isinstance(gt, (LabelMap, InflatedLabelMap)) else LabelMap(np.asarray(gt), "ground truth")
+        pred_map = pred if isinstance(pred, (LabelMap, InflatedLabelMap)) else LabelMap(np.asarray(pred), "prediction")
+        if gt_map.shape != pred_map.shape:
+            raise InputError(f"prediction shape {pred_map.shape} differs from ground truth {gt_map.shape}", file=pred_map.source)
+        cells, counts = self._image_cells(gt_map, pred_map)
+        self.confusion.flat[cells] += counts  # cells are distinct: a plain scatter-add
         self.n_images += 1
-        cells = np.flatnonzero(confusion).astype(np.int32)
-        self.records.append({"image": Path(pred_map.source).stem, "cells": cells, "counts": confusion.ravel()[cells]})
+        self.records.append({"image": Path(pred_map.source).stem, "cells": cells.astype(np.int32), "counts": counts})
 
-    def _confusion_of(self, gt: LabelMap, pred: LabelMap) -> np.ndarray:
+    def _image_cells(self, gt: LabelMap | InflatedLabelMap, pred: LabelMap | InflatedLabelMap) -> tuple[np.ndarray, np.ndarray]:
+        """One image's confusion, sparse: its non-zero cells (flat indices into
+        the n x (n+1) matrix, ascending) and their counts, read off the table
+        of (gt value, pred value) pairs; labels out of range are refused."""
         n = len(self.class_names)
-        gt_labels, pred_labels = gt.labels, pred.labels
+        fused = None
+        if isinstance(gt, InflatedLabelMap) and isinstance(pred, InflatedLabelMap):
+            # straight from the two PNGs' scanlines: the same pairs, no image
+            fused = label_pair_counts(gt.scanlines, pred.scanlines, gt.height, gt.width)
+        if fused is not None:
+            pairs, pair_counts = fused
+            size = 256
+        else:
+            table, size = self._label_table(gt.labels, pred.labels)
+            pairs = np.flatnonzero(table)
+            pair_counts = table[pairs].astype(np.int64)
+        ignore = self.ignore_label % size if -size <= self.ignore_label < size else None  # as a table index
+        gt_values, pred_values = np.divmod(pairs, size)
+        self._check_range(gt_values, n, ignore, gt.source)
+        scored = gt_values < n  # the ignore label is never a class index
+        gt_values, pred_values, pair_counts = gt_values[scored], pred_values[scored], pair_counts[scored]
+        self._check_range(pred_values, n, ignore, pred.source)
+        cells = gt_values * (n + 1) + np.minimum(pred_values, n)  # the ignore label: column n, 'no prediction'
+        return cells, pair_counts
+
+    def _label_table(self, gt_labels: np.ndarray, pred_labels: np.ndarray) -> tuple[np.ndarray, int]:
+        """The flat (gt value, pred value) count table of two decoded maps and its side."""
         if gt_labels.dtype == np.uint8 and pred_labels.dtype == np.uint8:
             # One count over all 256x256 (gt, pred) value pairs: no per-class
             # masks, and the range checks come free from the table. The table
             # is reused from image to image.
             if self._pair_table is None:
                 self._pair_table = np.zeros(65536, dtype=np.uint64)
-            table = joint_histogram(gt_labels, pred_labels, 256, 65536, out=self._pair_table).reshape(256, 256)
-        else:
-            top = int(max(gt_labels.max(initial=0), pred_labels.max(initial=0), self.ignore_label)) + 1
-            table = joint_histogram(gt_labels.astype(np.int64), pred_labels.astype(np.int64), top, top * top).reshape(top, top)
-        size = table.shape[0]
-        ignore = self.ignore_label if self.ignore_label < size else None
-        self._check_range(table.sum(axis=1), n, ignore, gt.source)
-        gt_rows = table[:n]
-        self._check_range(gt_rows.sum(axis=0), n, ignore, pred.source)
-        confusion = np.zeros((n, n + 1), dtype=np.int64)
-        confusion[:, :n] = gt_rows[:, :n]
-        if ignore is not None:
-            confusion[:, n] = gt_rows[:, ignore]
-        return confusion
+            return joint_histogram(gt_labels, pred_labels, 256, 65536, out=self._pair_table), 256
+        top = int(max(gt_labels.max(initial=0), pred_labels.max(initial=0), self.ignore_label)) + 1
+        return joint_histogram(gt_labels.astype(np.int64), pred_labels.astype(np.int64), top, top * top), top
 
     @staticmethod
-    def _check_range(value_counts: np.ndarray, n: int, ignore: int | None, source: str) -> None:
-        counts = value_counts.copy()
-        if ignore is not None:
-            counts[ignore] = 0
-        over = np.flatnonzero(counts[n:])
+    def _check_range(values: np.ndarray, n: int, ignore: int | None, source: str) -> None:
+        """Refuse the smallest value that is neither a class index nor the ignore label."""
+        over = values[(values >= n) & (values != ignore)] if ignore is not None else values[values >= n]
         if over.size:
-            label = int(over[0]) + n
+            label = int(over.min())
             raise InputError(f"label {label} is not a class index (0..{n - 1}) nor the ignore label", file=source)
 
     def merge(self, other: "SemanticEvaluator") -> "SemanticEvaluator":

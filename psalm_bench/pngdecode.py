@@ -81,6 +81,29 @@ def decode_png_fast(data: bytes, out: np.ndarray | None = None) -> np.ndarray | 
     return np.frombuffer(pixels, dtype=np.uint8).reshape(shape)
 
 
+def inflate_label_png(data: bytes) -> tuple[bytes, int, int] | None:
+    """(inflated scanlines, height, width) of an 8-bit one-channel PNG (grey
+    or palette: a label map), or None for any other PNG or a missing extension."""
+    if _filters is None or not hasattr(_filters, "label_pair_counts"):
+        return None
+    inflated = _inflate(data)
+    if inflated is None or inflated[3] != 1 or data[25] not in (0, 3):  # grey or palette, no alpha
+        return None
+    return inflated[0], inflated[1], inflated[2]
+
+
+def label_pair_counts(a: bytes, b: bytes, height: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (a, b) pixel pairs of two inflated label maps (from
+    ``inflate_label_png``): the ascending cells ``a * 256 + b`` that occur and
+    their counts (int64), with no image materialised. None when the scanlines
+    do not unfilter (an unknown filter type): decode them to learn why."""
+    try:
+        cells, counts = _filters.label_pair_counts(a, b, height, width)
+    except ValueError:
+        return None
+    return np.frombuffer(cells, dtype=np.int64), np.frombuffer(counts, dtype=np.int64)
+
+
 def decode_panoptic_dense_fast(data: bytes, segment_ids: np.ndarray, dtype: type) -> np.ndarray | None:
     """HxW dense segment indices of an 8-bit RGB(A) panoptic PNG: 0 for an id
     not in ``segment_ids``, 1 for void, 2 + k for ``segment_ids[k]``; decoded

@@ -81,7 +81,12 @@ def read_label_map(path: str | Path, out: np.ndarray | None = None, expect: tupl
     then be a view of it, valid until the buffer's next use. ``expect``:
     the (height, width) the header must give before decoding."""
     path = Path(path)
-    image = _decode(read_png_bytes(path, expect), path, out)
+    return label_map_from_png(read_png_bytes(path, expect), path, out)
+
+
+def label_map_from_png(data: bytes, path: Path, out: np.ndarray | None = None) -> np.ndarray:
+    """``read_label_map`` on a PNG's bytes already read (and checked by ``read_png_bytes``)."""
+    image = _decode(data, path, out)
     if image.ndim == 3:
         if image.shape[2] in (2, 4):  # grey+alpha or RGBA: alpha carries no label
             image = image[..., : image.shape[2] - 1]

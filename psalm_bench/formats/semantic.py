@@ -10,6 +10,7 @@ JSON's category list), unlabelled pixels ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.paths import require_folder
 from psalm_bench.jsonio import load_json
-from psalm_bench.pngdecode import decode_panoptic_dense_fast
-from psalm_bench.pngio import read_label_map, read_panoptic_ids, read_png_bytes
+from psalm_bench.pngdecode import decode_panoptic_dense_fast, inflate_label_png
+from psalm_bench.pngio import label_map_from_png, read_label_map, read_panoptic_ids, read_png_bytes
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,35 @@ class LabelMap:
 
     labels: np.ndarray
     source: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.labels.shape
+
+
+@dataclass(frozen=True)
+class InflatedLabelMap:
+    """An 8-bit one-channel PNG label map, inflated but not unfiltered.
+
+    The semantic evaluator counts (GT, prediction) pixel pairs straight from
+    the scanlines of two of these, so neither image is ever written out (the
+    unfiltering and a second pass over both maps were half of mIoU's time).
+    ``labels`` decodes the map, exactly as ``read_label_map`` would, when an
+    array is needed after all."""
+
+    scanlines: bytes
+    height: int
+    width: int
+    png: bytes
+    source: str
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return label_map_from_png(self.png, Path(self.source))
 
 
 @dataclass(frozen=True)
@@ -144,15 +174,30 @@ class SampleLoader:
     def __getstate__(self) -> dict[str, object]:
         return {"ignore_label": self.ignore_label, "_buffers": {}}
 
-    def __call__(self, sample: SemanticSample) -> tuple[LabelMap, LabelMap]:
+    def __call__(self, sample: SemanticSample) -> tuple[LabelMap | InflatedLabelMap, LabelMap | InflatedLabelMap]:
+        gt: LabelMap | InflatedLabelMap
+        pred: LabelMap | InflatedLabelMap
         if isinstance(sample.gt, PanopticLabelSource):
             gt = LabelMap(read_panoptic_as_labels(sample.gt, self.ignore_label), str(sample.gt.png))
         else:
-            gt = LabelMap(self._read("gt", sample.gt), str(sample.gt))
-        pred = LabelMap(self._read("pred", sample.pred, gt.labels.shape[:2]), str(sample.pred))
-        if gt.labels.shape != pred.labels.shape:
-            raise InputError(f"prediction size {pred.labels.shape[0]}x{pred.labels.shape[1]} differs from ground truth {gt.labels.shape[0]}x{gt.labels.shape[1]}", file=pred.source, record=f"image {sample.name}")
+            gt = self._inflated(sample.gt) or LabelMap(self._read("gt", sample.gt), str(sample.gt))
+        shape = gt.shape[:2]
+        pred = self._inflated(sample.pred, shape) if isinstance(gt, InflatedLabelMap) else None
+        if pred is None:
+            pred = LabelMap(self._read("pred", sample.pred, shape), str(sample.pred))
+        if gt.shape != pred.shape:
+            raise InputError(f"prediction size {pred.shape[0]}x{pred.shape[1]} differs from ground truth {gt.shape[0]}x{gt.shape[1]}", file=pred.source, record=f"image {sample.name}")
         return gt, pred
+
+    @staticmethod
+    def _inflated(path: Path, expect: tuple[int, ...] | None = None) -> InflatedLabelMap | None:
+        """The PNG inflated, when it is an 8-bit one-channel map; else None (read it the general way)."""
+        data = read_png_bytes(path, expect)
+        inflated = inflate_label_png(data)
+        if inflated is None:
+            return None
+        scanlines, height, width = inflated
+        return InflatedLabelMap(scanlines, height, width, data, str(path))
 
     def _read(self, role: str, path: Path, expect: tuple[int, int] | None = None) -> np.ndarray:
         labels = read_label_map(path, self._buffers.get(role), expect)
@@ -166,4 +211,5 @@ class SampleLoader:
 
 def load_sample(sample: SemanticSample, ignore_label: int = 255) -> tuple[LabelMap, LabelMap]:
     """Decode one sample (fresh arrays; see SampleLoader for the reusing one)."""
-    return SampleLoader(ignore_label)(sample)
+    gt, pred = SampleLoader(ignore_label)(sample)
+    return LabelMap(gt.labels, gt.source), LabelMap(pred.labels, pred.source)
