@@ -32,6 +32,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import math
+
 import cv2
 import numpy as np
 
@@ -200,15 +202,15 @@ class CorrespondenceEvaluator(Evaluator[CorrespondenceSample, None]):
             prefix = PREFIX[d]
             metrics[f"{prefix}_VA"] = balanced_accuracy(visible[rows], pred_visible[rows]) * 100.0
             for m in ("IoU", "LE", "CA"):
-                metrics[f"{prefix}_{m}"] = float(np.mean(values[m][shown])) * 100.0 if shown.any() else None
+                metrics[f"{prefix}_{m}"] = _mean(values[m][shown]) * 100.0 if shown.any() else None
             takes = np.asarray(rec["take"], dtype=object)
             for take in dict.fromkeys(takes[rows].tolist()):
                 sel = rows & (takes == take)
                 vis = sel & visible
                 breakdown[f"{d} {take}"] = {
-                    "IoU": float(np.mean(values["IoU"][vis])) * 100.0 if vis.any() else None,
-                    "CA": float(np.mean(values["CA"][vis])) * 100.0 if vis.any() else None,
-                    "LE": float(np.mean(values["LE"][vis])) * 100.0 if vis.any() else None,
+                    "IoU": _mean(values["IoU"][vis]) * 100.0 if vis.any() else None,
+                    "CA": _mean(values["CA"][vis]) * 100.0 if vis.any() else None,
+                    "LE": _mean(values["LE"][vis]) * 100.0 if vis.any() else None,
                     "visible": int(np.count_nonzero(vis)),
                     "frames": int(np.count_nonzero(sel)),
                 }
@@ -224,6 +226,11 @@ class CorrespondenceEvaluator(Evaluator[CorrespondenceSample, None]):
             breakdown=breakdown,
             records=records,
         )
+
+
+def _mean(values: np.ndarray) -> float:
+    """Exactly rounded mean: shards merged in any order give the same bits."""
+    return math.fsum(values.tolist()) / len(values)
 
 
 def _load(sample: CorrespondenceSample) -> tuple[CorrespondenceSample, None]:

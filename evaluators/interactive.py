@@ -28,6 +28,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import math
+
 import numpy as np
 from pycocotools import mask as mask_api
 
@@ -154,8 +156,8 @@ class InteractiveEvaluator(Evaluator[InteractiveImage, dict[tuple[int, str], RLE
 
     @staticmethod
     def _sums(select: np.ndarray, iou: np.ndarray, inter: np.ndarray, union: np.ndarray) -> list[float]:
-        """One group's ``SUMS``: samples, IoU (numpy's pairwise sum, as its mean), I, U."""
-        return [float(select.sum()), float(iou[select].sum()), float(inter[select].sum()), float(union[select].sum())]
+        """One group's ``SUMS``: samples, IoU (exactly rounded, so any merge order of shards gives the same bits), I, U."""
+        return [float(select.sum()), math.fsum(iou[select].tolist()), float(inter[select].sum()), float(union[select].sum())]
 
     def compute(self) -> EvalResult:
         prompt = np.asarray(self.prompt, dtype=np.int64)

@@ -388,7 +388,7 @@ class VosEvaluator(Evaluator[Any, Any]):
                 rec_j.append(seq.J[k])
                 rec_f.append(seq.F[k])
         stats = np.concatenate([np.asarray(j_stats).reshape(-1, 3), np.asarray(f_stats).reshape(-1, 3)], axis=1) * 100.0
-        sums = [float(np.sum(stats[:, i])) for i in range(6)]  # per column, numpy's pairwise sum (as np.mean)
+        sums = [math.fsum(stats[:, i].tolist()) for i in range(6)]  # exactly rounded: the same bits in any merge order
         metrics = point(vos_metrics(np.asarray([sums]), np.asarray([len(j_stats)])), METRICS)
         warnings = []
         if n_missing:
