@@ -40,9 +40,6 @@ from psalm_bench.formats.jsonl import write_jsonl
 from psalm_bench.generators.interactive import iter_records
 
 POINT_RADIUS = 10
-BASELINE_NAME = "prompt-as-mask"
-VOS_BASELINE_NAME = "first-frame-copy"
-CORRESPONDENCE_BASELINE_NAME = "query-mask-copy"
 
 
 def point_disk(prompt: np.ndarray, radius: int = POINT_RADIUS) -> np.ndarray:

@@ -302,10 +302,6 @@ _CONFIGS = {"tiny": _tiny, "tiny-paper": _tiny_paper, "bundled": _bundled, "bund
             "swinb-phi15": _swinb_phi15}
 
 
-def config_names() -> list[str]:
-    return list(_CONFIGS)
-
-
 def get_config(name: str) -> PSALMConfig:
     """A named geometry: tiny, tiny-paper, bundled, bundled-lite0 or swinb-phi15 (a fresh object each call)."""
     try:

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +44,6 @@ from .inference import (
 )
 from .samples import TrainSample, collate
 
-T = TypeVar("T")
 PROMPT_KINDS = ("point", "scribble", "box", "mask")
 
 
@@ -74,11 +73,6 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError("image not found", file=path) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"image does not open ({exc})", file=path) from None
-
-
-def _batched(items: Sequence[T], n: int) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
 
 
 @dataclass

@@ -178,13 +178,6 @@ def _short_runs(s: bytes) -> list[int]:
     return counts
 
 
-def decode_many(rles: list[RLE], height: int, width: int) -> np.ndarray:
-    """HxWxN uint8 stack; an empty list gives an HxWx0 array."""
-    if not rles:
-        return np.zeros((height, width, 0), dtype=np.uint8)
-    return mask_api.decode(rles)
-
-
 def encode(mask: np.ndarray) -> RLE:
     """Compressed RLE of a binary HxW mask, counts as a str (JSON-ready)."""
     rle = mask_api.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)))
@@ -194,11 +187,6 @@ def encode(mask: np.ndarray) -> RLE:
 
 def area(rle: RLE) -> int:
     return int(mask_api.area(rle))
-
-
-def check_rle_decodes(rle: RLE) -> None:
-    """Alias of check_rle, for existing callers."""
-    check_rle(rle)
 
 
 def intersection_union(a: RLE, b: RLE, use_native: bool = True) -> tuple[int, int]:

@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 COCO_STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl",
                    "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
-PQ_NAMES = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
 
 
 @contextmanager
