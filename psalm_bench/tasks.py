@@ -1,12 +1,14 @@
 """The task registry: what `psalm-bench eval --task NAME` can score.
 
-Each task names its runner (imported lazily so the CLI starts fast), the
-options it accepts, and the layout of its printed table.
+Each task names its runner (a function that imports it, so the CLI starts
+fast and tools, import-linter included, can still follow the call), the
+options it accepts (the one list the CLI, the API and the shards check
+against; tests/test_cli_tasks.py holds it equal to the runner's signature and
+to `eval`'s flags), and the layout of its printed table.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -20,10 +22,11 @@ if TYPE_CHECKING:  # annotations only: `--help` does not import the results laye
 class Task:
     name: str
     summary: str
-    runner: str  # "module:function"
+    runner: Callable[[], Runner]  # returns the evaluate_* function, imported on first use
     options: frozenset[str]
     table_rows: list[list[str]] = field(default_factory=list)  # headline metrics, one printed row per list
     why_not: dict[str, str] = field(default_factory=dict)  # option -> why this task does not take it
+    python_only: frozenset[str] = frozenset()  # runner keywords only Python callers pass (objects, not flags)
 
     def run(self, gt: Any, pred: Any, **options: Any) -> EvalResult:
         unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
@@ -31,9 +34,82 @@ class Task:
             flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
             reasons = "; ".join(self.why_not[k] for k in unknown if k in self.why_not)
             raise InputError(f"task {self.name} does not take {flags}" + (f" ({reasons})" if reasons else ""))
-        module_name, function_name = self.runner.split(":")
-        function: Callable[..., EvalResult] = getattr(importlib.import_module(module_name), function_name)
-        return function(gt, pred, **{k: v for k, v in options.items() if v is not None})
+        return self.runner()(gt, pred, **{k: v for k, v in options.items() if v is not None})
+
+
+Runner = Callable[..., "EvalResult"]
+
+
+def _panoptic() -> Runner:
+    from psalm_bench.evaluators.panoptic import evaluate_panoptic
+
+    return evaluate_panoptic
+
+
+def _instance() -> Runner:
+    from psalm_bench.evaluators.instance import evaluate_instance
+
+    return evaluate_instance
+
+
+def _semantic() -> Runner:
+    from psalm_bench.evaluators.semantic import evaluate_semantic
+
+    return evaluate_semantic
+
+
+def _refcoco() -> Runner:
+    from psalm_bench.evaluators.referring import evaluate_refcoco
+
+    return evaluate_refcoco
+
+
+def _gref() -> Runner:
+    from psalm_bench.evaluators.referring import evaluate_gref
+
+    return evaluate_gref
+
+
+def _interactive() -> Runner:
+    from psalm_bench.evaluators.interactive import evaluate_interactive
+
+    return evaluate_interactive
+
+
+def _vos() -> Runner:
+    from psalm_bench.evaluators.vos import evaluate_vos
+
+    return evaluate_vos
+
+
+def _ov_semantic() -> Runner:
+    from psalm_bench.evaluators.open_vocab import evaluate_ov_semantic
+
+    return evaluate_ov_semantic
+
+
+def _ov_instance() -> Runner:
+    from psalm_bench.evaluators.open_vocab import evaluate_ov_instance
+
+    return evaluate_ov_instance
+
+
+def _muse() -> Runner:
+    from psalm_bench.evaluators.multi_target import evaluate_muse
+
+    return evaluate_muse
+
+
+def _gcg() -> Runner:
+    from psalm_bench.evaluators.multi_target import evaluate_gcg
+
+    return evaluate_gcg
+
+
+def _correspondence() -> Runner:
+    from psalm_bench.evaluators.correspondence import evaluate_correspondence
+
+    return evaluate_correspondence
 
 
 TASKS: dict[str, Task] = {
@@ -42,84 +118,86 @@ TASKS: dict[str, Task] = {
         Task(
             "panoptic",
             "COCO panoptic quality (PQ, SQ, RQ; things and stuff), as panopticapi",
-            "psalm_bench.evaluators.panoptic:evaluate_panoptic",
+            _panoptic,
             frozenset({"gt_dir", "pred_dir", "ignore_extra", "workers", "progress"}),
             [["PQ", "PQ_th", "PQ_st", "SQ", "SQ_th", "SQ_st", "RQ", "RQ_th", "RQ_st"]],
         ),
         Task(
             "instance",
             "COCO instance segmentation (or box) AP/AR, as pycocotools",
-            "psalm_bench.evaluators.instance:evaluate_instance",
+            _instance,
             frozenset({"iou_type", "workers", "records", "progress"}),
             [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
+            python_only=frozenset({"ground_truth"}),
         ),
         Task(
             "semantic",
             "semantic segmentation mIoU, fwIoU, mACC, pACC, as detectron2",
-            "psalm_bench.evaluators.semantic:evaluate_semantic",
+            _semantic,
             frozenset({"classes", "num_classes", "ignore_label", "protocol", "gt_dir", "ignore_extra", "workers", "progress"}),
             [["mIoU", "fwIoU", "mACC", "pACC"]],
         ),
         Task(
             "refcoco",
             "referring segmentation on RefCOCO/+/g: cIoU, gIoU, Pr@0.5..0.9, per sentence",
-            "psalm_bench.evaluators.referring:evaluate_refcoco",
+            _refcoco,
             frozenset({"dataset", "split_by", "split", "protocol", "ignore_extra", "workers", "progress"}),
             [["cIoU", "gIoU", "Pr@0.5", "Pr@0.6", "Pr@0.7", "Pr@0.8", "Pr@0.9"]],
         ),
         Task(
             "gref",
             "generalized referring segmentation on gRefCOCO: cIoU, gIoU, N-acc, T-acc, as ReLA",
-            "psalm_bench.evaluators.referring:evaluate_gref",
+            _gref,
             frozenset({"split", "protocol", "ignore_extra", "workers", "progress"}),
             [["cIoU", "gIoU", "N-acc", "T-acc"]],
         ),
         Task(
             "interactive",
             "COCO-Interactive: mIoU and cIoU per prompt type (point, scribble, box, mask)",
-            "psalm_bench.evaluators.interactive:evaluate_interactive",
+            _interactive,
             frozenset({"protocol", "ignore_extra", "workers", "progress"}),
             [["point_mIoU", "scribble_mIoU", "box_mIoU", "mask_mIoU", "mIoU"], ["point_cIoU", "scribble_cIoU", "box_cIoU", "mask_cIoU", "cIoU"]],
         ),
         Task(
             "vos",
             "DAVIS-2017 semi-supervised video object segmentation: J&F, J, F (mean, recall, decay)",
-            "psalm_bench.evaluators.vos:evaluate_vos",
+            _vos,
             frozenset({"split", "protocol", "strict", "workers", "progress"}),
             [["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]],
         ),
         Task(
             "ov-semantic",
             "open-vocabulary semantic segmentation: mIoU on ADE20K-150, Cityscapes, Pascal Context-59/459, VOC-20",
-            "psalm_bench.evaluators.open_vocab:evaluate_ov_semantic",
+            _ov_semantic,
             frozenset({"benchmark", "layout", "protocol", "image_list", "ignore_extra", "workers", "progress"}),
             [["mIoU", "fwIoU", "mACC", "pACC"]],
         ),
         Task(
             "ov-instance",
             "open-vocabulary instance segmentation: mask AP on ADE20K and Cityscapes",
-            "psalm_bench.evaluators.open_vocab:evaluate_ov_instance",
+            _ov_instance,
             frozenset({"benchmark", "iou_type", "workers", "records", "progress"}),
             [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
         ),
         Task(
             "muse",
             "MUSE multi-target reasoning segmentation (PixelLM): gIoU, cIoU after Hungarian matching",
-            "psalm_bench.evaluators.multi_target:evaluate_muse",
+            _muse,
             frozenset({"protocol", "scores", "ignore_extra", "workers", "progress"}),
             [["gIoU", "cIoU"]],
         ),
         Task(
             "gcg",
             "grounded conversation generation (GLaMM, MGLMM): AP50, mIoU, Recall, METEOR, CIDEr",
-            "psalm_bench.evaluators.multi_target:evaluate_gcg",
+            _gcg,
             frozenset({"protocol", "captions", "split", "ignore_extra", "workers", "progress"}),
             [["AP50", "mIoU", "Recall", "METEOR", "CIDEr"]],
+            python_only=frozenset({"text_similarity"}),
         ),
         Task(
             "correspondence",
             "Ego-Exo4D ego-exo / exo-ego correspondence: IoU, visibility (VA), location error (LE), contour accuracy (CA)",
-            "psalm_bench.evaluators.correspondence:evaluate_correspondence",
+            _correspondence,
             frozenset({"split", "protocol", "strict", "ignore_extra", "workers", "progress"}),
             [["EgoExo_IoU", "EgoExo_VA", "EgoExo_LE", "EgoExo_CA"], ["ExoEgo_IoU", "ExoEgo_VA", "ExoEgo_LE", "ExoEgo_CA"]],
         ),

@@ -10,21 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from psalm_bench.errors import InputError
+from psalm_bench.tasks import TASKS
 
-
-class TaskName(str, Enum):
-    panoptic = "panoptic"
-    instance = "instance"
-    semantic = "semantic"
-    refcoco = "refcoco"
-    gref = "gref"
-    interactive = "interactive"
-    vos = "vos"
-    ov_semantic = "ov-semantic"
-    ov_instance = "ov-instance"
-    muse = "muse"
-    gcg = "gcg"
-    correspondence = "correspondence"
+# --task's choices: the registry's names, in its order (ov-semantic -> member ov_semantic)
+TaskName = Enum("TaskName", {name.replace("-", "_"): name for name in TASKS}, type=str)
 
 
 
