@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_api
 
-from psalm_bench.errors import InputError
-from psalm_bench.formats.coco import parse_images
-from psalm_bench.generators.interactive_rle import Crop, _counts_from_string, _crop_from_counts, _Skip
-from psalm_bench.jsonio import load_json
-from psalm_bench.masks import first_bad_counts
+from psalm_bench.formats.coco import parse_images, read_coco_json
+from psalm_bench.generators.interactive_rle import Crop, _crop_from_counts, _Skip
+from psalm_bench.masks import MaskFormatError, first_bad_counts, polygons_to_rle, rle_runs
+
+
+def _runs(counts: bytes) -> np.ndarray:
+    """masks.rle_runs, a broken string skipped as ``bad_rle``."""
+    try:
+        return rle_runs(counts)
+    except MaskFormatError:
+        raise _Skip("bad_rle") from None
 
 
 def _is_number(v: Any) -> bool:
@@ -42,9 +47,7 @@ def instance_mask(segmentation: Any, height: int, width: int) -> Crop:
                 raise _Skip("bad_polygon")
             if min(poly) < -far or max(poly) > far:  # pycocotools would walk the whole way there
                 raise _Skip("bad_polygon")
-        rles = mask_api.frPyObjects(segmentation, height, width)
-        rle = rles[0] if len(rles) == 1 else mask_api.merge(rles)
-        return _crop_from_counts(_counts_from_string(rle["counts"]), height, width)
+        return _crop_from_counts(_runs(polygons_to_rle(segmentation, height, width)["counts"]), height, width)
     if not isinstance(segmentation, dict):
         raise _Skip("malformed")
     size, counts = segmentation.get("size"), segmentation.get("counts")
@@ -64,7 +67,7 @@ def instance_mask(segmentation: Any, height: int, width: int) -> Crop:
     if isinstance(counts, bytes):
         if first_bad_counts([{"size": size, "counts": counts}]) is not None:  # exactly as rleFrString reads it
             raise _Skip("bad_rle")
-        return _crop_from_counts(_counts_from_string(counts), height, width)
+        return _crop_from_counts(_runs(counts), height, width)
     raise _Skip("bad_rle")
 
 
@@ -72,16 +75,9 @@ def instance_mask(segmentation: Any, height: int, width: int) -> Crop:
 def read_instances(instances: Path) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]], Counter]:
     """Images (raw records) and their annotations in file order; skipped counts
     of annotations that belong to no image."""
-    data = load_json(instances)
-    if not isinstance(data, dict):
-        raise InputError("expected a COCO instances object with 'images' and 'annotations'", file=instances)
-    for key in ("images", "annotations"):
-        if key not in data:
-            raise InputError(f"missing '{key}'", file=instances)
+    data = read_coco_json(instances, ("images", "annotations"))  # the one parse (formats/coco.py)
     parse_images(data["images"], instances)  # InputError names a bad image record
     raw_anns = data["annotations"]
-    if not isinstance(raw_anns, list):
-        raise InputError("'annotations' must be a list", file=instances)
     images = data["images"]
     slot = {img["id"]: i for i, img in enumerate(images)}
     per_image: list[list[dict[str, Any]]] = [[] for _ in images]

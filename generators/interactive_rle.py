@@ -47,60 +47,6 @@ class _Skip(Exception):
     """An annotation that is left out; ``args[0]`` is the reason (SKIP_REASONS)."""
 
 
-def _counts_from_string(s: bytes) -> np.ndarray:
-    """Run lengths of a compressed COCO RLE string (the inverse of pycocotools'
-    ``rleToString``): 5-bit groups, 0x20 = more, sign in 0x10 of the last group,
-    counts from the third on stored as differences to the one two before."""
-    if len(s) <= _SHORT_STRING:
-        return np.array(_counts_from_short_string(s), np.int64)
-    b = np.frombuffer(s, np.uint8).astype(np.int64) - 48
-    if b.size == 0 or (b < 0).any() or (b > 63).any():
-        raise _Skip("bad_rle")
-    last = (b & 0x20) == 0
-    if not last[-1]:
-        raise _Skip("bad_rle")
-    ends = np.flatnonzero(last)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    group = np.repeat(np.arange(ends.size), ends - starts + 1)
-    k = np.arange(b.size) - starts[group]
-    if k.max() > 10:
-        raise _Skip("bad_rle")
-    x = np.bincount(group, weights=(b & 0x1F).astype(np.float64) * np.exp2(5.0 * k), minlength=ends.size).astype(np.int64)
-    negative = (b[ends] & 0x10) != 0
-    x[negative] -= np.left_shift(1, 5 * (k[ends[negative]] + 1))
-    if x.size > 3:
-        x[3::2] = np.cumsum(x[3::2]) + x[1]
-    if x.size > 4:
-        x[4::2] = np.cumsum(x[4::2]) + x[2]
-    return x
-
-
-_SHORT_STRING = 160  # below this a plain loop beats numpy's per-call cost
-
-
-def _counts_from_short_string(s: bytes) -> list[int]:
-    counts: list[int] = []
-    x = k = 0
-    for ch in s:
-        c = ch - 48
-        if not 0 <= c < 64:
-            raise _Skip("bad_rle")
-        x |= (c & 0x1F) << (5 * k)
-        k += 1
-        if not c & 0x20:
-            if c & 0x10:
-                x -= 1 << (5 * k)
-            if len(counts) > 2:
-                x += counts[-2]
-            counts.append(x)
-            x = k = 0
-    if k or not counts:
-        raise _Skip("bad_rle")
-    return counts
-
-
 def _crop_from_counts(counts: np.ndarray, height: int, width: int) -> Crop:
     """The tight crop of the mask these column-major run lengths describe."""
     if counts.size and (counts < 0).any():
