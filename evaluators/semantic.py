@@ -16,6 +16,7 @@ against the ground-truth class's accuracy and IoU and towards no class.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,8 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         cells, counts = self._image_cells(gt_map, pred_map)
         self.confusion.flat[cells] += counts  # cells are distinct: a plain scatter-add
         self.n_images += 1
-        self.records.append({"image": Path(pred_map.source).stem, "cells": cells.astype(np.int32), "counts": counts})
+        stem = os.path.splitext(os.path.basename(pred_map.source.rstrip("/")))[0]  # Path(...).stem, without the path object
+        self.records.append({"image": stem, "cells": cells.astype(np.int32), "counts": counts})
 
     def _image_cells(self, gt: LabelMap | InflatedLabelMap, pred: LabelMap | InflatedLabelMap) -> tuple[np.ndarray, np.ndarray]:
         """One image's confusion, sparse: its non-zero cells (flat indices into
