@@ -54,6 +54,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.results import RECORDS
 from psalm_bench.tables import MISSING, Col, Table
 from psalm_bench.tables import render_markdown as _table_markdown
 from psalm_bench.tables import render_text as _table_text
@@ -203,7 +204,7 @@ def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Ca
     from psalm_bench.evaluators.referring import PR_THRESHOLDS, referring_metrics
 
     rec = data["records"]
-    keys = [int(k) for k in _col(rec, "sent_id", src)]
+    keys = [int(k) for k in _col(rec, *RECORDS[task].unit, src)]
     inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
     union = np.asarray(_col(rec, "U", src), dtype=np.float64)
     iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
@@ -227,8 +228,9 @@ def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     from psalm_bench.evaluators.interactive import GROUPS, interactive_metrics
 
     rec = data["records"]
-    prompt = [str(p) for p in _col(rec, "prompt", src)]
-    keys = list(zip((int(a) for a in _col(rec, "ann_id", src)), prompt))
+    ann_key, prompt_key = RECORDS["interactive"].unit
+    prompt = [str(p) for p in _col(rec, prompt_key, src)]
+    keys = list(zip((int(a) for a in _col(rec, ann_key, src)), prompt))
     inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
     union = np.asarray(_col(rec, "U", src), dtype=np.float64)
     iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
@@ -249,8 +251,9 @@ def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     from psalm_bench.evaluators.vos import db_statistics, vos_metrics
 
     rec = data["records"]
-    seqs = _col(rec, "sequence", src)
-    objs = [int(o) for o in _col(rec, "object", src)]
+    seq_key, obj_key = RECORDS["vos"].unit
+    seqs = _col(rec, seq_key, src)
+    objs = [int(o) for o in _col(rec, obj_key, src)]
     J = np.asarray(_col(rec, "J", src), dtype=np.float64)
     F = np.asarray(_col(rec, "F", src), dtype=np.float64)
     order: dict[tuple[str, int], list[int]] = {}
@@ -280,7 +283,7 @@ def _semantic(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     if not isinstance(n, int) or n <= 0:
         raise InputError("semantic result lacks provenance params num_classes", file=src)
     protocol = params.get("protocol", "detectron2")
-    keys = [str(k) for k in _col(rec, "image", src)]
+    keys = [str(k) for k in _col(rec, *RECORDS["semantic"].unit, src)]
     cells = [np.asarray(c, dtype=np.int64) for c in _col(rec, "cells", src)]
     counts = [np.asarray(c, dtype=np.float64) for c in _col(rec, "counts", src)]
     m = len(keys)
@@ -348,7 +351,8 @@ def _panoptic(data: dict[str, Any], src: str, isthing: dict[int, bool] | None = 
     rec = data["records"]
     if not isinstance(rec, dict) or "images" not in rec or "segments" not in rec:
         raise InputError("panoptic records need \"images\" and \"segments\"", file=src)
-    img_ids = [int(i) for i in _col(rec["images"], "image_id", src)]
+    table, key = RECORDS["panoptic"].unit[0].split(".")
+    img_ids = [int(i) for i in _col(rec[table], key, src)]
     segs = rec["segments"]
     seg_img = np.asarray(_col(segs, "image_id", src), dtype=np.int64)
     seg_cat = np.asarray(_col(segs, "category_id", src), dtype=np.int64)
@@ -386,7 +390,7 @@ def _panoptic_stat(img_ids: list[int], segs: tuple, cats: np.ndarray, isthing: n
 
 
 def _ids(rec: Any, src: str) -> list[Any]:
-    ids = _col(rec, "id", src)
+    ids = _col(rec, *RECORDS["muse"].unit, src)  # muse and gcg: "id"
     for k in ids:
         if isinstance(k, bool) or not isinstance(k, (str, int)):
             raise InputError(f"record id {k!r} is not a string or an integer", file=src)

@@ -102,3 +102,99 @@ def _hash_inputs(paths: str | Path | list[Path] | None) -> str:
     if len(parts) == 1:
         return parts[0]
     return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# The per-sample records each task's result carries (its JSON ``records``)
+
+
+@dataclass(frozen=True)
+class RecordSchema:
+    """The fields of one task's per-sample records, in one place: the evaluator
+    writes them, ``report`` pairs and resamples them, ``browse`` explains them.
+
+    ``layout``: ``rows`` (a list of objects), ``columns`` (an object of
+    equal-length lists, one entry per record) or ``tables`` (an object of such
+    column objects, or of a plain list, named in ``fields`` as ``table.field``).
+    ``unit`` names the fields that identify a sampling unit (the report pairs two
+    runs on them); ``optional`` fields may be absent or null.
+    """
+
+    task: str
+    layout: str
+    unit: tuple[str, ...]
+    fields: dict[str, str]
+    optional: frozenset[str] = frozenset()
+
+
+_REFERRING = {
+    "sent_id": "the sentence (PSALM's per-ref protocol: the ref's first sentence)",
+    "ref_id": "its ref",
+    "I": "intersection of predicted and target mask, pixels",
+    "U": "union, pixels (ReLA/GSVA no-target rules applied)",
+    "IoU": "the sample's IoU under the protocol (PSALM: I / (U + 1e-5))",
+    "gt_no_target": "gref: the sentence refers to nothing",
+    "pred_no_target": "gref: the prediction says no target",
+}
+
+RECORDS: dict[str, RecordSchema] = {
+    "refcoco": RecordSchema("refcoco", "rows", ("sent_id",), _REFERRING, frozenset({"gt_no_target", "pred_no_target"})),
+    "gref": RecordSchema("gref", "rows", ("sent_id",), _REFERRING),
+    "interactive": RecordSchema("interactive", "columns", ("ann_id", "prompt"), {
+        "image_id": "the image", "ann_id": "the instance", "prompt": "point, scribble, box or mask",
+        "I": "intersection, pixels", "U": "union, pixels", "IoU": "I / U (PSALM: I / (U + 1e-5)); 1 where U = 0",
+    }),
+    "vos": RecordSchema("vos", "columns", ("sequence", "object"), {
+        "sequence": "the video", "object": "object id in the first frame", "frame": "the scored frame's name",
+        "J": "region similarity (mask IoU, void excluded)", "F": "boundary F-measure",
+    }),
+    "semantic": RecordSchema("semantic", "rows", ("image",), {
+        "image": "the label map's file stem",
+        "cells": "flat indices into the n x (n + 1) confusion (GT class x predicted class or none) with pixels",
+        "counts": "the pixels of each cell",
+    }),
+    "panoptic": RecordSchema("panoptic", "tables", ("images.image_id",), {
+        "images.image_id": "the image", "images.tp": "matched segments", "images.fp": "unmatched predictions",
+        "images.fn": "unmatched GT segments", "images.ignored": "predictions left out (void or crowd)",
+        "images.has_prediction": "a prediction PNG existed",
+        "segments.image_id": "the segment's image", "segments.category_id": "its category",
+        "segments.outcome": "0 TP, 1 FP, 2 FN, 3 ignored prediction", "segments.iou": "the match's IoU (null unless TP)",
+    }),
+    "instance": RecordSchema("instance", "tables", ("images",), {
+        "images": "every image id, sorted (the sampling unit)",
+        "pairs.image_id": "(image, category) pair with GT or detections", "pairs.category_id": "its category",
+        "pairs.n_dets": "its detections (top maxDets by score)", "pairs.n_gt": "its GT instances",
+        "dets.score": "each detection's score (finite)", "dets.tp": "matched at each IoU threshold (bits)",
+        "dets.ignored": "ignored at each IoU threshold (bits)",
+    }),
+    "muse": RecordSchema("muse", "rows", ("id",), {
+        "id": "the item", "n_gt": "GT masks", "n_pred": "predicted masks", "max_num": "max(n_gt, n_pred)",
+        "I": "summed intersection of the matched pairs", "U": "summed union", "iou_sum": "summed pair IoU",
+        "IoU": "iou_sum / max_num (null without masks)", "score": "the text scores used, if any",
+        "pairs": "[question, pred, gt, I, U, IoU] per Hungarian pair",
+    }),
+    "gcg": RecordSchema("gcg", "rows", ("id",), {
+        "id": "the image", "n_gt": "GT phrases", "n_pred": "predicted phrases", "mIoU": "GLaMM's per-image mean IoU",
+        "miou_pairs": "the greedy pairs' IoUs", "recall_matches": "[GT phrase, predicted phrase] matches (null without a text model)",
+        "tp": "recall TP (null without a text model)", "ap_tp": "COCOeval match bits per ranked detection",
+        "ap_npig": "GT masks counted by AP", "caption": "the predicted caption", "ref_caption": "the reference caption",
+    }),
+    "correspondence": RecordSchema("correspondence", "columns", ("direction", "take", "object", "query_cam", "target_cam", "frame"), {
+        "direction": "ego-exo or exo-ego", "take": "the take", "object": "the object", "query_cam": "query camera",
+        "target_cam": "target camera", "frame": "the frame", "visible": "the object is visible in the target",
+        "pred_visible": "the prediction says visible", "confidence": "the prediction's confidence",
+        "IoU": "mask IoU", "CA": "contour accuracy", "LE": "location error",
+    }),
+}
+RECORDS["ov-instance"] = RecordSchema("ov-instance", **{k: v for k, v in vars(RECORDS["instance"]).items() if k != "task"})
+RECORDS["ov-semantic"] = RecordSchema("ov-semantic", **{k: v for k, v in vars(RECORDS["semantic"]).items() if k != "task"})
+
+
+def record_fields(records: Any, layout: str) -> set[str]:
+    """The field names a records value holds, spelled as ``RecordSchema.fields``."""
+    if layout == "rows":
+        return set().union(*(set(r) for r in records)) if records else set()
+    if layout == "columns":
+        return set(records)
+    return {f"{name}.{k}" if isinstance(table, dict) else name for name, table in records.items()
+            for k in (table if isinstance(table, dict) else [None])}
