@@ -8,6 +8,13 @@ ratio metrics (cIoU = sum I / sum U, semantic mIoU from the summed confusion,
 panoptic PQ from summed per-category TP/FP/FN/IoU) are recomputed from the
 resampled sums, never averaged per sample.
 
+Every metric is computed by its evaluator module's one function from summed
+records (``referring_metrics``, ``interactive_metrics``, ``vos_metrics``,
+``semantic_metrics``, ``panoptic_metrics``, ``muse_metrics``, ``gcg_metrics``;
+instance AP from ``instance_state.bootstrap_stats``), the same one its
+``compute()`` calls; names, units and directions come from the task's
+``MetricSpec``, record fields from ``psalm_bench.results.RECORDS``.
+
 Sampling units (the ids that pair the two runs):
 
 - refcoco, gref: sentence (``sent_id``)
