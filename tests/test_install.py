@@ -240,7 +240,8 @@ def test_the_wheel_builds_without_packaging_warnings(tmp_path: Path) -> None:
         names = wheel.namelist()
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     for needed in ("licenses/LICENSE", "psalm_bench/model/bundled/", "psalm_bench/examples/panoptic/gt/", "psalm_bench/classes/",
-                   "psalm_bench/leaderboard/site_assets/", "psalm_bench/leaderboard/published/", "psalm_bench/_native"):
+                   "psalm_bench/leaderboard/site_assets/", "psalm_bench/leaderboard/site_assets/templates/base.html",
+                   "psalm_bench/leaderboard/published/", "psalm_bench/_native"):
         assert any(needed in n for n in names), needed
     assert "License-Expression: Apache-2.0" in metadata
     assert "Provides-Extra: model" in metadata and "Provides-Extra: all" in metadata

@@ -205,6 +205,28 @@ def test_html_escapes_user_text(site):
     result = parse(site / PATHS.result(next(r for r in ResultsStore.open(site.parent / "board.db").list() if r.task == "panoptic" and r.model == XSS)))
     assert "<b>bold</b>" in "".join(result.text)  # class names from the result file, as text
 
+def test_tables_escape_the_caption_and_cells_they_are_given(tmp_path):
+    """Escaping is the template's, not the caller's: markup handed to a table as caption, header, cell text,
+    sort key, link title or label is shown as text."""
+    from psalm_bench.leaderboard.site import Cell, Column, Table, render_table
+
+    evil = '<script>alert("x")</script>'
+    shown = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    out = str(render_table(Table(evil, [Column(evil, title=evil)], [[Cell(evil, sort=evil, href="a.html", title=evil, label=evil)],
+                                                                [Cell(evil, wrap="code")]], row_classes=[evil, ""])))
+    assert "<script" not in out and out.count(shown) == 9, out
+    assert f"<caption>{shown} <span class=" in out and f'<tr class="{shown}">' in out and f"<code>{shown}</code>" in out
+    # and through a whole site: a benchmark name lands in a board's caption, a model name in cells and captions
+    store = ResultsStore.open(tmp_path / "evil.db")
+    store.add(synthetic_result("panoptic", 50.0, dataset=evil, split=evil), evil)
+    for path in html_files(render_site(store, tmp_path / "site").out):
+        text = path.read_text(encoding="utf-8")
+        assert "<script>alert" not in text, path
+    task_page = (tmp_path / "site" / PATHS.task("panoptic")).read_text()
+    assert f"<caption>panoptic on {shown} / {shown}: 1 result, ranked by PQ." in task_page
+    store.close()
+
+
 
 def _board_table(path: Path) -> tuple[list[dict], list[list[dict]], list[str]]:
     """The first sortable table: header attrs, body cell attrs per row, row classes."""
