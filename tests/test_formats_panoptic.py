@@ -1,4 +1,4 @@
-"""formats/panoptic.py: COCO panoptic JSON + PNGs, written and read back."""
+"""formats/panoptic.py: COCO panoptic JSON (formats/coco.write_coco_json) + PNGs (pngio), written and read back."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 
 from psalm_bench.errors import InputError
-from psalm_bench.formats.panoptic import (
-    PanopticAnnotation, PanopticCategory, PanopticSegment, load_panoptic_gt, load_panoptic_pred, read_frame, write_panoptic_json,
-)
+from psalm_bench.formats.coco import write_coco_json
+from psalm_bench.formats.panoptic import PanopticSegment, load_panoptic_gt, load_panoptic_pred, read_frame
 from psalm_bench.pngio import read_panoptic_ids, write_panoptic_ids
 
-CATS = [PanopticCategory(1, "person", True), PanopticCategory(2, "sky", False)]
+CATS = [{"id": 1, "name": "person", "isthing": 1}, {"id": 2, "name": "sky", "isthing": 0}]
 
 
 def _write(root: Path, name: str, ids: np.ndarray, segments: list[PanopticSegment], image_id: int = 7) -> Path:
     (root / name).mkdir(parents=True, exist_ok=True)
     write_panoptic_ids(root / name / "7.png", ids)
-    path = root / f"{name}.json"
-    write_panoptic_json(path, [PanopticAnnotation(image_id, "7.png", segments)], CATS, images=[{"id": 7, "height": 10, "width": 12, "file_name": "7.jpg"}])
-    return path
+    infos = [{"id": s.id, "category_id": s.category_id, **({"area": s.area, "iscrowd": int(s.iscrowd)} if s.area is not None else {})} for s in segments]
+    return write_coco_json(root / f"{name}.json", {"images": [{"id": 7, "height": 10, "width": 12, "file_name": "7.jpg"}],
+                                                   "annotations": [{"image_id": image_id, "file_name": "7.png", "segments_info": infos}],
+                                                   "categories": CATS})
 
 
 def _ids() -> np.ndarray:

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from psalm_bench.errors import InputError
 from psalm_bench.formats.semantic import load_class_names, load_sample, samples_from_folders
-from psalm_bench.pngio import write_label_map
 
 
 def _folder(root: Path, maps: dict[str, np.ndarray]) -> Path:
     root.mkdir(parents=True)
     for stem, labels in maps.items():
-        write_label_map(root / f"{stem}.png", labels)
+        Image.fromarray(labels).save(root / f"{stem}.png")
     return root
 
 
