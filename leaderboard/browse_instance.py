@@ -73,15 +73,23 @@ class InstanceView(TaskView):
                              "re-run eval --json with --records", file=source) from None
         if int(pair_dets.sum()) != len(scores):
             raise InputError("instance records: pairs' n_dets do not add up to the detections", file=source)
+        # each image's detections as one slice (the records keep pairs in image order; sorted here stably anyway)
         det_image = np.repeat(pair_image, pair_dets)
+        order = np.argsort(det_image, kind="stable")
+        det_image, scores, tp, ignored = det_image[order], scores[order], tp[order], ignored[order]
+        det_lo, det_hi = np.searchsorted(det_image, images, "left"), np.searchsorted(det_image, images, "right")
+        pair_order = np.argsort(pair_image, kind="stable")
+        sorted_pairs = pair_image[pair_order]
+        gt_sums = np.concatenate([[0], np.cumsum(pair_gt[pair_order])])
+        pair_lo, pair_hi = np.searchsorted(sorted_pairs, images, "left"), np.searchsorted(sorted_pairs, images, "right")
         out = []
-        for image_id in images.tolist():
-            on = det_image == image_id
-            n_gt = int(pair_gt[pair_image == image_id].sum())
+        for i, image_id in enumerate(images.tolist()):
+            on = slice(int(det_lo[i]), int(det_hi[i]))
+            n_gt = int(gt_sums[pair_hi[i]] - gt_sums[pair_lo[i]])
             score = image_ap50(scores[on], tp[on], ignored[on], n_gt)
             n_tp = int((tp[on] & ~ignored[on]).sum())
             metrics = {"image AP50": score, "ground truth": n_gt, "TP@0.5": n_tp, "FP@0.5": int((~tp[on] & ~ignored[on]).sum()),
-                       "FN@0.5": n_gt - n_tp, "detections kept": int(on.sum())}
+                       "FN@0.5": n_gt - n_tp, "detections kept": int(det_hi[i] - det_lo[i])}
             out.append(Sample(str(image_id), score, f"image {image_id}", metrics, {}, int(image_id)))
         return out
 

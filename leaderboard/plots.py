@@ -332,6 +332,15 @@ PLOTTERS: dict[str, Callable[[dict[str, Any], Path], list[tuple[Canvas, PlotFile
 }
 
 
+def _holds_arrays(value: Any, depth: int = 3) -> bool:
+    """Whether numpy arrays sit in the first levels (a dict from ``to_dict``, not one read from JSON)."""
+    if isinstance(value, np.ndarray):
+        return True
+    if depth and isinstance(value, dict):
+        return any(_holds_arrays(v, depth - 1) for v in value.values())
+    return False
+
+
 def _as_json(result: dict[str, Any]) -> dict[str, Any]:
     """The result as its JSON file holds it (numpy columns of ``EvalResult.to_dict`` become lists)."""
     import orjson
@@ -348,7 +357,8 @@ def write_plots(result: dict[str, Any] | Any, source: Path, out: Path, inputs: t
     (panoptic's segment confusion, which reads every image once)."""
     if not isinstance(result, dict):  # an EvalResult from the Python API
         result = result.to_dict()
-    result = _as_json(result)
+    if _holds_arrays(result):
+        result = _as_json(result)
     task = str(result.get("task"))
     if task == "panoptic":
         drawn = _panoptic_plots(result, source, inputs, progress)
