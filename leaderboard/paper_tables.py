@@ -334,22 +334,6 @@ def to_table(table: PaperTable) -> Table:
     return Table(table.title, cols, rows, _notes(table), empty="(no rows)")
 
 
-def render_text(table: PaperTable) -> str:
-    return tables.render_text(to_table(table))
-
-
-def render_markdown(table: PaperTable) -> str:
-    return tables.render_markdown(to_table(table))
-
-
-def render_latex(table: PaperTable) -> str:
-    return tables.render_latex(to_table(table))
-
-
-def render_html(table: PaperTable) -> str:
-    return tables.render_html(to_table(table))
-
-
 def render_csv(table: PaperTable) -> str:
     """One header row, one row per line: full-precision numbers, empty where not reported.
 
