@@ -105,7 +105,7 @@ def _end(counts: np.ndarray) -> np.ndarray:
 
 def crop_counts(crop: Crop, height: int, width: int) -> np.ndarray:
     """Uncompressed COCO RLE counts of a crop placed in a height x width image,
-    without a full-size mask. Like ``coco_workload.rle_counts``, but it finds
+    without a full-size mask. Like ``coco_scene.rle_counts``, but it finds
     the runs in one flat pass over the column-major crop (the layout the
     decoder and the mask prompt already give), several times faster."""
     mt = crop.m.T  # contiguous when the crop is a column-major view
