@@ -149,6 +149,8 @@ def _flags(options: dict[str, Any]) -> str:
 
 
 def card(seed: int, size: str, counts: dict[str, int]) -> str:
+    """The world's README.md. Over 80 lines on purpose: it is one f-string, the card's Markdown as
+    the file reads top to bottom, with the few tables it fills in computed just above it."""
     spec = SIZE_SPECS[size]
     things = ", ".join(f"{c.name} ({c.id}, {c.supercategory})" for c in CATEGORIES.things if not c.novel)
     stuff = ", ".join(f"{c.name} ({c.id})" for c in CATEGORIES.stuff if not c.novel)
