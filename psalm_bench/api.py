@@ -36,18 +36,12 @@ def evaluate(task: str, gt: str | Path | None = None, pred: Any = None, **option
         raise InputError(f"evaluate({task!r}): pred is required (a path, or the predictions themselves)")
     name = task
     stamp: tuple[Path, str] | None = None  # (world root, task key): the result says it is the world's
-    if gt is None and task == "correspondence":
-        from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
+    if gt is None:  # the world's, resolved as `eval` without --gt does (psalm_bench/world_gt.py)
+        from psalm_bench.world_gt import world_gt
 
-        root = Path(options.pop("world", None) or ensure_egoexo(progress=bool(options.get("progress", False))))
-        gt, stamp = root / GT_NAME, (root, task)
-    elif gt is None:
-        from psalm_bench.generators.embedded import ensure_world, world_job
-
-        root = Path(options.pop("world", None) or ensure_world(progress=bool(options.get("progress", False))))
-        job = world_job(root, task, options.get("split"))
-        name, gt, stamp = job.eval_task, job.gt, (root, job.task)
-        options = {**job.options, **{k: v for k, v in options.items() if v is not None}}
+        found = world_gt(task, options.get("split"), world=options.pop("world", None), progress=bool(options.get("progress", False)))
+        name, gt, stamp = found.eval_task, found.gt, (found.root, found.task)
+        options = {**found.options, **{k: v for k, v in options.items() if v is not None}}
     spec = get_task(name)
     if isinstance(pred, (str, Path)):
         result = spec.run(gt, pred, **options)
@@ -55,7 +49,7 @@ def evaluate(task: str, gt: str | Path | None = None, pred: Any = None, **option
         with tempfile.TemporaryDirectory(prefix="psalm-bench-pred-") as tmp:
             result = spec.run(gt, write_predictions(name, pred, Path(tmp)), **options)
     if stamp is not None:
-        from psalm_bench.reproduce import stamp_world
+        from psalm_bench.world_gt import stamp_world
 
         stamp_world(result, *stamp)
     return result

@@ -157,7 +157,7 @@ def merge_command(
         options["progress"] = not quiet and sys.stderr.isatty()
     result: EvalResult = spec.run(gt, pred, **options)
     if header.world is not None:  # scored on the embedded world: say so, as `eval` does
-        from psalm_bench.reproduce import stamp_world
+        from psalm_bench.world_gt import stamp_world
 
         stamp_world(result, Path(header.world[0]), header.world[1])
     if json_out is not None:

@@ -62,20 +62,13 @@ def eval_command(
     task_name = task.value
     world_options: dict = {}
     world_stamp = None  # (world root, task): a result on the world says so, and which task it stands for
-    if gt is None and world is None and task_name == "correspondence":
-        from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
-
-        gt = ensure_egoexo(progress=not quiet and sys.stderr.isatty()) / GT_NAME
-        typer.echo(f"ground truth: the embedded world's Ego-Exo4D takes ({gt})", err=True)
-        world_stamp = (gt.parent, "correspondence")
     if gt is None:
-        from psalm_bench.generators.embedded import ensure_world, world_job
+        from psalm_bench.world_gt import world_gt
 
-        root = world if world is not None else ensure_world(progress=not quiet and sys.stderr.isatty())
-        job = world_job(root, task_name, split)
-        typer.echo(f"ground truth: the embedded world, {job.task} {job.split} ({job.gt})", err=True)
-        task_name, gt, world_options = job.eval_task, job.gt, job.options
-        world_stamp = (root, job.task)
+        found = world_gt(task_name, split, world=world, progress=not quiet and sys.stderr.isatty())
+        typer.echo(found.describe(), err=True)
+        task_name, gt, world_options = found.eval_task, found.gt, found.options
+        world_stamp = (found.root, found.task)
     elif world is not None:
         raise InputError("--world names where to take the ground truth from; it cannot go with --gt")
     spec = get_task(task_name)
@@ -121,7 +114,7 @@ def eval_command(
         if finish_shard(cluster):
             return
         if world_stamp is not None:
-            from psalm_bench.reproduce import stamp_world
+            from psalm_bench.world_gt import stamp_world
 
             stamp_world(result, *world_stamp)
         table = render(result, spec.table_rows, per_class=per_class)
