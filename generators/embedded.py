@@ -65,6 +65,7 @@ class WorldJob:
     eval_task: str
     gt: Path
     options: dict[str, Any]
+    images: Path | None = None  # the folder the GT's file names are relative to (what a model reads)
 
 
 def world_job(root: Path, task: str, split: str | None = None) -> WorldJob:
@@ -81,4 +82,4 @@ def world_job(root: Path, task: str, split: str | None = None) -> WorldJob:
         raise InputError(f"{root / 'world.json'}: task {task!r} has no split {split!r} in the embedded world (it has {', '.join(splits)})")
     entry = splits[split]
     gt, options = task_inputs(root, entry)
-    return WorldJob(task, split, entry["task"], gt, options)
+    return WorldJob(task, split, entry["task"], gt, options, root / entry["images"] if entry.get("images") else None)

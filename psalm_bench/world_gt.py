@@ -1,7 +1,7 @@
 """The embedded world's ground truth for one task, resolved in one place.
 
-`eval` without --gt, `evaluate(task, gt=None, ...)` and the shards' merge all
-need the same three answers: which files hold the task's ground truth, which
+`eval` and `predict` without --gt, `evaluate(task, gt=None, ...)` and the
+shards' merge all need the same answers: which files hold the task's ground truth, which
 registry task scores them (``ov-semantic`` is scored by ``semantic``) and which
 world to stamp on the result, so that a leaderboard never ranks it beside a
 real benchmark's numbers. ``reproduce`` reads the same manifest entries
@@ -30,6 +30,7 @@ class WorldGT:
     gt: Path
     root: Path  # the world folder, or for correspondence the world's Ego-Exo4D takes
     options: dict[str, Any] = field(default_factory=dict)  # runner options the world's files need
+    images: Path | None = None  # the folder the GT's file names are relative to (what `predict` reads)
 
     def describe(self) -> str:
         if self.task == "correspondence":
@@ -44,12 +45,12 @@ def world_gt(task: str, split: str | None = None, *, world: str | Path | None = 
         from psalm_bench.generators import world_egoexo
 
         root = Path(world) if world is not None else world_egoexo.ensure_egoexo(progress=progress)
-        return WorldGT(task, split, task, root / world_egoexo.GT_NAME, root)
+        return WorldGT(task, split, task, root / world_egoexo.GT_NAME, root, images=root / "takes")
     from psalm_bench.generators.embedded import ensure_world, world_job
 
     root = Path(world) if world is not None else ensure_world(progress=progress)
     job = world_job(root, task, split)
-    return WorldGT(job.task, job.split, job.eval_task, job.gt, root, dict(job.options))
+    return WorldGT(job.task, job.split, job.eval_task, job.gt, root, dict(job.options), job.images)
 
 
 def stamp_world(result: EvalResult, root: Path, key: str) -> EvalResult:

@@ -55,3 +55,20 @@ def test_an_option_the_task_does_not_take_is_one_line(tmp_path) -> None:
     assert run.exit_code != 0
     with pytest.raises(InputError, match="task vos does not take --iou-type"):
         TASKS["vos"].run(tmp_path, tmp_path, iou_type="bbox")
+
+
+def test_the_worlds_ground_truth_is_resolved_in_one_place(tiny_world) -> None:
+    """world_gt gives eval, predict and the API every task of the world: files that exist, a registry task to score them."""
+    from psalm_bench.generators.world import load_manifest
+    from psalm_bench.world_gt import world_gt
+
+    tasks = load_manifest(tiny_world)["tasks"]
+    for key, splits in tasks.items():
+        for split in splits:
+            found = world_gt(key, split, world=tiny_world)
+            assert (found.task, found.split, found.root) == (key, split, tiny_world)
+            assert found.eval_task in TASKS and found.gt.exists(), (key, split)
+            assert found.images is not None and found.images.is_dir(), (key, split)
+    assert world_gt("gref", world=tiny_world).split == "val"  # the default split
+    with pytest.raises(InputError, match="no split 'nope'"):
+        world_gt("gref", "nope", world=tiny_world)

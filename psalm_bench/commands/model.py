@@ -87,21 +87,11 @@ def predict_command(
     progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
     name = task.value
     split = split or "val"
-    if gt is None and name == "correspondence":
-        from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
+    if gt is None:  # the world's (psalm_bench/world_gt.py, as `eval` resolves it); ov: its held-out categories
+        from psalm_bench.world_gt import world_gt
 
-        root = ensure_egoexo(progress=progress)  # the world's Ego-Exo4D takes, cached beside it
-        gt, images = root / GT_NAME, root / "takes"
-    elif gt is None:
-        from psalm_bench.generators.embedded import ensure_world
-        from psalm_bench.generators.world import load_manifest
-
-        root = ensure_world(progress=progress)
-        key = {"panoptic": "panoptic", "ov": "ov-panoptic"}.get(name, name)
-        entry = load_manifest(root)["tasks"][key].get(split)
-        if entry is None:
-            raise InputError(f"the embedded world has no {split!r} split for {name}")
-        gt, images = root / entry["gt"], root / entry["images"]
+        found = world_gt({"ov": "ov-panoptic"}.get(name, name), split, progress=progress)
+        gt, images = found.gt, found.images
     elif images is None and name != "vos":
         raise InputError(f"--task {name} with --gt needs --images (the folder its file names are relative to)")
     from psalm_bench.cli_cluster import load_predictor
