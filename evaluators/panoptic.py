@@ -59,6 +59,7 @@ from psalm_bench.formats.panoptic import (
 )
 from psalm_bench.parallel import run_sharded
 from psalm_bench.pixelops import joint_histogram
+from psalm_bench.pngdecode import dense_from_inflated, panoptic_pair_table
 from psalm_bench.pngio import read_panoptic_ids
 from psalm_bench.results import EvalResult
 
@@ -132,14 +133,31 @@ def _id_map(frame: PanopticFrame) -> np.ndarray:
 
 
 def _dense_of(frame: PanopticFrame, dtype: type) -> np.ndarray:
-    """The frame's dense index map: the reader's, or computed from its ids."""
+    """The frame's dense index map: the reader's, or computed from its scanlines or ids."""
     if frame.dense is not None and frame.dense.dtype == dtype:
         return frame.dense
+    if frame.inflated is not None:
+        dense = dense_from_inflated(frame.inflated, frame.segment_ids, dtype)
+        if dense is not None:
+            return dense
     return _dense(_id_map(frame), frame.segment_ids, dtype)
 
 
 def _shape_of(frame: PanopticFrame) -> tuple[int, ...]:
+    if frame.inflated is not None:
+        return frame.shape
     return frame.dense.shape if frame.dense is not None else _id_map(frame).shape
+
+
+def _table_of(gt: PanopticFrame, pred: PanopticFrame, n_gt: int, cols: int) -> np.ndarray:
+    """(n_gt + 2) x cols pixel counts of (GT dense index, prediction dense index)."""
+    if gt.inflated is not None and pred.inflated is not None:
+        table = panoptic_pair_table(gt.inflated, pred.inflated, gt.segment_ids, pred.segment_ids)
+        if table is not None:  # straight from both PNGs' scanlines: no index map
+            return table
+    gi = _dense_of(gt, index_dtype(n_gt + 2))
+    pi = _dense_of(pred, index_dtype(cols))
+    return _pair_counts(gi, pi, cols, (n_gt + 2) * cols).reshape(n_gt + 2, cols)
 
 
 def _dense(ids: np.ndarray, segment_ids: np.ndarray, dtype: type) -> np.ndarray:
@@ -289,10 +307,7 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         pred_k = self._category_index(pred.category_ids, pred, "prediction")
 
         cols = n_pred + 2
-        cells = (n_gt + 2) * cols
-        gi = _dense_of(gt, index_dtype(n_gt + 2))
-        pi = _dense_of(pred, index_dtype(cols))
-        table = _pair_counts(gi, pi, cols, cells).reshape(n_gt + 2, cols)
+        table = _table_of(gt, pred, n_gt, cols)
 
         # ids in a PNG that segments_info lacks, and the converse
         # (panopticapi stops on both for the prediction; for the ground truth
@@ -518,7 +533,7 @@ def load_job(job: PanopticJob) -> tuple[PanopticFrame, PanopticFrame | None]:
     gt = read_frame(job.gt_png, job.gt, ground_truth=True)
     if job.pred is None or job.pred_png is None:
         return gt, None
-    shape = (gt.dense if gt.dense is not None else gt.ids).shape[:2]
+    shape = gt.shape
     pred = read_frame(job.pred_png, job.pred, ground_truth=False, expect=shape)  # header checked before decoding
     return gt, pred
 

@@ -104,6 +104,48 @@ def label_pair_counts(a: bytes, b: bytes, height: int, width: int) -> tuple[np.n
     return np.frombuffer(cells, dtype=np.int64), np.frombuffer(counts, dtype=np.int64)
 
 
+def inflate_panoptic_png(data: bytes) -> tuple[bytes, int, int, int] | None:
+    """(inflated scanlines, height, width, bpp) of an 8-bit RGB(A) PNG whose
+    rows all use a known filter type, or None (decode it the general way)."""
+    if _filters is None or not hasattr(_filters, "panoptic_pair_table"):
+        return None
+    inflated = _inflate(data)
+    if inflated is None or inflated[3] not in (3, 4):
+        return None
+    raw, height, width, bpp = inflated
+    if max(raw[:: width * bpp + 1]) > 4:  # the filter bytes
+        return None
+    return inflated
+
+
+def panoptic_pair_table(a: tuple[bytes, int, int, int], b: tuple[bytes, int, int, int],
+                        segments_a: np.ndarray, segments_b: np.ndarray) -> np.ndarray | None:
+    """(len(segments_a) + 2) x (len(segments_b) + 2) int64 pixel counts of
+    (dense index of a, dense index of b) pairs (as ``decode_panoptic_dense_fast``
+    indexes: 0 unknown id, 1 void, 2 + k segment k) of two inflated panoptic
+    PNGs of one size, with no index map made; None when not handled here."""
+    if a[1:3] != b[1:3]:
+        return None
+    sa = np.ascontiguousarray(segments_a, dtype=np.uint32)
+    sb = np.ascontiguousarray(segments_b, dtype=np.uint32)
+    try:
+        packed = _filters.panoptic_pair_table(a[0], b[0], a[1], a[2], a[3], b[3], sa, sb)
+    except ValueError:
+        return None
+    return np.frombuffer(packed, dtype=np.int64).reshape(sa.size + 2, sb.size + 2)
+
+
+def dense_from_inflated(inflated: tuple[bytes, int, int, int], segment_ids: np.ndarray, dtype: type) -> np.ndarray | None:
+    """``decode_panoptic_dense_fast`` on scanlines already inflated."""
+    raw, height, width, bpp = inflated
+    segments32 = np.ascontiguousarray(segment_ids, dtype=np.uint32)
+    try:
+        packed = _filters.panoptic_dense(raw, height, width, bpp, segments32, np.dtype(dtype).itemsize)
+    except ValueError:
+        return None
+    return np.frombuffer(packed, dtype=dtype).reshape(height, width)
+
+
 def decode_panoptic_dense_fast(data: bytes, segment_ids: np.ndarray, dtype: type) -> np.ndarray | None:
     """HxW dense segment indices of an 8-bit RGB(A) panoptic PNG: 0 for an id
     not in ``segment_ids``, 1 for void, 2 + k for ``segment_ids[k]``; decoded

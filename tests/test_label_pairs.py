@@ -184,3 +184,55 @@ def test_an_unknown_filter_type_is_the_decoder_s_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="x.png.*does not decode|does not decode.*x.png"):
         evaluator.update(gt, pred)
 
+
+
+# ---------------------------------------------------------------- panoptic
+
+
+def write_rgb_png(path: Path, ids: np.ndarray, filters: list[int], alpha: bool = False) -> None:
+    """An 8-bit RGB (or RGBA) PNG of a panoptic id map, row y with filter filters[y % len]."""
+    h, w = ids.shape
+    channels = [ids & 255, (ids >> 8) & 255, (ids >> 16) & 255] + ([np.full_like(ids, 255)] if alpha else [])
+    pixels = np.stack(channels, axis=-1).astype(np.uint8).reshape(h, -1)
+    bpp = pixels.shape[1] // w
+    raw = bytearray()
+    for y in range(h):
+        kind = filters[y % len(filters)]
+        row, up = pixels[y].astype(int), (pixels[y - 1].astype(int) if y else np.zeros(pixels.shape[1], int))
+        out = bytearray([kind])
+        for x in range(pixels.shape[1]):
+            a = int(row[x - bpp]) if x >= bpp else 0
+            b = int(up[x])
+            c = int(up[x - bpp]) if x >= bpp else 0
+            pred = [0, a, b, (a + b) >> 1, _paeth(a, b, c)][kind]
+            out.append((int(row[x]) - pred) & 255)
+        raw += out
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 6 if alpha else 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 9), (21, 34)])
+@pytest.mark.parametrize("filters_a,filters_b,alpha", [([1], [1], False), ([0, 1, 2, 3, 4], [1, 2], False), ([4, 1], [3], True)])
+def test_panoptic_pair_table_equals_counting_dense_maps(tmp_path: Path, shape: tuple[int, int], filters_a: list[int], filters_b: list[int], alpha: bool) -> None:
+    from psalm_bench.evaluators.panoptic import _dense, _pair_counts
+    from psalm_bench.pngdecode import inflate_panoptic_png, panoptic_pair_table
+
+    rng = np.random.default_rng(shape[0] * 7 + shape[1])
+    seg_a = np.array([5, 70000, 300, 2 ** 24 - 1], np.int64)  # ids using all three channels
+    seg_b = np.array([9, 300, 123456], np.int64)
+    a = _blocky(rng, *shape, [0, 1, 2, 3]).astype(np.int64)
+    b = _blocky(rng, *shape, [0, 1, 2, 3]).astype(np.int64)
+    ids_a = np.array([0, 5, 70000, 2 ** 24 - 1])[a]  # 0 void; 300 listed but absent
+    ids_b = np.array([0, 9, 123456, 777])[b]  # 777: not in segments_info
+    write_rgb_png(tmp_path / "a.png", ids_a, filters_a)
+    write_rgb_png(tmp_path / "b.png", ids_b, filters_b, alpha=alpha)
+    got = panoptic_pair_table(inflate_panoptic_png((tmp_path / "a.png").read_bytes()),
+                              inflate_panoptic_png((tmp_path / "b.png").read_bytes()), seg_a, seg_b)
+    cols = seg_b.size + 2
+    want = _pair_counts(_dense(ids_a, seg_a, np.uint8), _dense(ids_b, seg_b, np.uint8), cols, (seg_a.size + 2) * cols)
+    assert got.tolist() == want.reshape(seg_a.size + 2, cols).tolist()
+    assert got.sum() == shape[0] * shape[1]
