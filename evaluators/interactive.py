@@ -43,7 +43,7 @@ from psalm_bench.formats.interactive import (
     load_interactive_gt,
     load_interactive_predictions,
 )
-from psalm_bench.masks import RLE, polygons_to_rle
+from psalm_bench.masks import RLE, intersection_union, polygons_to_rle
 from psalm_bench.results import EvalResult
 
 METRICS = [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cIoU"]
@@ -123,8 +123,7 @@ class InteractiveEvaluator(Evaluator[InteractiveImage, dict[tuple[int, str], RLE
                     self.n_missing[k] += 1
                     inter, union = 0, gt_area
                 else:
-                    inter = int(mask_api.area(mask_api.merge([gt_rle, mask], intersect=True)))
-                    union = gt_area + int(mask_api.area(mask)) - inter
+                    inter, union = intersection_union(gt_rle, mask)  # on the runs, in C where it can
                 self.image_id.append(gt.image_id)
                 self.ann_id.append(ann.id)
                 self.prompt.append(k)
