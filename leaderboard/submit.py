@@ -277,10 +277,9 @@ def zlib_error() -> type[Exception]:
 
 def gt_inputs(task: str, gt: str | Path, options: Mapping[str, Any]) -> list[Path]:
     """The files a result's GT hash covers, as `psalm-bench eval` hashes them (panoptic: JSON + PNG folder)."""
-    gt = Path(gt)
-    if task == "panoptic" or (task == "semantic" and gt.suffix == ".json"):
-        return [gt, Path(options["gt_dir"]) if options.get("gt_dir") else gt.with_suffix("")]
-    return [gt]
+    from psalm_bench.tasks import input_files
+
+    return input_files(task, gt, options.get("gt_dir"))
 
 
 def digest(paths: list[Path]) -> str:

@@ -23,11 +23,11 @@ def _abs(value: Any) -> Any:
 
 
 def _inputs_and_hashes(task: str, gt: Path, pred: Path, options: dict[str, Any]) -> tuple[list[Path], list[Path], str, str]:
-    from psalm_bench.commands.eval import _inputs
     from psalm_bench.results import _hash_inputs
+    from psalm_bench.tasks import input_files
 
-    gt_in = _inputs(gt, options.get("gt_dir"), task)
-    pred_in = _inputs(pred, options.get("pred_dir"), task)
+    gt_in = input_files(task, gt, options.get("gt_dir"))
+    pred_in = input_files(task, pred, options.get("pred_dir"))
     return gt_in, pred_in, _hash_inputs(gt_in), _hash_inputs(pred_in)
 
 

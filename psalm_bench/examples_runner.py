@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from psalm_bench.tables import render
-from psalm_bench.tasks import get_task
+from psalm_bench.tasks import get_task, input_files
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 KEEP = "demo-examples"  # the folder the printed commands suggest for --out
@@ -71,7 +71,7 @@ def run_examples(root: Path = EXAMPLES, *, per_class: bool = False, out: Path | 
         command = f"$ psalm-bench eval --task {job.task} --gt {shown(job.gt, cwd)} --pred {shown(job.pred, cwd)} {_flags(job.options, cwd)}".rstrip()
         if out is not None:
             target = Path(out) / "results" / f"{job.name}.json"
-            result.write_json(target, gt=_inputs(job), pred=_inputs(job, pred=True))
+            result.write_json(target, gt=input_files(job.task, job.gt), pred=input_files(job.task, job.pred))
             command += f" --json {shown(target, cwd)}"
         texts.append(command + "\n" + render(result, task.table_rows, per_class=per_class))
         yield texts[-1]
@@ -81,14 +81,6 @@ def run_examples(root: Path = EXAMPLES, *, per_class: bool = False, out: Path | 
         tables = Path(out) / "tables.md"
         write_atomic(tables, ("\n\n".join(f"```\n{t}\n```" for t in texts) + "\n").encode())
         yield f"results: {shown(Path(out) / 'results', cwd)}; tables: {shown(tables, cwd)}"
-
-
-def _inputs(job: ExampleJob, *, pred: bool = False) -> list[Path]:
-    """The files a result depends on, as `eval --json` hashes them (a panoptic JSON with its PNG folder)."""
-    path = job.pred if pred else job.gt
-    if path.suffix == ".json" and (job.task == "panoptic" or (job.task == "semantic" and not pred)):
-        return [path, path.with_suffix("")]
-    return [path]
 
 
 def interactive_baseline(root: Path = EXAMPLES, *, per_class: bool = False, out: Path | None = None, cwd: Path | None = None) -> str:

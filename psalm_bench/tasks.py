@@ -10,6 +10,7 @@ to `eval`'s flags), and the layout of its printed table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from psalm_bench.errors import InputError
@@ -203,6 +204,15 @@ TASKS: dict[str, Task] = {
         ),
     ]
 }
+
+
+def input_files(task: str, path: str | Path, png_dir: str | Path | None = None) -> list[Path]:
+    """The files a result on ``path`` depends on, as its sha256 covers them: a
+    panoptic JSON (or a semantic GT given as one) with its PNG folder."""
+    path = Path(path)
+    if task == "panoptic" or (task == "semantic" and path.suffix == ".json"):
+        return [path, Path(png_dir) if png_dir else path.with_suffix("")]
+    return [path]
 
 
 def get_task(name: str) -> Task:

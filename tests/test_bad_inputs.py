@@ -134,12 +134,12 @@ def test_unwritable_output_is_one_line(capsys, tmp_path, monkeypatch, err, expec
 
 
 def test_oserror_reaching_the_entry_is_one_line(capsys, monkeypatch, tmp_path):
-    import psalm_bench.commands.eval as cli_module
+    import psalm_bench.tasks as cli_module
 
     def boom(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "/full/x.json")
 
-    monkeypatch.setattr(cli_module, "_inputs", boom)
+    monkeypatch.setattr(cli_module, "input_files", boom)
     code, err = cli(capsys, "eval", "--task", "instance", "--gt", EXAMPLES / "instance" / "gt.json", "--pred", EXAMPLES / "instance" / "pred.json",
                     "--json", tmp_path / "r.json")
     one_line(code, err, "/full/x.json", "disk is full")

@@ -19,8 +19,8 @@ TaskName = Enum("TaskName", {name.replace("-", "_"): name for name in TASKS}, ty
 
 def eval_command(
     task: Annotated[TaskName, typer.Option("--task", "-t", help="What to score (see `psalm-bench tasks`).", case_sensitive=False)],
-    pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), a folder of label PNGs (semantic), a JSON Lines file; - reads the file from standard input.")],
-    gt: Annotated[Optional[Path], typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, a folder of label PNGs (semantic; a panoptic JSON also works), a REFER/gRefCOCO/DAVIS folder. [default: the embedded synthetic world's val split (built once into the cache; see `psalm-bench synth`)]")] = None,
+    pred: Annotated[Path, typer.Option("--pred", help="Predictions: COCO results JSON (instance), panoptic JSON (+ PNG folder), a folder of label PNGs (semantic), a JSON Lines file, GLaMM's infer.py folder of {image_id}.json (gcg); - reads the file from standard input.")],
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Ground truth: COCO instances/panoptic JSON, a folder of label PNGs (semantic; a panoptic JSON also works), a REFER/gRefCOCO/DAVIS folder, PixelLM's muse_val.json as released (muse), GLaMM's GranD-f *_gcg_coco_mask_gt.json or *_caption_gt.json, or their folder with --split (gcg); the layout is detected (docs/muse_gcg.md). [default: the embedded synthetic world's val split (built once into the cache; see `psalm-bench synth`)]")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file (- for stdout). [default: not written]")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too (per class, prompt type or sequence).")] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes for decoding and scoring (every task but instance). [default: 1]")] = None,
@@ -33,7 +33,7 @@ def eval_command(
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="A named convention where the field's scripts disagree (see README): semantic detectron2|mmseg; refcoco lisa|mmdet|psalm; gref rela|gsva|psalm; interactive all-instances|psalm; vos davis2017|all-frames; muse pixellm|per-image; gcg glamm; correspondence egoexo|native (egoexo: at the benchmark's evaluation size, native: at the ground truth's). [default: the first of each task]")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="refcoco: refcoco, refcoco+ or refcocog. [default: refcoco]")] = None,
     split_by: Annotated[Optional[str], typer.Option("--split-by", help="refcoco: unc, umd or google [default: unc; umd for refcocog].")] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, test, testA, testB; vos: the ImageSets/2017 list [default: val]; correspondence: the direction, ego-exo or exo-ego [default: every direction the file holds].")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="refcoco/gref: val, test, testA, testB; vos: the ImageSets/2017 list; gcg: the GranD-f files of a --gt folder [default: val]; correspondence: the direction, ego-exo or exo-ego [default: every direction the file holds].")] = None,
     strict: Annotated[Optional[bool], typer.Option("--strict", help="vos: stop at a missing prediction frame instead of scoring it as empty.")] = None,
     benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="ov-semantic: a150, cityscapes, pc59, pc459 or pas20; ov-instance: a150 or cityscapes. [default: the world's, without --gt; needed with --gt]")] = None,
     layout: Annotated[Optional[str], typer.Option("--layout", help="ov-semantic: official (the dataset's own label files) or prepared (detectron2's converted maps). [default: official]")] = None,
@@ -120,8 +120,9 @@ def eval_command(
         table = render(result, spec.table_rows, per_class=per_class)
         if json_out is not None:
             from psalm_bench.jsonio import dump_json
+            from psalm_bench.tasks import input_files
 
-            doc = result.to_dict(gt=_inputs(gt, gt_dir, task_name), pred=_inputs(pred, pred_dir, task_name))
+            doc = result.to_dict(gt=input_files(task_name, gt, gt_dir), pred=input_files(task_name, pred, pred_dir))
             if piped and "inputs" in doc["provenance"]:
                 doc["provenance"]["inputs"]["pred"] = ["-"]  # the spooled copy is gone after the run
             if is_stdio(json_out):  # `--json -`: stdout is the JSON alone, the table goes to stderr
@@ -130,13 +131,6 @@ def eval_command(
                 return
             dump_json(doc, json_out)
     typer.echo(table)
-
-
-def _inputs(path: Path, png_dir: Optional[Path], task: str) -> list[Path]:
-    """The files a result depends on: a panoptic JSON and its PNG folder."""
-    if task == "panoptic" or (task == "semantic" and path.suffix == ".json"):
-        return [path, png_dir or path.with_suffix("")]
-    return [path]
 
 
 
