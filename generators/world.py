@@ -51,6 +51,7 @@ from psalm_bench.generators.world_manifest import (
 from psalm_bench.formats.coco import write_coco_json
 from psalm_bench.formats.davis import write_frame
 from psalm_bench.formats.refer import write_refs_file
+from psalm_bench.generators.world_multi import gcg_files, muse_records, write_multi_target
 from psalm_bench.generators.world_video import Video, VideoObject, generate_video
 
 _CHUNK = 16  # images per task sent to a worker
@@ -82,6 +83,7 @@ class _ImageRecord:
     segments: list[dict[str, Any]]
     refs: list[tuple[int, list[str]]] = field(default_factory=list)  # (ann id, sentences)
     grefs: list[tuple[list[int], list[str]]] = field(default_factory=list)  # (ann ids, [] = none; sentences)
+    phrases: list[str] = field(default_factory=list)  # per annotation: "the red circle" (the GCG split's captions)
 
 
 def annotation_id(image_id: int, thing_index: int) -> int:
@@ -150,7 +152,7 @@ def _render_images(seed: int, split: str, indices: range, root: str) -> list[_Im
             _write_png(root_path / PANOPTIC_DIRS[split] / f"{stem}.png", _panoptic_rgb(scene.panoptic))
             _write_png(root_path / SEMANTIC_DIRS[split] / f"{stem}.png", scene.label_map(classes))
         image = {"id": scene.image_id, "file_name": scene.file_name, "height": scene.height, "width": scene.width}
-        record = _ImageRecord(split, image, _coco_annotations(scene), _panoptic_segments(scene))
+        record = _ImageRecord(split, image, _coco_annotations(scene), _panoptic_segments(scene), phrases=[f"the {t.colour} {t.category}" for t in scene.things])
         if split in REFER_SPLITS:
             group = TEST_GROUPS.get(split)
             targets = [k for k, t in enumerate(scene.things) if not t.iscrowd and (group is None or CATEGORIES.by_name(t.category).group == group)]
@@ -266,7 +268,7 @@ def _chunks(n: int) -> list[range]:
     return [range(start, min(n, start + _CHUNK)) for start in range(0, n, _CHUNK)]
 
 
-_WORLD_ENTRIES = frozenset({MANIFEST, "README.md", "coco", "refcoco", "grefcoco", "ov", "davis"})
+_WORLD_ENTRIES = frozenset({MANIFEST, "README.md", "coco", "refcoco", "grefcoco", "ov", "davis", "muse", "gcg"})
 
 
 def _prepare(out: Path) -> Path:
@@ -397,6 +399,12 @@ def _write_annotations(root: Path, records: dict[str, list[_ImageRecord]], video
         counts[f"gref_{split}_sentences"] = sum(len(r["sentences"]) for r in chosen)
         counts[f"gref_{split}_no_target_sentences"] = sum(len(r["sentences"]) for r in chosen if r["no_target"])
         counts[f"gref_{split}_multi_target_sentences"] = sum(len(r["sentences"]) for r in chosen if len(r["ann_id"]) > 1)
+    names = {c.id: c.name for c in _categories(novel=False)}
+    refval = records["refval"]
+    val = records["val"]
+    counts.update(write_multi_target(root, muse_records([r.image for r in refval], [a for r in refval for a in r.annotations], grefs, names),
+                                     gcg_files([r.image for r in val], [a for r in val for a in r.annotations],
+                                               {a["id"]: p for r in val for a, p in zip(r.annotations, r.phrases)})))
     (root / "davis/ImageSets/2017/val.txt").write_text("".join(f"{name}\n" for name, _, _ in videos), encoding="utf-8")
     counts["davis_val_sequences"] = len(videos)
     counts["davis_val_frames"] = sum(n for _, n, _ in videos)

@@ -19,7 +19,7 @@ from psalm_bench.generators.world_video import VIDEO_SHAPE
 from psalm_bench.jsonio import load_json
 
 WORLD_NAME = "psalm-bench-world"
-WORLD_VERSION = "1.0.0"
+WORLD_VERSION = "1.1.0"  # 1.1.0: MUSE-style and GCG-style splits (world_multi)
 MANIFEST = "world.json"
 JPEG_QUALITY = 95
 #: manifest options whose values are paths (relative to the world root)
@@ -82,6 +82,8 @@ def tasks() -> dict[str, dict[str, dict[str, Any]]]:
         "ov-semantic": {"val": entry("semantic", "ov/semantic", "ov/images", "mIoU", classes="ov/classes.json")},
         "ov-instance": {"val": entry("instance", "ov/instances.json", "ov/images", "AP")},
         "ov-panoptic": {"val": entry("panoptic", "ov/panoptic.json", "ov/images", "PQ")},
+        "muse": {"val": entry("muse", "muse/muse_val.json", "coco/refer2017", "gIoU")},
+        "gcg": {"val": entry("gcg", "gcg/val_gcg_coco_mask_gt.json", "coco/val2017", "AP50")},
     }
 
 
@@ -163,8 +165,9 @@ def card(seed: int, size: str, counts: dict[str, int]) -> str:
     return f"""# psalm-bench world (version {WORLD_VERSION}, seed {seed}, size {size})
 
 A synthetic benchmark in the official formats of COCO (instances, panoptic,
-semantic), RefCOCO, gRefCOCO, COCO-Interactive and DAVIS-2017, plus an
-open-vocabulary set, written by `psalm-bench synth --out DIR --seed {seed} --size {size}`.
+semantic), RefCOCO, gRefCOCO, COCO-Interactive and DAVIS-2017, a MUSE-style
+multi-target split (PixelLM's layout, `muse/`) and a GCG-style captioned split
+(GLaMM's GranD-f layout, `gcg/`), plus an open-vocabulary set, written by `psalm-bench synth --out DIR --seed {seed} --size {size}`.
 Every file is a pure function of the seed: the same command gives the same
 bytes on any machine and with any number of workers.
 

@@ -44,8 +44,8 @@ def test_world_jobs_name_ground_truth_and_options(cached_world):
     assert sem.eval_task == "semantic" and Path(sem.options["classes"]).is_file()
     with pytest.raises(InputError, match="no split 'testC'"):
         world_job(root, "refcoco", "testC")
-    with pytest.raises(InputError, match="no ground truth for task 'muse'"):
-        world_job(root, "muse")
+    with pytest.raises(InputError, match="no ground truth for task 'correspondence'"):
+        world_job(root, "correspondence")  # its takes are a world of their own (world_egoexo)
 
 
 def test_eval_without_gt_scores_against_the_world(cached_world, tmp_path):

@@ -244,7 +244,17 @@ def _perfect_prediction(root: Path, name: str, entry: dict, tmp: Path) -> Path:
                 rows.append({"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0, "segmentation": _rle_json(rle)})
         pred.write_text(json.dumps(rows))
         return pred
+    if task == "gcg":  # GLaMM infer.py's folder, one {image_id}.json per image
+        folder = tmp / name
+        folder.mkdir()
+        masks = json.loads(gt.read_text())["annotations"]
+        for c in json.loads(gt.with_name(gt.name.replace("_mask_gt", "_caption_gt")).read_text())["annotations"]:
+            (folder / f"{c['image_id']}.json").write_text(json.dumps({"caption": c["caption"], "phrases": c["labels"],
+                                                                       "pred_masks": [m["segmentation"] for m in masks if m["image_id"] == c["image_id"]]}))
+        return folder
     lines = []
+    if task == "muse":  # PixelLM's records: each question's answer annotations
+        lines = [{"id": r["id"], "questions": [{"masks": [a["segmentation"] for a in answer]} for answer in r["answers"]]} for r in json.loads(gt.read_text())]
     if task in ("refcoco", "gref"):
         data = load_refer(gt, "refcoco") if task == "refcoco" else load_grefer(gt)
         refs = data.split_refs(entry["options"]["split"])
