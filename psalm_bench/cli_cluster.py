@@ -112,6 +112,8 @@ def load_predictor(model: str, *, batch_size: int, progress: bool, engine: Optio
 
 def finish_shard(engine: Any) -> bool:
     """After `eval --shard`: say what was written; True if the command is done."""
+    if engine is None or isinstance(engine, int):  # a plain run: no need to import the shard layer (and tqdm)
+        return False
     from psalm_bench.shards import ShardEngine
 
     if not isinstance(engine, ShardEngine):
