@@ -208,10 +208,17 @@ TASKS: dict[str, Task] = {
 
 def input_files(task: str, path: str | Path, png_dir: str | Path | None = None) -> list[Path]:
     """The files a result on ``path`` depends on, as its sha256 covers them: a
-    panoptic JSON (or a semantic GT given as one) with its PNG folder."""
+    panoptic JSON (or a semantic GT given as one) with its PNG folder; either
+    GranD-f GCG file with its companion (formats.gcg_official)."""
     path = Path(path)
     if task == "panoptic" or (task == "semantic" and path.suffix == ".json"):
         return [path, Path(png_dir) if png_dir else path.with_suffix("")]
+    if task == "gcg" and path.is_file():
+        from psalm_bench.formats.gcg_official import glamm_gt_paths
+
+        pair = glamm_gt_paths(path, None)
+        if pair is not None:
+            return list(pair)
     return [path]
 
 

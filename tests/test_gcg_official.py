@@ -176,3 +176,19 @@ def test_refusals_are_one_line(tmp_path):
     assert "sa_1.json" in msg and "pred_masks 0" in msg
     msg = _refused(tmp_path / "6", lambda g, p: _edit_json(g / mask, lambda d: d["images"][0].update(id="../x")) or _edit_json(g / cap, lambda d: d["images"][0].update(id="../x")) or _edit_json(g / mask, lambda d: d["annotations"][0].update(image_id="../x")) or _edit_json(g / mask, lambda d: d["annotations"][1].update(image_id="../x")) or _edit_json(g / cap, lambda d: d["annotations"][0].update(image_id="../x")))
     assert "not a plain file name" in msg
+
+
+def test_cli_reads_the_official_layout_and_refuses_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    gt, pred = write_official(tmp_path, IMAGES)
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, "-m", "psalm_bench", "eval", "--task", "gcg", "--pred", str(pred), "--no-captions", "-q"]
+    run = subprocess.run([*cmd, "--gt", str(gt / "val_gcg_coco_mask_gt.json"), "--json", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert result["metrics"]["AP50"] == pytest.approx(score(gt, pred).metrics["AP50"])
+    assert "gt_sha256" in result["provenance"]
+    run = subprocess.run([*cmd, "--gt", str(gt), "--split", "test"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "test_gcg_coco_mask_gt.json" in run.stderr
