@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any, Generic, Mapping, Sequence, TypeVar
 
 import numpy as np
 
+from psalm_bench.errors import InputError
 from psalm_bench.results import EvalResult
 
 Self = TypeVar("Self", bound="Evaluator")
@@ -93,6 +94,18 @@ class MetricSpec:
 
     def higher_is_better(self, name: str) -> bool:
         return name not in self.lower_is_better
+
+    def check_protocol(self, protocol: str) -> str:
+        """``protocol`` if this task defines it; else the one-line InputError every entry gives."""
+        return check_protocol(self.task, protocol, self.protocols)
+
+
+def check_protocol(task: str, protocol: str, protocols: Sequence[str]) -> str:
+    """The one protocol check (evaluate_* and the evaluator classes alike): an
+    InputError, so a Python caller and the CLI see the same line."""
+    if protocol not in protocols:
+        raise InputError(f"unknown protocol {protocol!r} for {task}: --protocol must be one of {', '.join(protocols)}")
+    return protocol
 
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -123,8 +123,7 @@ class CorrespondenceEvaluator(Evaluator[CorrespondenceSample, None]):
     task = "correspondence"
 
     def __init__(self, protocol: str = "egoexo"):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        SPEC.check_protocol(protocol)
         self.protocol = protocol
         self.records: dict[str, list[Any]] = {name: [] for name in COLUMNS}
         self._scorers: dict[tuple[int, int], FrameScorer] = {}  # scratch, not state
@@ -252,8 +251,7 @@ def evaluate_correspondence(
     direction (ego-exo or exo-ego), default every direction the file holds."""
     from psalm_bench.parallel import run_sharded
 
-    if protocol not in PROTOCOLS:
-        raise InputError(f"--protocol for correspondence must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    SPEC.check_protocol(protocol)
     if split is not None and split not in DIRECTIONS:
         raise InputError(f"--split for correspondence is a direction, {' or '.join(DIRECTIONS)}; got {split!r}")
     truth = load_egoexo_gt(gt)

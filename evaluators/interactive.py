@@ -33,7 +33,6 @@ import math
 import numpy as np
 from pycocotools import mask as mask_api
 
-from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
 from psalm_bench.evaluators.referring import PSALM_CIOU_EPS, PSALM_EPS  # PSALM's constants, defined once
 from psalm_bench.formats.interactive import (
@@ -85,8 +84,7 @@ class InteractiveEvaluator(Evaluator[InteractiveImage, dict[tuple[int, str], RLE
     task = "interactive"
 
     def __init__(self, protocol: str = "all-instances"):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        SPEC.check_protocol(protocol)
         self.protocol = protocol
         self.image_id: list[int] = []
         self.ann_id: list[int] = []
@@ -229,8 +227,7 @@ def evaluate_interactive(
     """Score a prediction JSONL against a COCO-Interactive JSON."""
     from psalm_bench.parallel import run_sharded
 
-    if protocol not in PROTOCOLS:
-        raise InputError(f"--protocol for interactive must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    SPEC.check_protocol(protocol)
     truth = load_interactive_gt(gt)
     predictions = load_interactive_predictions(pred, truth, ignore_extra=ignore_extra)
     masks = predictions.masks

@@ -275,8 +275,7 @@ class MuseEvaluator(Evaluator[MuseSample, MuseInput]):
     task = "muse"
 
     def __init__(self, protocol: str = "pixellm"):
-        if protocol not in MUSE_PROTOCOLS:
-            raise ValueError(f"protocol must be one of {MUSE_PROTOCOLS}, got {protocol!r}")
+        MUSE_SPEC.check_protocol(protocol)
         self.protocol = protocol
         self.records: list[MuseRecord] = []
 
@@ -363,8 +362,7 @@ def evaluate_muse(
     progress: bool = True,
 ) -> EvalResult:
     """MUSE gIoU and cIoU (PixelLM). See the module docstring for the protocol."""
-    if protocol not in MUSE_PROTOCOLS:
-        raise InputError(f"unknown protocol {protocol!r} for muse; choose one of {', '.join(MUSE_PROTOCOLS)}")
+    MUSE_SPEC.check_protocol(protocol)
     samples = load_muse_gt(gt)
     index = {s.id: s for s in samples}
     predictions, extra = read_muse_predictions(pred, index, ignore_extra=ignore_extra)
@@ -629,8 +627,7 @@ class GcgEvaluator(Evaluator[GcgSample, GcgInput]):
     task = "gcg"
 
     def __init__(self, protocol: str = "glamm", text_model: str | None = MINILM, text_similarity: Callable[[str, str], float] | None = None):
-        if protocol not in GCG_PROTOCOLS:
-            raise ValueError(f"protocol must be one of {GCG_PROTOCOLS}, got {protocol!r}")
+        GCG_SPEC.check_protocol(protocol)
         if text_model not in (None, MINILM):
             raise ValueError(f"text_model must be {MINILM!r} or None, got {text_model!r}")
         self.protocol = protocol
@@ -757,8 +754,7 @@ def evaluate_gcg(
     ``workers``: a process count or an engine (Ray, a shard, a merge of shard
     states); METEOR and CIDEr are corpus-level and computed here, on the
     driver, from the merged per-image records."""
-    if protocol not in GCG_PROTOCOLS:
-        raise InputError(f"unknown protocol {protocol!r} for gcg; choose one of {', '.join(GCG_PROTOCOLS)}")
+    GCG_SPEC.check_protocol(protocol)
     samples = load_gcg_gt(gt, split)
     index = {s.id: s for s in samples}
     predictions, extra = read_gcg_predictions(pred, index, ignore_extra=ignore_extra)

@@ -401,8 +401,7 @@ def evaluate_ov_semantic(
     from psalm_bench.parallel import run_sharded
 
     check_benchmark(benchmark)
-    if protocol not in PROTOCOLS:
-        raise InputError(f"--protocol for ov-semantic must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    OV_SEMANTIC_SPEC.check_protocol(protocol)
     get_layout(benchmark, layout)  # validates layout
     samples = ov_samples(Path(gt), Path(pred), benchmark, layout, image_list=image_list, ignore_extra=ignore_extra)
     evaluator = OVSemanticEvaluator(benchmark, layout, protocol)

@@ -57,7 +57,7 @@ import numpy as np
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
+from psalm_bench.evaluators.base import Evaluator, MetricSpec, check_protocol, point, ratio
 from psalm_bench.formats.refer import (
     Predictions,
     Ref,
@@ -189,8 +189,7 @@ class _ReferringEvaluator(Evaluator[ReferringGT, ReferringPred]):
     protocols: tuple[str, ...] = ()
 
     def __init__(self, protocol: str):
-        if protocol not in self.protocols:
-            raise ValueError(f"protocol must be one of {self.protocols}, got {protocol!r}")
+        check_protocol(self.task, protocol, self.protocols)
         self.protocol = protocol
         self.records: list[SampleRecord] = []
 
@@ -397,8 +396,7 @@ def evaluate_refcoco(
     ``refcoco+/``, ``refcocog/``. ``split_by`` defaults to unc (umd for
     refcocog). ``protocol``: lisa (default), mmdet or psalm (module docstring).
     """
-    if protocol not in REFCOCO_PROTOCOLS:
-        raise InputError(f"--protocol for refcoco must be one of {', '.join(REFCOCO_PROTOCOLS)}, got {protocol!r}")
+    REFCOCO_SPEC.check_protocol(protocol)
     data = load_refer(gt, dataset, split_by)
     result = _evaluate(RefcocoEvaluator(protocol), data, pred, split=split, ignore_extra=ignore_extra, workers=workers, progress=progress, gref=False)
     result.params = {
@@ -427,8 +425,7 @@ def evaluate_gref(
     (or its parent, holding ``grefcoco/``). ``protocol``: rela (default), gsva
     or psalm (module docstring).
     """
-    if protocol not in GREF_PROTOCOLS:
-        raise InputError(f"--protocol for gref must be one of {', '.join(GREF_PROTOCOLS)}, got {protocol!r}")
+    GREF_SPEC.check_protocol(protocol)
     data = load_grefer(gt)
     result = _evaluate(GrefEvaluator(protocol), data, pred, split=split, ignore_extra=ignore_extra, workers=workers, progress=progress, gref=True)
     result.params = {

@@ -78,8 +78,7 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
     task = "semantic"
 
     def __init__(self, class_names: list[str], ignore_label: int = 255, protocol: str = "detectron2"):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        SPEC.check_protocol(protocol)
         if 0 <= ignore_label < len(class_names):
             raise ValueError(f"ignore label {ignore_label} collides with class index {ignore_label}")
         self.class_names = list(class_names)
@@ -218,8 +217,7 @@ def evaluate_semantic(
     """
     from psalm_bench.parallel import run_sharded
 
-    if protocol not in PROTOCOLS:
-        raise InputError(f"--protocol for semantic must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    SPEC.check_protocol(protocol)
     gt = Path(gt)
     if gt.suffix.lower() == ".json":
         if classes is not None or num_classes is not None:

@@ -246,8 +246,7 @@ class VosEvaluator(Evaluator[Any, Any]):
     task = "vos"
 
     def __init__(self, protocol: str = "davis2017", strict: bool = False):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        SPEC.check_protocol(protocol)
         self.protocol = protocol
         self.strict = strict
         self.sequences: dict[str, SequenceScores] = {}
@@ -499,8 +498,7 @@ def evaluate_vos(
     """Score a prediction folder (SEQ/NNNNN.png) against a DAVIS-2017 root."""
     from psalm_bench.parallel import run_sharded
 
-    if protocol not in PROTOCOLS:
-        raise InputError(f"--protocol for vos must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    SPEC.check_protocol(protocol)
     sequences = load_davis(gt, split)
     samples = pair_predictions(sequences, pred, all_frames=protocol == "all-frames")
     if strict:

@@ -359,7 +359,7 @@ def test_evaluators_merge_and_accept_arrays() -> None:
     assert merged.n_samples == 2
     assert merged.metrics["gIoU"] == pytest.approx(75.0) and merged.metrics["Pr@0.5"] == 100.0 and merged.metrics["Pr@0.9"] == 50.0
     assert RefcocoEvaluator().compute().metrics["cIoU"] is None
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="unknown protocol 'rela' for refcoco"):
         RefcocoEvaluator("rela")
 
 
