@@ -12,7 +12,7 @@ Why it looks like this:
 - Static, relative links to explicit ``.html`` files, no CDN: the site works
   from ``file://``, from any static host, and offline. A Content-Security-Policy
   meta tag forbids anything but the site's own files.
-- Charts are inline SVG drawn here, so a page is one request plus the shared
+- Charts are inline SVG (``site_charts``), so a page is one request plus the shared
   CSS and JS, and every chart has a title and a description for screen readers;
   the tables stay the source of truth.
 - Model names, metadata and class names come from users: the pages are Jinja2
