@@ -1,7 +1,8 @@
 """Multi-target benchmarks of psalm-bench's peers: MUSE (PixelLM) and GCG (GLaMM, MGLMM).
 
-File formats: :mod:`psalm_bench.formats.multi_target` (psalm-bench's own; the
-peers publish none).
+File formats: :mod:`psalm_bench.formats.multi_target` (psalm-bench's own), and
+the peers' release files as they are (formats.muse_official, formats.gcg_official;
+docs/muse_gcg.md).
 
 MUSE (``evaluate_muse``)
 ========================

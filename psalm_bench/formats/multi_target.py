@@ -1,8 +1,11 @@
 """Multi-target benchmarks: MUSE (PixelLM) and grounded captions (GCG: GLaMM, MGLMM).
 
-Neither peer publishes a prediction-file format (PixelLM's evaluation reads its
-dataset and runs the model in one loop; GLaMM's reads one JSON per image in
-its own layout), so the files below are psalm-bench's own. Masks are COCO RLE
+The peers' release files are read as they are, detected by their layout:
+PixelLM's MUSE ground truth (formats.muse_official) and GLaMM's GranD-f ground
+truth and ``infer.py`` prediction folder (formats.gcg_official). PixelLM
+publishes no mask prediction file (its evaluation runs the model in the same
+loop), so MUSE predictions are always the JSON Lines below. The layouts below
+are psalm-bench's own. Masks are COCO RLE
 (compressed or uncompressed counts) or polygon lists, as everywhere in
 psalm-bench (FORMATS.md); each must have its image's size.
 
