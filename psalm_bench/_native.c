@@ -735,22 +735,50 @@ static void count_row_pairs(const unsigned char *a, const unsigned char *b, Py_s
 
 /* Both rows Sub-filtered: a zero delta leaves the pair as it is, so runs are
  * counted on the deltas, eight pixels at a time where both are all zero,
- * and no row is written at all. */
+ * and no row is written at all. In a word that is not, only its non-zero
+ * bytes are visited (found with count-trailing-zeros where the compiler has
+ * it and words are little-endian). */
 static void count_sub_row_pairs(const unsigned char *da, const unsigned char *db, Py_ssize_t width, pair_counts *pc) {
     unsigned va = 0, vb = 0;
     uint64_t run = 0;
     Py_ssize_t x = 0;
-    while (x < width) {
-        if (x + 8 <= width) {
-            uint64_t wa, wb;
-            memcpy(&wa, da + x, 8);
-            memcpy(&wb, db + x, 8);
-            if ((wa | wb) == 0) {
-                run += 8;
-                x += 8;
-                continue;
-            }
+    while (x + 8 <= width) {
+        uint64_t wa, wb;
+        memcpy(&wa, da + x, 8);
+        memcpy(&wb, db + x, 8);
+        uint64_t changed = wa | wb;
+        if (changed == 0) {
+            run += 8;
+            x += 8;
+            continue;
         }
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        Py_ssize_t done = 0; /* bytes of this word accounted for */
+        while (changed) {
+            Py_ssize_t k = __builtin_ctzll(changed) >> 3;
+            run += (uint64_t)(k - done);
+            if (run) add_pair(pc, va * 256 + vb, run);
+            va = (va + da[x + k]) & 255;
+            vb = (vb + db[x + k]) & 255;
+            run = 1;
+            done = k + 1;
+            changed &= ~((uint64_t)0xFF << (8 * k));
+        }
+        run += (uint64_t)(8 - done);
+        x += 8;
+#else
+        for (Py_ssize_t stop = x + 8; x < stop; x++) {
+            if (da[x] | db[x]) {
+                if (run) add_pair(pc, va * 256 + vb, run);
+                va = (va + da[x]) & 255;
+                vb = (vb + db[x]) & 255;
+                run = 0;
+            }
+            run++;
+        }
+#endif
+    }
+    for (; x < width; x++) {
         if (da[x] | db[x]) {
             if (run) add_pair(pc, va * 256 + vb, run);
             va = (va + da[x]) & 255;
@@ -758,7 +786,6 @@ static void count_sub_row_pairs(const unsigned char *da, const unsigned char *db
             run = 0;
         }
         run++;
-        x++;
     }
     add_pair(pc, va * 256 + vb, run);
 }
