@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -99,7 +99,7 @@ def eval_command(
     import contextlib
 
     from psalm_bench.cli_cluster import eval_engine, finish_shard
-    from psalm_bench.stdio import is_stdio, spooled_stdin, write_json_stdout
+    from psalm_bench.stdio import is_stdio, spooled_stdin
 
     piped = is_stdio(pred)
     with contextlib.ExitStack() as stack:
@@ -118,19 +118,26 @@ def eval_command(
 
             stamp_world(result, *world_stamp)
         table = render(result, spec.table_rows, per_class=per_class)
-        if json_out is not None:
-            from psalm_bench.jsonio import dump_json
-            from psalm_bench.tasks import input_files
-
-            doc = result.to_dict(gt=input_files(task_name, gt, gt_dir), pred=input_files(task_name, pred, pred_dir))
-            if piped and "inputs" in doc["provenance"]:
-                doc["provenance"]["inputs"]["pred"] = ["-"]  # the spooled copy is gone after the run
-            if is_stdio(json_out):  # `--json -`: stdout is the JSON alone, the table goes to stderr
-                write_json_stdout(doc)
-                typer.echo(table, err=True)
-                return
-            dump_json(doc, json_out)
+        if json_out is not None and _write_result(result, json_out, task_name, (gt, gt_dir), (pred, pred_dir), piped=piped):
+            typer.echo(table, err=True)  # `--json -`: stdout is the JSON alone, the table goes to stderr
+            return
     typer.echo(table)
+
+
+def _write_result(result: Any, json_out: Path, task: str, gt: tuple[Path, Optional[Path]], pred: tuple[Path, Optional[Path]], *, piped: bool) -> bool:
+    """Write the result JSON with its provenance; True when it went to stdout (``--json -``)."""
+    from psalm_bench.jsonio import dump_json
+    from psalm_bench.stdio import is_stdio, write_json_stdout
+    from psalm_bench.tasks import input_files
+
+    doc = result.to_dict(gt=input_files(task, *gt), pred=input_files(task, *pred))
+    if piped and "inputs" in doc["provenance"]:
+        doc["provenance"]["inputs"]["pred"] = ["-"]  # the spooled copy is gone after the run
+    if is_stdio(json_out):
+        write_json_stdout(doc)
+        return True
+    dump_json(doc, json_out)
+    return False
 
 
 
