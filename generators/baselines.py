@@ -19,6 +19,10 @@ Ego-Exo4D correspondence (``write_copy_baseline``): the query view's mask
 copied to the other view, stretched to its evaluation size, always said to
 be visible: what "same place in the other camera" scores.
 
+MUSE (``write_muse_whole_image_baseline``): every question answered with one
+object, the whole image. GCG (``write_gcg_whole_image_baseline``): one fixed
+caption per image with one phrase grounded to the whole image.
+
 The outputs are ordinary prediction files (FORMATS.md), scored by the same
 evaluators as any model's.
 """
@@ -142,3 +146,29 @@ def write_copy_baseline(gt_json: str | Path, out: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_egoexo_predictions(out, copy_baseline_results(gt_json))
     return out
+
+
+def _whole_image(h: int, w: int) -> dict:
+    rle = masks.encode(np.ones((h, w), np.uint8))
+    counts = rle["counts"]
+    return {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+
+
+def write_muse_whole_image_baseline(muse_json: str | Path, out: str | Path) -> Path:
+    """MUSE: every question answered with one object, the whole image (PixelLM's
+    release layout in, psalm-bench's MUSE JSON Lines out)."""
+    records = orjson.loads(Path(muse_json).read_bytes())
+    lines = [{"id": r["id"], "questions": [{"masks": [_whole_image(r["height"], r["width"])]} for _ in r["questions"]]} for r in records]
+    return write_jsonl(Path(out), lines)
+
+
+def write_gcg_whole_image_baseline(caption_gt: str | Path, out_dir: str | Path) -> Path:
+    """GCG: the same caption for every image, "A picture of an object.", its one
+    phrase grounded to the whole image (GLaMM's infer.py folder out)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for image in orjson.loads(Path(caption_gt).read_bytes())["images"]:
+        rec = {"image_id": image["id"], "caption": "A picture of an object.", "phrases": ["an object"],
+               "pred_masks": [_whole_image(image["height"], image["width"])]}
+        (out_dir / f"{image['id']}.json").write_bytes(orjson.dumps(rec))
+    return out_dir

@@ -17,14 +17,18 @@ from typing import Any, Callable, Sequence
 from psalm_bench.jsonio import load_json
 from psalm_bench.results import EvalResult
 from psalm_bench.tables import fmt
-from psalm_bench.tasks import get_task
+from psalm_bench.tasks import get_task, input_files
 
 MODEL_SYSTEM = "PSALM (bundled)"
 NO_TARGET_SYSTEM = "PSALM (bundled), no-target if none > 0.6"
 PROMPT_BASELINE = "prompt as mask (no model)"
 VOS_BASELINE = "first frame held (no model)"
 COPY_BASELINE = "query mask copied (no model)"
-ALL_TASKS = ("panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "ov", "vos", "correspondence")
+MUSE_SYSTEM = "PSALM (bundled), referring path per question, proposals > 0.6 as objects"
+GCG_SYSTEM = "PSALM (bundled), top-4 instance detections as phrases, caption from class names (no language output)"
+MUSE_BASELINE = "whole image per question (no model)"
+GCG_BASELINE = "fixed caption, whole image as its phrase (no model)"
+ALL_TASKS = ("panoptic", "instance", "semantic", "refcoco", "gref", "interactive", "ov", "vos", "correspondence", "muse", "gcg")
 
 
 @dataclass
@@ -124,19 +128,18 @@ def reproduce(
         if "progress" in task.options:
             options["progress"] = False
         result = stamp_world(task.run(gt, pred, **options), root, key)
-        inputs = [gt, gt.with_suffix("")] if entry["task"] == "panoptic" else [gt]
-        pred_inputs = [pred, pred.with_suffix("")] if entry["task"] == "panoptic" else [pred]
-        result.write_json(base / "results" / _slug(system) / f"{key}-{split}.json", gt=inputs, pred=pred_inputs)
+        result.write_json(base / "results" / _slug(system) / f"{key}-{split}.json", gt=input_files(entry["task"], gt), pred=input_files(entry["task"], pred))
         rep.entries.append(Entry(system, key, split, result, baseline))
         value = result.metrics.get(entry["metric"])
         log(f"{system}: {key} {split}: {entry['metric']} {fmt(value)}")
 
+    written_val = None  # the val category predictions, whose instance part GCG reuses
     try:
         wanted = set(tasks)
         if wanted & {"panoptic", "instance", "semantic"}:
             entry = manifest["tasks"]["panoptic"]["val"]
             sem_classes = load_json(root / manifest["tasks"]["semantic"]["val"]["options"]["classes"])
-            written = predict_categories(predictor, root / entry["gt"], root / entry["images"], preds / "coco_val", semantic_classes=sem_classes)
+            written = written_val = predict_categories(predictor, root / entry["gt"], root / entry["images"], preds / "coco_val", semantic_classes=sem_classes)
             for key, pred in (("panoptic", written.panoptic_json), ("instance", written.instance_json), ("semantic", written.semantic_dir)):
                 if key in wanted:
                     score(MODEL_SYSTEM, key, "val", pred)
@@ -176,6 +179,8 @@ def reproduce(
             score(VOS_BASELINE, "vos", "val", baseline, baseline=True)
         if "correspondence" in wanted:
             _correspondence(predictor, root, manifest, preds, base, rep, log, progress)
+        if wanted & {"muse", "gcg"}:
+            _multi_target(predictor, root, manifest, preds, wanted, score, written_val)
     finally:
         if holder:
             holder.cleanup()
@@ -203,6 +208,29 @@ def _correspondence(predictor: Any, root: Path, manifest: dict[str, Any], preds:
         rep.entries.append(Entry(system, "correspondence", "val", result, baseline))
         value = result.metrics.get("EgoExo_IoU")
         log(f"{system}: correspondence val: EgoExo_IoU {fmt(value)}")
+
+
+def _multi_target(predictor: Any, root: Path, manifest: dict[str, Any], preds: Path, wanted: set[str], score: Callable[..., None],
+                  written_val: Any) -> None:
+    """The world's MUSE-style and GCG-style splits: the model through its existing
+    paths (model/predict_multi.py says which) and a whole-image baseline each."""
+    from psalm_bench.generators.baselines import write_gcg_whole_image_baseline, write_muse_whole_image_baseline
+    from psalm_bench.generators.world_multi import GCG_CAPTION_GT
+    from psalm_bench.model.predict import predict_categories
+    from psalm_bench.model.predict_multi import gcg_from_instances, predict_muse
+
+    if "muse" in wanted:
+        entry = manifest["tasks"]["muse"]["val"]
+        score(MUSE_SYSTEM, "muse", "val", predict_muse(predictor, root / entry["gt"], root / entry["images"], preds / "muse" / "val.jsonl"))
+        score(MUSE_BASELINE, "muse", "val", write_muse_whole_image_baseline(root / entry["gt"], preds / "baselines" / "muse-whole-image.jsonl"), baseline=True)
+    if "gcg" in wanted:
+        entry = manifest["tasks"]["gcg"]["val"]
+        pan = manifest["tasks"]["panoptic"]["val"]
+        if written_val is None:
+            written_val = predict_categories(predictor, root / pan["gt"], root / pan["images"], preds / "coco_val")
+        pred = gcg_from_instances(written_val.instance_json, root / pan["gt"], root / GCG_CAPTION_GT, preds / "gcg" / "val")
+        score(GCG_SYSTEM, "gcg", "val", pred)
+        score(GCG_BASELINE, "gcg", "val", write_gcg_whole_image_baseline(root / GCG_CAPTION_GT, preds / "baselines" / "gcg-whole-image"), baseline=True)
 
 
 # ------------------------------------------------------------------ tables
@@ -245,6 +273,11 @@ TABLES: tuple[TableSpec, ...] = (  # in the paper's numbering: a new table goes 
     TableSpec("Table 18 analogue: Ego-Exo4D correspondence (the world's takes), zero-shot; LE lower is better",
               _cols("correspondence", ("val",), ("EgoExo_IoU", "EgoExo_VA", "EgoExo_LE", "EgoExo_CA", "ExoEgo_IoU", "ExoEgo_VA", "ExoEgo_LE", "ExoEgo_CA"),
                     lambda s, m: m.replace("EgoExo_", "ego>exo ").replace("ExoEgo_", "exo>ego "))),
+    # not PSALM tables: the peers' benchmarks on the world's splits in their layouts
+    TableSpec("Table MUSE analogue (PixelLM's MUSE, the world's multi-target split): gIoU / cIoU, zero-shot",
+              _cols("muse", ("val",), ("gIoU", "cIoU"), lambda s, m: m)),
+    TableSpec("Table GCG analogue (GLaMM's GCG, the world's captioned split): zero-shot; Recall uses all-MiniLM-L6-v2",
+              _cols("gcg", ("val",), ("AP50", "mIoU", "Recall", "METEOR", "CIDEr"), lambda s, m: m)),
 )
 
 

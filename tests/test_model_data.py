@@ -70,12 +70,12 @@ def test_an_image_that_does_not_open_is_one_line(tmp_path):
 def test_reproduce_scores_every_task_and_writes_results(world, tiny_model, tmp_path):
     rep = reproduce(tiny_model, world=world, out=tmp_path, progress=False)
     scored = {(e.task, e.split) for e in rep.entries}
-    for key in ("panoptic", "instance", "semantic", "interactive", "vos", "ov-semantic", "ov-instance", "ov-panoptic", "correspondence"):
+    for key in ("panoptic", "instance", "semantic", "interactive", "vos", "ov-semantic", "ov-instance", "ov-panoptic", "correspondence", "muse", "gcg"):
         assert (key, "val") in scored
     for split in ("val", "testA", "testB"):
         assert ("refcoco", split) in scored and ("gref", split) in scored
     baselines = {e.system for e in rep.entries if e.baseline}
-    assert len(baselines) == 3
+    assert len(baselines) == 5  # prompt, first frame, query copy, MUSE and GCG whole image
     results = sorted((tmp_path / "results").rglob("*.json"))
     assert len(results) == len(rep.entries)
     text = render_tables(rep)
