@@ -412,6 +412,32 @@ static inline void push_run(uint32_t *run_index, uint32_t *run_length, Py_ssize_
     }
 }
 
+/* The first non-zero byte of s[from, end) (end if none): 32, then 8, bytes at
+ * a time, the last word's first non-zero byte by count-trailing-zeros. */
+static inline Py_ssize_t zero_bytes_end(const unsigned char *s, Py_ssize_t from, Py_ssize_t end) {
+    Py_ssize_t stop = from;
+    while (stop + 32 <= end) {
+        uint64_t w[4];
+        memcpy(w, s + stop, 32);
+        if (w[0] | w[1] | w[2] | w[3]) break;
+        stop += 32;
+    }
+    while (stop + 8 <= end) {
+        uint64_t word;
+        memcpy(&word, s + stop, 8);
+        if (word) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return stop + (__builtin_ctzll(word) >> 3);
+#else
+            break;
+#endif
+        }
+        stop += 8;
+    }
+    while (stop < end && s[stop] == 0) stop++;
+    return stop;
+}
+
 /* Row y of `r` as runs; the number of runs, or -1 for an unknown filter type. */
 static Py_ssize_t row_index_runs(index_runs *r, Py_ssize_t y, Py_ssize_t height) {
     Py_ssize_t stride = r->stride, bpp = r->bpp, width = r->width, n_runs = 0;
@@ -427,14 +453,7 @@ static Py_ssize_t row_index_runs(index_runs *r, Py_ssize_t y, Py_ssize_t height)
         Py_ssize_t x = 0;
         while (x < width) {
             if (x > 0) {
-                Py_ssize_t byte = x * bpp, stop = byte;
-                while (stop + 8 <= stride) {
-                    uint64_t word;
-                    memcpy(&word, s + stop, 8);
-                    if (word) break;
-                    stop += 8;
-                }
-                while (stop < stride && s[stop] == 0) stop++;
+                Py_ssize_t byte = x * bpp, stop = zero_bytes_end(s, byte, stride);
                 Py_ssize_t run = (stop - byte) / bpp;
                 if (run > 0) {
                     r->run_length[n_runs - 1] += (uint32_t)run;
