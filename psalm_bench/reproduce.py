@@ -18,6 +18,7 @@ from psalm_bench.jsonio import load_json
 from psalm_bench.results import EvalResult
 from psalm_bench.tables import fmt
 from psalm_bench.tasks import get_task, input_files
+from psalm_bench.world_gt import stamp_world
 
 MODEL_SYSTEM = "PSALM (bundled)"
 NO_TARGET_SYSTEM = "PSALM (bundled), no-target if none > 0.6"
@@ -61,32 +62,6 @@ class Reproduction:
             if e.system not in seen:
                 seen.append(e.system)
         return seen
-
-
-def stamp_world(result: EvalResult, root: Path, key: str) -> EvalResult:
-    """Record what a result on the world is: the task it stands for (``ov-semantic``,
-    not the ``semantic`` evaluator that scored it), and which world (``params.world``:
-    version, size, seed), so that the leaderboard keeps it on a board of its own,
-    never beside a real benchmark's numbers. The world's open-vocabulary split is
-    its own benchmark (``ov``). For ``correspondence`` ``root`` is the world's
-    Ego-Exo4D takes (``egoexo.json``), which are a world of their own."""
-    from psalm_bench.generators.world import load_manifest
-    from psalm_bench.tasks import TASKS
-
-    if key == "correspondence":
-        from psalm_bench.generators.world_egoexo import MANIFEST
-
-        takes = load_json(Path(root) / MANIFEST)
-        result.task = key
-        result.params["world"] = f"egoexo-v{takes['version']}-{takes['size']}-seed{takes['seed']}"
-        return result
-    manifest = load_manifest(root)
-    if key in TASKS:
-        result.task = key
-    result.params["world"] = f"world-v{manifest['version']}-{manifest['size']}-seed{manifest['seed']}"
-    if key.startswith("ov-"):
-        result.params.setdefault("benchmark", "ov")
-    return result
 
 
 def _slug(text: str) -> str:
