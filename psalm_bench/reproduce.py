@@ -170,15 +170,14 @@ def _correspondence(predictor: Any, root: Path, manifest: dict[str, Any], preds:
     """Ego-Exo4D correspondence on the world's takes (built beside the world,
     same size and seed): the model and the query-mask-copy baseline."""
     from psalm_bench.generators.baselines import write_copy_baseline
-    from psalm_bench.generators.world_egoexo import EGOEXO_VERSION, GT_NAME, ensure_egoexo
+    from psalm_bench.generators.world_egoexo import GT_NAME, ensure_egoexo
     from psalm_bench.model.predict import predict_correspondence
 
     takes = ensure_egoexo(root.parent, seed=manifest["seed"], size=manifest["size"], progress=progress)
     gt = takes / GT_NAME
     for system, pred, baseline in ((MODEL_SYSTEM, predict_correspondence(predictor, gt, takes / "takes", preds / "correspondence" / "val.json"), False),
                                    (COPY_BASELINE, write_copy_baseline(gt, preds / "baselines" / "query-mask-copy.json"), True)):
-        result = get_task("correspondence").run(gt, pred, progress=False)
-        result.params["world"] = f"egoexo-v{EGOEXO_VERSION}-{manifest['size']}-seed{manifest['seed']}"
+        result = stamp_world(get_task("correspondence").run(gt, pred, progress=False), takes, "correspondence")
         result.write_json(base / "results" / _slug(system) / "correspondence-val.json", gt=gt, pred=pred)
         rep.entries.append(Entry(system, "correspondence", "val", result, baseline))
         value = result.metrics.get("EgoExo_IoU")
