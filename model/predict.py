@@ -158,6 +158,31 @@ def _id_to_rgb(seg: np.ndarray) -> np.ndarray:
     return np.stack([seg % 256, (seg // 256) % 256, seg // 65536], axis=-1).astype(np.uint8)
 
 
+def predict_task(predictor: Predictor, task: str, gt: Path, images: Path | None, out: Path, *, split: str = "val", no_target: bool = False) -> str:
+    """`psalm-bench predict --task TASK`: the model over one ground truth, into the
+    files `eval` reads; returns the line saying what was written. ``ov`` is the
+    category task on the held-out categories; ``no_target`` (gref) answers
+    no-target when no proposal passes 0.6."""
+    from psalm_bench.formats.refer import find_grefer_files, find_refer_files
+
+    if task in ("panoptic", "ov"):
+        written = predict_categories(predictor, gt, images, out)
+        return f"wrote {written.panoptic_json} (+ PNGs), {written.instance_json}, {written.semantic_dir}/"
+    if task == "refcoco":
+        refs, instances = find_refer_files(gt)
+        return f"wrote {predict_referring(predictor, refs, instances, images, split, out)[0]}"
+    if task == "gref":
+        refs, instances = find_grefer_files(gt)
+        return f"wrote {predict_referring(predictor, refs, instances, images, split, {out: no_target}, generalized=True)[0]}"
+    if task == "interactive":
+        return f"wrote {predict_interactive(predictor, gt, images, out)}"
+    if task == "correspondence":
+        return f"wrote {predict_correspondence(predictor, gt, images, out)}"
+    if task == "vos":
+        return f"wrote {predict_vos(predictor, gt, out, split=split)}/"
+    raise InputError(f"predict has no task {task!r}")
+
+
 def predict_categories(
     predictor: Predictor,
     instances_json: Path,

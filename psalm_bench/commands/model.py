@@ -81,8 +81,7 @@ def predict_command(
     from psalm_bench.optional import require_model
 
     require_model("predict")
-    from psalm_bench.formats.refer import find_grefer_files, find_refer_files
-    from psalm_bench.model import predict as P
+    from psalm_bench.model.predict import predict_task
 
     progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
     name = task.value
@@ -100,21 +99,7 @@ def predict_command(
     (output_folder if name in ("panoptic", "ov", "vos") else output_file)(out)  # before the model loads
     out.parent.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor(model, batch_size=batch_size, progress=progress, engine=engine, address=address, gpus_per_worker=gpus_per_worker)
-    if name in ("panoptic", "ov"):
-        written = P.predict_categories(predictor, gt, images, out)
-        typer.echo(f"wrote {written.panoptic_json} (+ PNGs), {written.instance_json}, {written.semantic_dir}/")
-    elif name == "refcoco":
-        refs, instances = find_refer_files(gt)
-        typer.echo(f"wrote {P.predict_referring(predictor, refs, instances, images, split, out)[0]}")
-    elif name == "gref":
-        refs, instances = find_grefer_files(gt)
-        typer.echo(f"wrote {P.predict_referring(predictor, refs, instances, images, split, {out: no_target}, generalized=True)[0]}")
-    elif name == "interactive":
-        typer.echo(f"wrote {P.predict_interactive(predictor, gt, images, out)}")
-    elif name == "correspondence":
-        typer.echo(f"wrote {P.predict_correspondence(predictor, gt, images, out)}")
-    else:
-        typer.echo(f"wrote {P.predict_vos(predictor, gt, out, split=split)}/")
+    typer.echo(predict_task(predictor, name, gt, images, out, split=split, no_target=no_target))
 
 
 def reproduce_command(
