@@ -103,12 +103,20 @@ class PanopticDataset:
         it points (only the name's own checks are run)."""
         name = annotation.file_name
         path = self._checked.get(name) if isinstance(name, str) else None
+        if path is None and (plain_file or not self.untrusted) and _simple_name(name):
+            path = self._checked[name] = self.png_dir / name  # what paths.inside returns for such a name
         if path is None:
             links = self.untrusted and not plain_file
             path = inside(self.png_dir, name, file=self.path, record=f"image {annotation.image_id}", links=links)
             if links or not self.untrusted:
                 self._checked[name] = path
         return path
+
+
+def _simple_name(name: Any) -> bool:
+    """A file name paths.inside passes without a second look: one component,
+    not '.' or '..', nothing a POSIX or Windows path reads as a root or drive."""
+    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\:\x00")
 
 
 # --------------------------------------------------------------------------
@@ -335,6 +343,19 @@ def _parse_annotations(
         segments: list[PanopticSegment] = []
         ids: dict[int, Any] = {}
         for j, seg in enumerate(segments_info):
+            if type(seg) is dict:  # the common, well-formed segment: checked inline, no record string
+                seg_id, cat_id = seg.get("id"), seg.get("category_id")
+                if type(seg_id) is int and type(cat_id) is int and 0 < seg_id <= MAX_SEGMENT_ID and seg_id not in ids and cat_id in categories:
+                    if not ground_truth:
+                        ids[seg_id] = seg
+                        segments.append(PanopticSegment(seg_id, cat_id))
+                        continue
+                    area, iscrowd = seg.get("area"), seg.get("iscrowd")
+                    if (type(area) is int or type(area) is float) and area >= 0 and math.isfinite(area) and iscrowd in (0, 1):
+                        ids[seg_id] = seg
+                        segments.append(PanopticSegment(seg_id, cat_id, area, iscrowd == 1))
+                        continue
+            # anything else: the full checks, which name what is wrong
             seg_record = f"{record}, segments_info[{j}]"
             seg_id = _require_int(seg, "id", "segment", file, seg_record)
             seg_record = f"{record}, segment {seg_id}"
