@@ -11,7 +11,7 @@ so they are pure functions of the seed like everything else:
   annotations. Images: ``coco/refer2017``.
 - ``gcg/val_gcg_coco_mask_gt.json`` and ``gcg/val_gcg_coco_caption_gt.json``
   (GLaMM's GranD-f layout, formats.gcg_official): one image per COCO val
-  image that has a non-crowd object; its caption names its largest objects
+  image that has a non-crowd object (the first ``GCG_MAX_IMAGES``); its caption names its largest objects
   ("A picture of the red circle, the blue star and the green ring."), each
   phrase grounded to that object's visible mask (compressed RLE). Images:
   ``coco/val2017``; image ids are the file stems (strings, as GranD-f's).
@@ -32,6 +32,7 @@ GCG_CAPTION_GT = "gcg/val_gcg_coco_caption_gt.json"
 MUSE_MAX_ITEMS = 60  # images: keeps the model's pass over the split short (reproduce)
 MUSE_MAX_QUESTIONS = 2  # per image, multi-target expressions first
 GCG_MAX_PHRASES = 4  # per caption, the largest objects
+GCG_MAX_IMAGES = 100  # METEOR's per-image round trips to Java dominate GCG's scoring time
 
 
 def _dump(path: Path, obj: Any) -> None:
@@ -83,6 +84,8 @@ def gcg_files(images: list[dict[str, Any]], annotations: list[dict[str, Any]], p
         chosen = sorted(by_image.get(image["id"], []), key=lambda a: (-a["area"], a["id"]))[:GCG_MAX_PHRASES]
         if not chosen:
             continue
+        if len(g_images) == GCG_MAX_IMAGES:
+            break
         sid = image["file_name"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
         h, w = image["height"], image["width"]
         g_images.append({"id": sid, "file_name": image["file_name"], "height": h, "width": w})
