@@ -155,10 +155,4 @@ def decode_panoptic_dense_fast(data: bytes, segment_ids: np.ndarray, dtype: type
     inflated = _inflate(data)
     if inflated is None or inflated[3] not in (3, 4):  # RGB or RGBA only
         return None
-    raw, height, width, bpp = inflated
-    segments32 = np.ascontiguousarray(segment_ids, dtype=np.uint32)
-    try:
-        packed = _filters.panoptic_dense(raw, height, width, bpp, segments32, np.dtype(dtype).itemsize)
-    except ValueError:
-        return None
-    return np.frombuffer(packed, dtype=dtype).reshape(height, width)
+    return dense_from_inflated(inflated, segment_ids, dtype)
