@@ -15,8 +15,8 @@ from psalm_bench.evaluators.base import Evaluator, MetricSpec
 _LAZY = {
     "InteractiveEvaluator": "psalm_bench.evaluators.interactive",
     "VosEvaluator": "psalm_bench.evaluators.vos",
-    "MuseEvaluator": "psalm_bench.evaluators.multi_target",
-    "GcgEvaluator": "psalm_bench.evaluators.multi_target",
+    "MuseEvaluator": "psalm_bench.evaluators.muse",
+    "GcgEvaluator": "psalm_bench.evaluators.gcg",
     "InstanceEvaluator": "psalm_bench.evaluators.instance",
     "PanopticEvaluator": "psalm_bench.evaluators.panoptic",
     "SemanticEvaluator": "psalm_bench.evaluators.semantic",
@@ -33,8 +33,8 @@ _SPECS = {
     "vos": ("psalm_bench.evaluators.vos", "SPEC"),
     "ov-semantic": ("psalm_bench.evaluators.open_vocab", "OV_SEMANTIC_SPEC"),
     "ov-instance": ("psalm_bench.evaluators.open_vocab", "OV_INSTANCE_SPEC"),
-    "muse": ("psalm_bench.evaluators.multi_target", "MUSE_SPEC"),
-    "gcg": ("psalm_bench.evaluators.multi_target", "GCG_SPEC"),
+    "muse": ("psalm_bench.evaluators.muse", "MUSE_SPEC"),
+    "gcg": ("psalm_bench.evaluators.gcg", "GCG_SPEC"),
     "correspondence": ("psalm_bench.evaluators.correspondence", "SPEC"),
 }
 

@@ -405,8 +405,8 @@ def _ids(rec: Any, src: str) -> list[Any]:
 
 
 def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
-    """Per item: summed pair I, U and IoU, max_num (evaluators.multi_target.MuseEvaluator.compute)."""
-    from psalm_bench.evaluators.multi_target import muse_metrics
+    """Per item: summed pair I, U and IoU, max_num (evaluators.muse.MuseEvaluator.compute)."""
+    from psalm_bench.evaluators.muse import muse_metrics
 
     rec = data["records"]
     keys = _ids(rec, src)
@@ -425,8 +425,8 @@ def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
 
 def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     """Per image: GLaMM's mIoU, Recall TP and GT count, and the COCOeval matches that
-    AP is re-accumulated from (evaluators.multi_target.coco_ap)."""
-    from psalm_bench.evaluators.multi_target import coco_image_order, gcg_metrics
+    AP is re-accumulated from (evaluators.gcg.coco_ap)."""
+    from psalm_bench.evaluators.gcg import coco_image_order, gcg_metrics
 
     rec = data["records"]
     keys = _ids(rec, src)

@@ -411,3 +411,14 @@ def _first_bad_counts_batch(strings: list[bytes], sizes: list[Any]) -> tuple[int
         return None
     index = min(problems)
     return index, problems[index]
+
+
+def pairwise_intersections(preds: list[RLE], gts: list[RLE]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection matrix (pred x gt) of two lists of RLEs, and the areas of each side."""
+    pa = np.array([mask_api.area(p) for p in preds], dtype=np.float64) if preds else np.zeros(0)
+    ga = np.array([mask_api.area(g) for g in gts], dtype=np.float64) if gts else np.zeros(0)
+    inter = np.zeros((len(preds), len(gts)), dtype=np.float64)
+    for i, p in enumerate(preds):
+        for j, g in enumerate(gts):
+            inter[i, j] = mask_api.area(mask_api.merge([p, g], intersect=True))
+    return inter, pa, ga

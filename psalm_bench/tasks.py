@@ -96,13 +96,13 @@ def _ov_instance() -> Runner:
 
 
 def _muse() -> Runner:
-    from psalm_bench.evaluators.multi_target import evaluate_muse
+    from psalm_bench.evaluators.muse import evaluate_muse
 
     return evaluate_muse
 
 
 def _gcg() -> Runner:
-    from psalm_bench.evaluators.multi_target import evaluate_gcg
+    from psalm_bench.evaluators.gcg import evaluate_gcg
 
     return evaluate_gcg
 

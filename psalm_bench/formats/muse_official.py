@@ -9,7 +9,7 @@ instances), ``questions`` (a list of strings) and ``answers`` (one list of
 annotations per question, each with its ``segmentation``). Each question's
 GT masks are its answer's segmentations (``mask.frPyObjects`` then decode);
 the whole record is one evaluation item, so ``max(#pred, #GT)`` runs over all
-its questions (evaluators.multi_target). Here each record becomes a
+its questions (evaluators.muse). Here each record becomes a
 :class:`MuseSample` with one :class:`MuseQuestion` per question.
 
 The sample id a prediction line names is the record's ``id`` when it has
