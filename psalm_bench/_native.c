@@ -1209,49 +1209,52 @@ static inline int next_run(run_reader *r, long long *x) {
  * over their runs in one pass (no mask decoded, nothing re-encoded). None
  * when a string is malformed or the two cover different pixel totals: the
  * caller then falls back to pycocotools. */
+/* One string's side of the sweep: its reader, the pixels left in the current
+ * run, whether that run is foreground, and the totals seen so far. */
+typedef struct {
+    run_reader r;
+    long long left, total, area;
+    int on, end;
+} run_sweep;
+
+/* Read runs until one with pixels is current (or the string ends); -1 on a malformed string. */
+static inline int sweep_refill(run_sweep *w) {
+    while (!w->end && w->left == 0) {
+        int got = next_run(&w->r, &w->left);
+        if (got < 0) return -1;
+        if (got == 0) { w->end = 1; break; }
+        w->on = !w->on;
+        w->total += w->left;
+        if (w->on) w->area += w->left;
+    }
+    return 0;
+}
+
 static PyObject *rle_inter_union(PyObject *self, PyObject *args) {
     Py_buffer a, b;
     if (!PyArg_ParseTuple(args, "y*y*", &a, &b)) return NULL;
-    run_reader ra = {(const unsigned char *)a.buf, a.len, 0, 0, 0, 0};
-    run_reader rb = {(const unsigned char *)b.buf, b.len, 0, 0, 0, 0};
-    long long inter = 0, area_a = 0, area_b = 0, total_a = 0, total_b = 0;
-    long long left_a = 0, left_b = 0; /* pixels left in the current run */
-    int on_a = 1, on_b = 1; /* flipped before the first run (runs start with zeros) */
-    int bad = 0, end_a = 0, end_b = 0;
+    /* on = 1: flipped before the first run (runs start with zeros) */
+    run_sweep wa = {{(const unsigned char *)a.buf, a.len, 0, 0, 0, 0}, 0, 0, 0, 1, 0};
+    run_sweep wb = {{(const unsigned char *)b.buf, b.len, 0, 0, 0, 0}, 0, 0, 0, 1, 0};
+    long long inter = 0;
+    int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (;;) {
-        while (!end_a && left_a == 0) {
-            int got = next_run(&ra, &left_a);
-            if (got < 0) { bad = 1; break; }
-            if (got == 0) { end_a = 1; break; }
-            on_a = !on_a;
-            total_a += left_a;
-            if (on_a) area_a += left_a;
-        }
-        if (bad) break;
-        while (!end_b && left_b == 0) {
-            int got = next_run(&rb, &left_b);
-            if (got < 0) { bad = 1; break; }
-            if (got == 0) { end_b = 1; break; }
-            on_b = !on_b;
-            total_b += left_b;
-            if (on_b) area_b += left_b;
-        }
-        if (bad) break;
-        if (end_a || end_b) {
-            if (!(end_a && end_b)) bad = 1;
+        if (sweep_refill(&wa) < 0 || sweep_refill(&wb) < 0) { bad = 1; break; }
+        if (wa.end || wb.end) {
+            if (!(wa.end && wb.end)) bad = 1;
             break;
         }
-        long long step = left_a < left_b ? left_a : left_b;
-        if (on_a && on_b) inter += step;
-        left_a -= step;
-        left_b -= step;
+        long long step = wa.left < wb.left ? wa.left : wb.left;
+        if (wa.on && wb.on) inter += step;
+        wa.left -= step;
+        wb.left -= step;
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
-    if (bad || total_a != total_b) Py_RETURN_NONE;
-    return Py_BuildValue("LLL", inter, area_a, area_b);
+    if (bad || wa.total != wb.total) Py_RETURN_NONE;
+    return Py_BuildValue("LLL", inter, wa.area, wb.area);
 }
 
 static PyMethodDef methods[] = {
