@@ -181,6 +181,150 @@ def _point_weights(masks: torch.Tensor, g: int) -> torch.Tensor:
     return w / m.flatten(1).sum(1).clamp(min=1)[:, None, None]
 
 
+@dataclass
+class _Parsed:
+    """What one checked sample contributes to the batch (filled by the per-task readers)."""
+
+    labels: np.ndarray
+    order: list[int] | None = None
+    region_points: torch.Tensor | None = None  # (K,P,2), training or "points" eval pooling
+    region_weights: torch.Tensor | None = None  # (K,g,g), deterministic eval pooling
+    prompt_pixels: torch.Tensor | None = None  # (3,S,S) when the prompts refer to another image
+
+
+def _check_batch(samples: Sequence[TrainSample], config: PSALMConfig, tokenizer: PSALMTokenizer) -> str:
+    """The batch's one task, after the checks that need no per-sample work."""
+    if not samples:
+        raise InputError("collate: no samples")
+    task = samples[0].task
+    if task not in TASKS:
+        raise InputError(f"sample 0: task {task!r} is not one of {', '.join(TASKS)}")
+    if tokenizer.vocab_size > config.llm.vocab_size:
+        raise InputError(f"tokenizer has {tokenizer.vocab_size} tokens but llm.vocab_size is {config.llm.vocab_size}")
+    for i, s in enumerate(samples):
+        if s.task != task:
+            raise InputError(f"sample {i}: task {s.task!r} differs from the batch's {task!r} (one task per batch)")
+    return task
+
+
+def _parse_category(s: TrainSample, i: int, N: int, config: PSALMConfig, train: bool,
+                    rng: np.random.Generator) -> _Parsed:
+    """Labels must index ``class_names``; training draws the prompt's class order."""
+    if not s.class_names:
+        raise InputError(f"sample {i}: class_names is empty")
+    C = len(s.class_names)
+    labels = np.zeros(0, np.int64) if s.target_labels is None else np.asarray(s.target_labels, np.int64)
+    if labels.shape != (N,):
+        raise InputError(f"sample {i}: target_labels has {labels.size} entries for {N} target masks")
+    if N and (labels.min() < 0 or labels.max() >= C):
+        raise InputError(f"sample {i}: target_labels must index class_names (0..{C - 1})")
+    order = [int(j) for j in rng.permutation(C)] if train and config.shuffle_classes else None
+    return _Parsed(labels, order)
+
+
+def _parse_referring(s: TrainSample, i: int, N: int) -> _Parsed:
+    if not s.sentence or not s.sentence.strip():
+        raise InputError(f"sample {i}: sentence is empty")
+    if N > 1:
+        raise InputError(f"sample {i}: referring takes one target mask, got {N}")
+    return _Parsed(np.zeros(N, np.int64))
+
+
+def _parse_interactive(s: TrainSample, i: int, N: int, geo: ImageGeometry, config: PSALMConfig, train: bool,
+                       rng: np.random.Generator) -> _Parsed:
+    """Prompts become region masks on the model grid, then random points (train) or pooling weights."""
+    img_p = s.prompt_image if s.prompt_image is not None else s.image
+    ppv = None
+    pgeo = geo
+    if s.prompt_image is not None:
+        ppv, _, pgeo = preprocess_image(s.prompt_image, config.image_size, what=f"sample {i}: prompt_image")
+    pmasks = _check_masks("prompt_masks", s.prompt_masks, img_p.shape[:2], i)
+    K = pmasks.shape[0]
+    kinds = list(s.prompt_kinds or [])
+    if K == 0:
+        raise InputError(f"sample {i}: interactive needs at least one prompt")
+    if len(kinds) != K:
+        raise InputError(f"sample {i}: {len(kinds)} prompt_kinds for {K} prompt_masks")
+    if N not in (0, K):
+        raise InputError(f"sample {i}: {N} target masks for {K} prompts (target k is prompt k's object)")
+    regions = np.stack([
+        prompt_to_region_mask(kd, pmasks[k], point_radius=config.point_radius, scribble_radius=config.scribble_radius)
+        for k, kd in enumerate(kinds)
+    ])
+    rm = resize_masks(regions, pgeo, keep_nonempty=True)
+    empty = [k for k in range(K) if not bool(rm[k].any())]
+    if empty:
+        raise InputError(f"sample {i}: prompt {empty[0]} ({kinds[empty[0]]}) is empty")
+    parsed = _Parsed(np.arange(N, dtype=np.int64), prompt_pixels=ppv)
+    if train or config.region_pooling_eval == "points":
+        parsed.region_points = torch.stack([_region_points(rm[k], config.region_points, rng) for k in range(K)])
+    else:
+        parsed.region_weights = _point_weights(rm, config.grid_size)
+    return parsed
+
+
+def _token_tensors(batch_seqs: list[_Seq], config: PSALMConfig, tokenizer: PSALMTokenizer
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ids (placeholders hold the pad id), lengths, image and mask token positions."""
+    B = len(batch_seqs)
+    L = max(len(q.ids) for q in batch_seqs)
+    ids = torch.full((B, L), tokenizer.pad_id, dtype=torch.long)
+    lengths = torch.tensor([len(q.ids) for q in batch_seqs])
+    image_pos = torch.zeros(B, config.num_image_tokens, dtype=torch.long)
+    mask_pos = torch.zeros(B, config.decoder.num_queries, dtype=torch.long)
+    for b, q in enumerate(batch_seqs):
+        row = torch.tensor(q.ids)
+        image_pos[b] = torch.nonzero(row == _IMAGE)[:, 0]
+        mask_pos[b] = torch.nonzero(row == _MASK)[:, 0]
+        ids[b, : len(q.ids)] = row.clamp(min=0) + (row < 0) * tokenizer.pad_id
+    return ids, lengths, image_pos, mask_pos
+
+
+def _condition_weights(batch_seqs: list[_Seq], task: str, config: PSALMConfig, L: int
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,C,L) pooling rows over the condition spans and (B,C) validity; category: background last."""
+    B = len(batch_seqs)
+    C = max(len(q.spans) for q in batch_seqs)  # category: Cmax + 1 with background forced to the last column
+    w = torch.zeros(B, C, L)
+    valid = torch.zeros(B, C, dtype=torch.bool)
+    last = task == "referring" and config.sentence_pooling == "last"
+    for b, q in enumerate(batch_seqs):
+        cols = list(range(len(q.spans) - 1)) + [C - 1] if task in CATEGORY_TASKS else [0]
+        for col, (a, e) in zip(cols, q.spans):
+            if last:
+                w[b, col, e - 1] = 1.0
+            else:
+                w[b, col, a:e] = 1.0 / (e - a)
+            valid[b, col] = True
+    return w, valid
+
+
+def _add_regions(batch: Batch, batch_seqs: list[_Seq], parsed: list[_Parsed], config: PSALMConfig) -> None:
+    """Region slot positions, padded point coords or pooling weights, and the prompt images if any."""
+    B = len(batch_seqs)
+    K = max(len(q.regions) for q in batch_seqs)
+    rpos = torch.zeros(B, K, dtype=torch.long)
+    rvalid = torch.zeros(B, K, dtype=torch.bool)
+    for b, q in enumerate(batch_seqs):
+        rpos[b, : len(q.regions)] = torch.tensor(q.regions)
+        rvalid[b, : len(q.regions)] = True
+    batch.region_pos, batch.region_valid = rpos, rvalid
+    if parsed[0].region_points is not None:
+        pts = torch.zeros(B, K, config.region_points, 2)
+        for b, p in enumerate(parsed):
+            pts[b, : p.region_points.shape[0]] = p.region_points
+        batch.region_points = pts
+    else:
+        g = config.grid_size
+        rw = torch.zeros(B, K, g, g)
+        for b, p in enumerate(parsed):
+            rw[b, : p.region_weights.shape[0]] = p.region_weights
+        batch.region_weights = rw
+    if any(p.prompt_pixels is not None for p in parsed):
+        batch.prompt_pixel_values = torch.stack([
+            p.prompt_pixels if p.prompt_pixels is not None else batch.pixel_values[b] for b, p in enumerate(parsed)])
+
+
 def collate(samples: Sequence[TrainSample], config: PSALMConfig, tokenizer: PSALMTokenizer, train: bool,
             generator: np.random.Generator | None = None) -> Batch:
     """Build one batch. ``train`` shuffles class order and samples random region points.
@@ -188,135 +332,38 @@ def collate(samples: Sequence[TrainSample], config: PSALMConfig, tokenizer: PSAL
     All randomness comes from ``generator`` (default: seed 0), so a batch is a pure
     function of its inputs; that is what makes training resumable bit for bit.
     """
-    if not samples:
-        raise InputError("collate: no samples")
+    task = _check_batch(samples, config, tokenizer)
     rng = generator if generator is not None else np.random.default_rng(0)
-    task = samples[0].task
-    if task not in TASKS:
-        raise InputError(f"sample 0: task {task!r} is not one of {', '.join(TASKS)}")
-    if tokenizer.vocab_size > config.llm.vocab_size:
-        raise InputError(f"tokenizer has {tokenizer.vocab_size} tokens but llm.vocab_size is {config.llm.vocab_size}")
-    S = config.image_size
-    g = config.grid_size
-
-    pix, pads, geos, seqs, tmasks, tlabels = [], [], [], [], [], []
-    names_all, orders, kinds_all, region_pts, region_w, prompt_pix = [], [], [], [], [], []
+    pix, pads, geos, seqs, tmasks, tlabels, parsed = [], [], [], [], [], [], []
     for i, s in enumerate(samples):
-        if s.task != task:
-            raise InputError(f"sample {i}: task {s.task!r} differs from the batch's {task!r} (one task per batch)")
-        pv, pm, geo = preprocess_image(s.image, S, what=f"sample {i}: image")
-        hw = geo.orig_size
-        tm = _check_masks("target_masks", s.target_masks, hw, i)
+        pv, pm, geo = preprocess_image(s.image, config.image_size, what=f"sample {i}: image")
+        tm = _check_masks("target_masks", s.target_masks, geo.orig_size, i)
         N = tm.shape[0]
-        order = None
         if task in CATEGORY_TASKS:
-            if not s.class_names:
-                raise InputError(f"sample {i}: class_names is empty")
-            C = len(s.class_names)
-            labels = np.zeros(0, np.int64) if s.target_labels is None else np.asarray(s.target_labels, np.int64)
-            if labels.shape != (N,):
-                raise InputError(f"sample {i}: target_labels has {labels.size} entries for {N} target masks")
-            if N and (labels.min() < 0 or labels.max() >= C):
-                raise InputError(f"sample {i}: target_labels must index class_names (0..{C - 1})")
-            if train and config.shuffle_classes:
-                order = [int(j) for j in rng.permutation(C)]
-            names_all.append(list(s.class_names))
-            orders.append(order if order is not None else list(range(C)))
+            p = _parse_category(s, i, N, config, train, rng)
         elif task == "referring":
-            if not s.sentence or not s.sentence.strip():
-                raise InputError(f"sample {i}: sentence is empty")
-            if N > 1:
-                raise InputError(f"sample {i}: referring takes one target mask, got {N}")
-            labels = np.zeros(N, np.int64)
+            p = _parse_referring(s, i, N)
         else:
-            img_p = s.prompt_image if s.prompt_image is not None else s.image
-            if s.prompt_image is not None:
-                ppv, _, pgeo = preprocess_image(s.prompt_image, S, what=f"sample {i}: prompt_image")
-                prompt_pix.append(ppv)
-            else:
-                pgeo = geo
-                prompt_pix.append(None)
-            pmasks = _check_masks("prompt_masks", s.prompt_masks, img_p.shape[:2], i)
-            K = pmasks.shape[0]
-            kinds = list(s.prompt_kinds or [])
-            if K == 0:
-                raise InputError(f"sample {i}: interactive needs at least one prompt")
-            if len(kinds) != K:
-                raise InputError(f"sample {i}: {len(kinds)} prompt_kinds for {K} prompt_masks")
-            if N not in (0, K):
-                raise InputError(f"sample {i}: {N} target masks for {K} prompts (target k is prompt k's object)")
-            regions = np.stack([
-                prompt_to_region_mask(kd, pmasks[k], point_radius=config.point_radius,
-                                      scribble_radius=config.scribble_radius)
-                for k, kd in enumerate(kinds)
-            ])
-            rm = resize_masks(regions, pgeo, keep_nonempty=True)
-            empty = [k for k in range(K) if not bool(rm[k].any())]
-            if empty:
-                raise InputError(f"sample {i}: prompt {empty[0]} ({kinds[empty[0]]}) is empty")
-            if train or config.region_pooling_eval == "points":
-                region_pts.append(torch.stack([_region_points(rm[k], config.region_points, rng) for k in range(K)]))
-            else:
-                region_w.append(_point_weights(rm, g))
-            kinds_all.append(kinds)
-            labels = np.arange(N, dtype=np.int64)
-        seqs.append(_build_sequence(s, task, config, tokenizer, order))
+            p = _parse_interactive(s, i, N, geo, config, train, rng)
+        seqs.append(_build_sequence(s, task, config, tokenizer, p.order))
+        parsed.append(p)
         pix.append(pv)
         pads.append(pm)
         geos.append(geo)
         tmasks.append(resize_masks(tm, geo))
-        tlabels.append(torch.from_numpy(labels))
+        tlabels.append(torch.from_numpy(p.labels))
 
-    B = len(samples)
-    L = max(len(q.ids) for q in seqs)
-    ids = torch.full((B, L), tokenizer.pad_id, dtype=torch.long)
-    lengths = torch.tensor([len(q.ids) for q in seqs])
-    image_pos = torch.zeros(B, config.num_image_tokens, dtype=torch.long)
-    mask_pos = torch.zeros(B, config.decoder.num_queries, dtype=torch.long)
-    for b, q in enumerate(seqs):
-        row = torch.tensor(q.ids)
-        image_pos[b] = torch.nonzero(row == _IMAGE)[:, 0]
-        mask_pos[b] = torch.nonzero(row == _MASK)[:, 0]
-        ids[b, : len(q.ids)] = row.clamp(min=0) + (row < 0) * tokenizer.pad_id
-
+    ids, lengths, image_pos, mask_pos = _token_tensors(seqs, config, tokenizer)
     batch = Batch(task=task, pixel_values=torch.stack(pix), padding_mask=torch.stack(pads), geometries=geos,
                   input_ids=ids, lengths=lengths, image_pos=image_pos, mask_pos=mask_pos,
                   target_masks=tmasks, target_labels=tlabels)
     if task in CATEGORY_TASKS or task == "referring":
-        C = max(len(q.spans) for q in seqs)  # category: Cmax + 1 with background forced to the last column
-        w = torch.zeros(B, C, L)
-        valid = torch.zeros(B, C, dtype=torch.bool)
-        last = task == "referring" and config.sentence_pooling == "last"
-        for b, q in enumerate(seqs):
-            cols = list(range(len(q.spans) - 1)) + [C - 1] if task in CATEGORY_TASKS else [0]
-            for col, (a, e) in zip(cols, q.spans):
-                if last:
-                    w[b, col, e - 1] = 1.0
-                else:
-                    w[b, col, a:e] = 1.0 / (e - a)
-                valid[b, col] = True
-        batch.cond_weights, batch.cond_valid = w, valid
+        batch.cond_weights, batch.cond_valid = _condition_weights(seqs, task, config, ids.shape[1])
         if task in CATEGORY_TASKS:
-            batch.class_names, batch.class_order = names_all, orders
+            batch.class_names = [list(s.class_names or []) for s in samples]
+            batch.class_order = [p.order if p.order is not None else list(range(len(s.class_names or [])))
+                                 for s, p in zip(samples, parsed)]
     else:
-        K = max(len(q.regions) for q in seqs)
-        rpos = torch.zeros(B, K, dtype=torch.long)
-        rvalid = torch.zeros(B, K, dtype=torch.bool)
-        for b, q in enumerate(seqs):
-            rpos[b, : len(q.regions)] = torch.tensor(q.regions)
-            rvalid[b, : len(q.regions)] = True
-        batch.region_pos, batch.region_valid, batch.prompt_kinds = rpos, rvalid, kinds_all
-        if region_pts:
-            P = config.region_points
-            pts = torch.zeros(B, K, P, 2)
-            for b, t in enumerate(region_pts):
-                pts[b, : t.shape[0]] = t
-            batch.region_points = pts
-        else:
-            rw = torch.zeros(B, K, g, g)
-            for b, t in enumerate(region_w):
-                rw[b, : t.shape[0]] = t
-            batch.region_weights = rw
-        if any(p is not None for p in prompt_pix):
-            batch.prompt_pixel_values = torch.stack([p if p is not None else pix[b] for b, p in enumerate(prompt_pix)])
+        _add_regions(batch, seqs, parsed, config)
+        batch.prompt_kinds = [list(s.prompt_kinds or []) for s in samples]
     return batch
