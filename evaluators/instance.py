@@ -149,27 +149,52 @@ def pr_curves(precision: np.ndarray, cat_ids: list[int], iou_thresholds: np.ndar
     maxDets 100) rounded to 4 decimals, one string per curve (one JSON line,
     not 101): the values in recall order, a run of n equal values written
     ``v*n``, cut after the last non-zero value (the rest is 0); see
-    :func:`parse_curve`. A class with no ground truth has ``null`` (pycocotools' -1)."""
+    :func:`parse_curve`. A class with no ground truth has ``null`` (pycocotools' -1).
+    All curves are cut into runs at once (:func:`format_curves`): a loop per
+    curve cost more than the engine's accumulate."""
     precision = precision[:, :, :, 0, -1]  # T x R x K
-    classes = []
-    for k, cat_id in enumerate(cat_ids):
-        curves: list[str] | None = []
-        for t in range(precision.shape[0]):
-            values = precision[t, :, k]
-            if (values < 0).any():
-                curves = None
-                break
-            curves.append(format_curve(np.round(values.astype(np.float64), CURVE_DECIMALS)))
-        classes.append({"id": int(cat_id), "name": categories[cat_id].name, "precision": curves})
+    T, R, K = precision.shape
+    missing = (precision < 0).any(axis=(0, 1))  # K
+    rows = np.ascontiguousarray(np.moveaxis(precision, 2, 0)).reshape(K * T, R)  # class-major, then threshold
+    texts = format_curves(np.round(rows.astype(np.float64), CURVE_DECIMALS))
+    classes = [
+        {"id": int(cat_id), "name": categories[cat_id].name, "precision": None if missing[k] else texts[k * T:(k + 1) * T]}
+        for k, cat_id in enumerate(cat_ids)
+    ]
     return {
         "kind": "precision-recall",
         "iou_thresholds": [round(float(t), 2) for t in iou_thresholds],
-        "recall_points": int(precision.shape[1]),
+        "recall_points": int(R),
         "area": "all",
         "max_dets": 100,
         "decimals": CURVE_DECIMALS,
         "classes": classes,
     }
+
+
+def format_curves(rows: np.ndarray) -> list[str]:
+    """:func:`format_curve` of every row of ``rows`` (curves x points), the runs
+    found by one comparison of neighbours over the whole array."""
+    n, points = rows.shape
+    if n == 0 or points == 0:
+        return [""] * n
+    nonzero = rows != 0
+    length = np.where(nonzero.any(axis=1), points - np.argmax(nonzero[:, ::-1], axis=1), 0)  # cut after the last non-zero
+    starts = np.ones((n, points), dtype=bool)
+    starts[:, 1:] = rows[:, 1:] != rows[:, :-1]
+    starts &= np.arange(points)[None, :] < length[:, None]
+    run_row, run_start = np.nonzero(starts)  # row-major: runs in order within each row
+    run_end = np.empty_like(run_start)
+    run_end[:-1] = run_start[1:]
+    last = np.ones(run_row.size, dtype=bool)
+    last[:-1] = run_row[1:] != run_row[:-1]
+    run_end[last] = length[run_row[last]]
+    values, which = np.unique(rows[run_row, run_start], return_inverse=True)
+    text = [f"{v:.{CURVE_DECIMALS}f}".rstrip("0").rstrip(".") for v in values.tolist()]
+    counts = (run_end - run_start).tolist()
+    tokens = [text[w] if c == 1 else f"{text[w]}*{c}" for w, c in zip(which.reshape(-1).tolist(), counts)]
+    bounds = np.searchsorted(run_row, np.arange(n + 1)).tolist()
+    return [" ".join(tokens[bounds[i]:bounds[i + 1]]) for i in range(n)]
 
 
 def format_curve(values: np.ndarray) -> str:
