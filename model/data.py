@@ -13,7 +13,16 @@ trains on the same kind of pixels it is scored on (the world's files are JPEG).
 Tasks, as PSALM trains them (one task per batch, round-robin):
 - ``panoptic``: the in-domain categories (things and stuff) as the condition,
   every non-crowd object and every stuff region as a target;
-- ``referring``: one sentence that names exactly one object;
+- ``referring``: one sentence that names exactly one object; with
+  ``no_target_fraction > 0`` (off by default, and never part of the released
+  recipe or of ``swinb-phi15``), that fraction of referring samples is instead
+  a sentence that fits nothing in the scene (an absent category, a changed
+  attribute or a false placement, from the world's gRefCOCO grammar) with no
+  target mask. They are supervised as a Mask2Former-style set loss supervises
+  an image without objects (ReLA's gRefCOCO training likewise gives them an
+  empty target): no query is matched, so every query's SEG logit is pushed
+  to "no" and no mask term is added. A model trained so is not zero-shot on
+  gRefCOCO;
 - ``interactive``: up to ``max_prompts`` objects, each with one prompt type
   drawn at random (as the released code does), made by the same generator as
   COCO-Interactive.
@@ -31,7 +40,7 @@ from PIL import Image
 from psalm_bench.generators.interactive import Crop, make_prompts
 from psalm_bench.generators.world import annotation_id
 from psalm_bench.generators.world_scene import CATEGORIES, MAX_INDEX, Scene, generate_scene
-from psalm_bench.generators.world_text import referring_expressions
+from psalm_bench.generators.world_text import generalized_expressions, referring_expressions
 
 from .samples import TrainSample
 
@@ -74,6 +83,15 @@ def referring_sample(scene: Scene, image: np.ndarray, rng: np.random.Generator) 
     return TrainSample("referring", image, target, sentence=expr.sentence)
 
 
+def no_target_sample(scene: Scene, image: np.ndarray, rng: np.random.Generator) -> TrainSample | None:
+    """A sentence that fits nothing in the scene, with an empty ``(0, H, W)`` target."""
+    nones = [e for e in generalized_expressions(scene, rng, n_single=0, n_multi=0, n_none=1) if not e.targets]
+    if not nones:
+        return None
+    expr = nones[int(rng.integers(len(nones)))]
+    return TrainSample("referring", image, np.zeros((0, *image.shape[:2]), bool), sentence=expr.sentence)
+
+
 def interactive_sample(scene: Scene, image: np.ndarray, rng: np.random.Generator, seed: int, max_prompts: int) -> TrainSample | None:
     objects = _objects(scene)
     if not objects:
@@ -111,9 +129,21 @@ class WorldSampleSource:
     scenes: int | None = None
     max_prompts: int = 8
     sample_seed: int = 0
+    no_target_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.no_target_fraction <= 1.0:
+            raise ValueError(f"no_target_fraction must be in [0, 1], got {self.no_target_fraction!r}")
 
     def task_of(self, step: int) -> str:
         return self.tasks[step % len(self.tasks)]
+
+    def _no_target(self, step: int, slot: int, attempt: int) -> bool:
+        """Whether this referring slot is a no-target sentence: its own RNG stream, so
+        the default (0.0) draws exactly the samples it drew before the option existed."""
+        if self.no_target_fraction <= 0.0:
+            return False
+        return bool(np.random.default_rng([self.sample_seed, step, slot, attempt, 1]).random() < self.no_target_fraction)
 
     def __call__(self, step: int) -> list[TrainSample]:
         task = self.task_of(step)
@@ -127,6 +157,8 @@ class WorldSampleSource:
             image = jpeg_round_trip(scene.image)
             if task == "panoptic":
                 sample: TrainSample | None = panoptic_sample(scene, image, class_names)
+            elif task == "referring" and self._no_target(step, len(out), attempt):
+                sample = no_target_sample(scene, image, rng)
             elif task == "referring":
                 sample = referring_sample(scene, image, rng)
             elif task == "interactive":

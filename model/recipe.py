@@ -30,6 +30,7 @@ class Recipe:
     seed: int = 0
     world_seed: int = 0
     tasks: tuple[str, ...] = TRAIN_TASKS
+    no_target_fraction: float = 0.0  # referring samples that fit nothing (model/data.py); > 0 is not zero-shot on gRefCOCO
 
 
 def world_tokenizer() -> PSALMTokenizer:
@@ -56,12 +57,14 @@ def train_on_world(
 
     cfg = get_config(config) if isinstance(config, str) else config
     tokenizer = world_tokenizer()
-    source = WorldSampleSource(seed=recipe.world_seed, batch_size=recipe.batch_size, tasks=recipe.tasks, sample_seed=recipe.seed)
+    source = WorldSampleSource(seed=recipe.world_seed, batch_size=recipe.batch_size, tasks=recipe.tasks, sample_seed=recipe.seed,
+                               no_target_fraction=recipe.no_target_fraction)
     provenance: dict[str, Any] = {
         "config_name": config if isinstance(config, str) else "custom",
         "data": {"world_version": WORLD_VERSION, "world_seed": recipe.world_seed, "split": "train",
                  "scenes": "drawn on the fly from the train split's stream", "tasks": list(recipe.tasks),
-                 "schedule": "one task per batch, round-robin"},
+                 "schedule": "one task per batch, round-robin",
+                 "no_target_fraction": recipe.no_target_fraction},
         "batch_size": recipe.batch_size,
     }
     return train(
