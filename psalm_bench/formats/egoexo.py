@@ -32,7 +32,7 @@ target camera's ``annotated_frames`` lists (``evaluate_take``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -229,94 +229,112 @@ def _pair_key(direction: str, ego: str, exo: str) -> tuple[str, str, str]:
     return exo, ego, f"{exo}_{ego}"
 
 
+_NOT_IN_GT = "the ground truth does not have (--ignore-extra skips such)"
+
+
+@dataclass
+class _Pairer:
+    """The walk of pair_predictions, one method per level of the result file
+    (direction, take, object, view pair), so each level's checks read apart.
+    The RLEs are collected and checked in one pass at the end."""
+
+    gt: EgoExoGT
+    pred_path: Path | None
+    ignore_extra: bool
+    strict: bool
+    samples: list[CorrespondenceSample] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)
+    first_missing: dict[str, str] = field(default_factory=dict)
+    no_subsample: list[str] = field(default_factory=list)
+    check_rles: list[Any] = field(default_factory=list)
+    check_where: list[str] = field(default_factory=list)
+
+    def _refuse_extra(self, extra: list[str], what: str, which: str, record: str) -> None:
+        if extra and not self.ignore_extra:
+            raise InputError(f"prediction for {what} {extra[0]!r}, which {which}", file=self.pred_path, record=record)
+
+    def direction(self, direction: str, results: dict[str, Any]) -> None:
+        self._refuse_extra([take for take in results if take not in self.gt.takes], "take", _NOT_IN_GT, direction)
+        self.missing[direction] = 0
+        lacks_subsample = False
+        for take, take_gt in self.gt.takes.items():
+            lacks_subsample |= self.take(direction, take, take_gt, results.get(take))
+        if lacks_subsample:
+            self.no_subsample.append(direction)
+
+    def take(self, direction: str, take: str, take_gt: EgoExoTake, take_pred: Any) -> bool:
+        """Pair one take's objects; True when its results lack 'subsample_idx'."""
+        trec = f"{direction}, take {take}"
+        lacks_subsample = False
+        pred_masks: dict[str, Any] = {}
+        if take_pred is not None:
+            take_pred = _dict(take_pred, "a take's results", self.pred_path, trec)
+            lacks_subsample = "subsample_idx" not in take_pred
+            if "masks" not in take_pred:
+                raise InputError("no 'masks'", file=self.pred_path, record=trec)
+            pred_masks = _dict(take_pred["masks"], "'masks'", self.pred_path, trec)
+        self._refuse_extra([obj for obj in pred_masks if obj not in take_gt.masks], "object", _NOT_IN_GT, trec)
+        for obj, cams in take_gt.masks.items():
+            ego = next((cam for cam in cams if is_ego(cam)), None)
+            if ego is not None:
+                self.object(direction, take, take_gt, obj, ego, _dict(pred_masks.get(obj, {}), "an object's results", self.pred_path, f"{trec}, object {obj}"))
+        return lacks_subsample
+
+    def object(self, direction: str, take: str, take_gt: EgoExoTake, obj: str, ego: str, obj_pred: dict[str, Any]) -> None:
+        orec = f"{direction}, take {take}, object {obj}"
+        cams = take_gt.masks[obj]
+        keys = {_pair_key(direction, ego, exo)[2]: exo for exo in cams if exo != ego}
+        self._refuse_extra([key for key in obj_pred if key not in keys], "view pair",
+                           f"the ground truth's cameras do not form (expected {' or '.join(sorted(keys))})", orec)
+        for key, exo in keys.items():
+            query, target, _ = _pair_key(direction, ego, exo)
+            prec = f"{orec}, pair {key}"
+            frames_pred = _dict(obj_pred.get(key, {}), "a view pair's frames", self.pred_path, prec)
+            cases = self.frames(direction, prec, cams[query], cams[target], take_gt.annotated[obj][target], frames_pred)
+            if cases:
+                self.samples.append(CorrespondenceSample(direction, take, obj, query, target, tuple(cases)))
+
+    def frames(self, direction: str, prec: str, query_masks: dict[str, Any], target_masks: dict[str, Any], annotated: frozenset[int],
+               frames_pred: dict[str, Any]) -> list[FrameCase]:
+        """The scored frames of one view pair: those of the query view the target camera annotates."""
+        cases = []
+        for frame in query_masks:
+            if int(frame) not in annotated:
+                continue
+            frec = f"{prec}, frame {frame}"
+            gt_rle = target_masks.get(frame)
+            entry = frames_pred.get(frame)
+            if entry is None:
+                if self.strict:
+                    raise InputError("prediction missing (--strict)", file=self.pred_path, record=frec)
+                self.missing[direction] += 1
+                self.first_missing.setdefault(direction, frec)
+                cases.append(FrameCase(frame, gt_rle, None, 0.0))
+                continue
+            entry = _dict(entry, "a frame's prediction", self.pred_path, frec)
+            for field_name in ("pred_mask", "confidence"):
+                if field_name not in entry:
+                    raise InputError(f"no {field_name!r}", file=self.pred_path, record=frec)
+            confidence = entry["confidence"]
+            if not isinstance(confidence, (int, float)) or not math.isfinite(confidence):
+                raise InputError(f"'confidence' must be a finite number, got {confidence!r}", file=self.pred_path, record=frec)
+            self.check_rles.append(entry["pred_mask"])
+            self.check_where.append(frec)
+            cases.append(FrameCase(frame, gt_rle, entry["pred_mask"], float(confidence)))
+        return cases
+
+
 def pair_predictions(gt: EgoExoGT, preds: dict[str, Any], *, directions: list[str] | None = None, pred_path: Path | None = None,
                      ignore_extra: bool = False, strict: bool = False) -> Pairing:
     """Match each scored frame of each direction with its prediction."""
     wanted = list(directions) if directions else [d for d in DIRECTIONS if d in preds]
-    samples: list[CorrespondenceSample] = []
-    missing: dict[str, int] = {}
-    first_missing: dict[str, str] = {}
-    no_subsample: list[str] = []
-    check_rles: list[Any] = []
-    check_where: list[str] = []
+    pairer = _Pairer(gt, pred_path, ignore_extra, strict)
     for direction in wanted:
         if direction not in preds:
             raise InputError(f"holds no {direction!r} results", file=pred_path)
-        results = preds[direction]
-        if not ignore_extra:
-            extra = [take for take in results if take not in gt.takes]
-            if extra:
-                raise InputError(f"prediction for take {extra[0]!r}, which the ground truth does not have (--ignore-extra skips such)", file=pred_path, record=direction)
-        n_missing = 0
-        lacks_subsample = False
-        for take, take_gt in gt.takes.items():
-            trec = f"{direction}, take {take}"
-            take_pred = results.get(take)
-            if take_pred is None:
-                pred_masks: dict[str, Any] = {}
-            else:
-                take_pred = _dict(take_pred, "a take's results", pred_path, trec)
-                if "subsample_idx" not in take_pred:
-                    lacks_subsample = True
-                if "masks" not in take_pred:
-                    raise InputError("no 'masks'", file=pred_path, record=trec)
-                pred_masks = _dict(take_pred["masks"], "'masks'", pred_path, trec)
-            if not ignore_extra:
-                extra = [obj for obj in pred_masks if obj not in take_gt.masks]
-                if extra:
-                    raise InputError(f"prediction for object {extra[0]!r}, which the ground truth does not have (--ignore-extra skips such)", file=pred_path, record=trec)
-            for obj, cams in take_gt.masks.items():
-                ego = next((cam for cam in cams if is_ego(cam)), None)
-                if ego is None:
-                    continue
-                orec = f"{trec}, object {obj}"
-                obj_pred = _dict(pred_masks.get(obj, {}), "an object's results", pred_path, orec)
-                keys = {}
-                for exo in cams:
-                    if exo != ego:
-                        keys[_pair_key(direction, ego, exo)[2]] = exo
-                if not ignore_extra:
-                    extra = [key for key in obj_pred if key not in keys]
-                    if extra:
-                        raise InputError(f"prediction for view pair {extra[0]!r}, which the ground truth's cameras do not form (expected {' or '.join(sorted(keys))})",
-                                         file=pred_path, record=orec)
-                for key, exo in keys.items():
-                    query, target, _ = _pair_key(direction, ego, exo)
-                    prec = f"{orec}, pair {key}"
-                    frames_pred = _dict(obj_pred.get(key, {}), "a view pair's frames", pred_path, prec)
-                    annotated = take_gt.annotated[obj][target]
-                    target_masks = cams[target]
-                    cases = []
-                    for frame in cams[query]:
-                        if int(frame) not in annotated:
-                            continue
-                        frec = f"{prec}, frame {frame}"
-                        gt_rle = target_masks.get(frame)
-                        entry = frames_pred.get(frame)
-                        if entry is None:
-                            if strict:
-                                raise InputError("prediction missing (--strict)", file=pred_path, record=frec)
-                            n_missing += 1
-                            first_missing.setdefault(direction, frec)
-                            cases.append(FrameCase(frame, gt_rle, None, 0.0))
-                            continue
-                        entry = _dict(entry, "a frame's prediction", pred_path, frec)
-                        for field_name in ("pred_mask", "confidence"):
-                            if field_name not in entry:
-                                raise InputError(f"no {field_name!r}", file=pred_path, record=frec)
-                        confidence = entry["confidence"]
-                        if not isinstance(confidence, (int, float)) or not math.isfinite(confidence):
-                            raise InputError(f"'confidence' must be a finite number, got {confidence!r}", file=pred_path, record=frec)
-                        check_rles.append(entry["pred_mask"])
-                        check_where.append(frec)
-                        cases.append(FrameCase(frame, gt_rle, entry["pred_mask"], float(confidence)))
-                    if cases:
-                        samples.append(CorrespondenceSample(direction, take, obj, query, target, tuple(cases)))
-        missing[direction] = n_missing
-        if lacks_subsample:
-            no_subsample.append(direction)
-    _check_rles(check_rles, check_where, pred_path)
-    return Pairing(_compress_all(samples, gt.path, pred_path), wanted, missing, first_missing, no_subsample)
+        pairer.direction(direction, preds[direction])
+    _check_rles(pairer.check_rles, pairer.check_where, pred_path)
+    return Pairing(_compress_all(pairer.samples, gt.path, pred_path), wanted, pairer.missing, pairer.first_missing, pairer.no_subsample)
 
 
 def _compress_all(samples: list[CorrespondenceSample], gt_path: Path | None, pred_path: Path | None) -> list[CorrespondenceSample]:
