@@ -9,7 +9,6 @@ with exit status 2 (130 for Ctrl-C), in one place rather than per option.
 from __future__ import annotations
 
 import errno
-import sqlite3
 import sys
 from typing import Sequence
 
@@ -21,6 +20,7 @@ except ImportError:  # pragma: no cover - older Typer uses click itself
     import click  # type: ignore[no-redef]
 
 from psalm_bench.cli_fastparams import install as install_fast_params
+from psalm_bench.cli_lazy import lazy_command
 from psalm_bench.errors import InputError
 
 _OS_REASONS = {
@@ -41,6 +41,16 @@ def describe_os_error(exc: OSError) -> str:
     return f"{name}: {reason}" if name else reason
 
 
+class _NeverRaised(Exception):
+    """Stands in for sqlite3's error when no command imported sqlite3 (none can have raised it)."""
+
+
+def _database_error() -> type[Exception]:
+    """sqlite3.DatabaseError, looked up only when an error reaches the handler (importing it costs start-up)."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3.DatabaseError if sqlite3 is not None else _NeverRaised
+
+
 def _usage_line(exc: click.ClickException) -> str:
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "psalm-bench"
@@ -49,8 +59,10 @@ def _usage_line(exc: click.ClickException) -> str:
 
 def run_cli(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run ``app``; return the exit status instead of printing a traceback or a box."""
-    command = typer.main.get_command(app)
-    install_fast_params(command)  # no pydantic import for plain option values (~0.2 CPU-s)
+    # each subcommand built only when looked up to run (~0.13 CPU-s; psalm_bench/cli_lazy.py), and its
+    # plain option values coerced without pydantic (~0.2 CPU-s; psalm_bench/cli_fastparams.py)
+    command = lazy_command(app, on_build=install_fast_params)
+    install_fast_params(command)
     try:
         result = command.main(args=list(argv) if argv is not None else None, prog_name="psalm-bench", standalone_mode=False)
     except InputError as exc:
@@ -68,7 +80,7 @@ def run_cli(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("psalm-bench: interrupted", err=True)
         return 130
-    except sqlite3.DatabaseError as exc:
+    except _database_error() as exc:
         typer.echo(f"psalm-bench: error: the results database: {_one_line(str(exc))}", err=True)
         return 2
     except RecursionError:
