@@ -17,9 +17,12 @@ Why it looks like this:
   the tables stay the source of truth.
 - Model names, metadata and class names come from users: the pages are Jinja2
   templates (``site_assets/templates``) with autoescape on, fed with plain
-  values (``Cell``, ``Table``), so no caller can put markup on a page; only
-  ``http(s)`` links become anchors. The charts (``site_charts``) escape their
-  labels themselves. The data behind the pages is in ``site_data``.
+  values, and every table is a :class:`psalm_bench.tables.Table` drawn by the
+  one HTML renderer (``tables.render_html``, its own autoescaped template), the
+  renderer ``eval``, ``report`` and ``leaderboard table`` use too; so no caller
+  can put markup on a page, and only ``http(s)`` links become anchors. The
+  charts (``site_charts``) escape their labels themselves. The data behind
+  the pages is in ``site_data``.
 - The site is built in a temporary folder next to ``out`` and swapped in at
   the end, so a failed render never leaves a half-written site, and pages of
   removed models do not linger (a host's ``CNAME`` is kept). A non-empty
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import re
 import shutil
@@ -59,6 +61,7 @@ from psalm_bench.leaderboard.site_data import (  # noqa: F401 - re-exported: the
     row_link, row_size, safe_url, short_citation, slug, source_class, stable_name,
 )
 from psalm_bench.leaderboard.store import OFFICIAL, ResultsStore, Row
+from psalm_bench.tables import MISSING, Badge, Cell, Col, Table, cell_html, escape, render_html
 from psalm_bench.tasks import TASKS
 
 ASSETS = Path(__file__).resolve().with_name("site_assets")
@@ -74,100 +77,62 @@ _CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' 
 # The templates and the plain values they are fed
 
 
-def _escape(value: Any) -> Markup:
-    """Every ``{{ value }}`` as ``html.escape`` writes it (quotes as &quot; and &#x27;), unless it is Markup already."""
-    if hasattr(value, "__html__"):
-        return value
-    return Markup(html.escape(str(value), quote=True))
-
-
-def _wbr(value: Any) -> Markup:
-    """A column label that may wrap after each '_' (long metric names)."""
-    return Markup(str(_escape(value)).replace("_", "_<wbr>"))
-
-
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The site's Jinja2 environment: autoescape on for every template."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True, finalize=_escape, undefined=jinja2.StrictUndefined)
-    env.filters["wbr"] = _wbr
-    return env
+    """The site's Jinja2 environment: autoescape on for every template, values written as ``html.escape`` writes them."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True, finalize=escape, undefined=jinja2.StrictUndefined)
 
 
-@dataclass(frozen=True)
-class Column:
-    label: str
-    kind: str = "text"  # text | number | none (not sortable)
-    lower_is_better: bool = False
-    title: str = ""
+SORT_HINT = "Select a column header to sort."
 
 
-@dataclass(frozen=True)
-class Badge:
-    """A row's source as a badge, with the citation (shortened; whole in the tooltip) beside it."""
-
-    kind: str
-    source: str
-    cite: str | None = None
-    cite_title: str | None = None
+def render_table(table: Table, *, sortable: bool = True) -> Markup:
+    """A table as the pages draw it: the one HTML renderer's output (Markup: it escaped every value itself)."""
+    return Markup(render_html(table, css_class="" if sortable else "plain", sortable=sortable, hint=SORT_HINT if sortable else ""))
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One table cell or fact, as plain values (the template escapes them): text,
-    a link, text in ``wrap`` (code, pre, strong), a source badge, or the missing mark."""
-
-    text: Any = ""
-    sort: str | None = None  # data-sort; "" marks a missing value (sorted last)
-    css: str = ""
-    row_header: bool = False
-    href: str | None = None
-    title: str | None = None
-    label: str | None = None  # aria-label of the link
-    rel: str | None = None
-    wrap: str = ""
-    badge: Badge | None = None
-    missing: bool = False
+def text_col(label: str, *, title: str = "") -> Col:
+    return Col(label, "left", title=title)
 
 
-@dataclass(frozen=True)
-class Table:
-    """What the table macro draws; ``sortable`` adds the data the site's JS sorts by (nulls last)."""
-
-    caption: str
-    columns: Sequence[Column]
-    rows: Sequence[Sequence[Cell]]
-    sorted_by: int | None = None
-    descending: bool = True
-    row_classes: Sequence[str] | None = None
-    sortable: bool = True
-    hint: bool = True
+def num_col(label: str, *, title: str = "") -> Col:
+    lower = label in LOWER_IS_BETTER
+    return Col(label, "right", direction="lower" if lower else None, title=title or ("lower is better" if lower else ""))
 
 
-def render_table(table: Table) -> Markup:
-    """A table as the pages draw it: the template's macro, every value escaped."""
-    return Markup(environment().from_string('{% import "macros.html" as m %}{{ m.table(t) }}').render(t=table))
+def link_col(label: str) -> Col:
+    return Col(label, "left", sort="none")
 
 
-def text_cell(text: Any, *, href: str | None = None, row_header: bool = False, css: str = "") -> Cell:
-    return Cell(text, str(text), css, row_header, href=href)
+def text_cell(text: Any, *, href: str | None = None) -> Cell:
+    return Cell(text, href=href)
 
 
 def num_cell(value: Any, *, best: bool = False, digits: int = 1) -> Cell:
+    """A number, rounded as the tables round (full value in its sort key); anything else is the missing mark."""
     if not _is_number(value):
-        return Cell(sort="", css="num", missing=True)
-    return Cell(fmt_value(value, digits), repr(float(value)), "num best" if best else "num", wrap="strong" if best else "")
+        return Cell(None)
+    return Cell(value, wrap="strong" if best else "", css="best" if best else "", digits=digits)
 
 
 def badge(row: Row) -> Badge:
     cite = row_citation(row)
-    return Badge(source_class(row.source), row.source, (short_citation(row) or cite) if cite else None, _clip(cite, 300) if cite else None)
+    return Badge(row.source, source_class(row.source), (short_citation(row) or cite) if cite else None, _clip(cite, 300) if cite else None)
+
+
+def source_cell(row: Row) -> Cell:
+    return Cell(sort=row.source, css="src", badge=badge(row))
 
 
 def link_or_text(value: str) -> Cell:
     url = safe_url(value)
     return Cell(url, href=url, rel="nofollow noopener") if url else Cell(value)
+
+
+def facts_html(facts: Sequence[tuple[str, Any]]) -> list[tuple[str, Markup]]:
+    """A page's facts (key, value) with each value drawn as a table cell would be."""
+    return [(key, cell_html(value)) for key, value in facts]
 
 
 @dataclass(frozen=True)
@@ -210,24 +175,24 @@ def overview_page(site: Site, rows: Sequence[Row], boards: dict[str, list[Board]
     if not rows:
         return site.page("overview.html", "index.html", "Leaderboard", empty=True)
     models = sorted({r.model for r in rows}, key=str.lower)
-    columns = [Column("Task"), Column("Benchmark"), Column("Split"), Column("Models", "number"), Column("Ranked by"),
-               Column("Best", "number"), Column("Best model"), Column("Source"), Column("Updated")]
+    columns = [text_col("Task"), text_col("Benchmark"), text_col("Split"), num_col("Models"), text_col("Ranked by"),
+               num_col("Best"), text_col("Best model"), text_col("Source"), text_col("Updated")]
     table_rows, classes = [], []
     for task, task_boards in boards.items():
         for board in task_boards:
             leader = board.leader()
             table_rows.append([
-                text_cell(task, href=PATHS.task(task) + "#" + board.anchor, row_header=True),
+                text_cell(task, href=PATHS.task(task) + "#" + board.anchor),
                 text_cell(board.label.rsplit(" / ", 1)[0]), text_cell(board.split), num_cell(len(board.rows)), text_cell(board.primary),
                 num_cell(board.best(board.primary)),
-                text_cell(leader.model, href=PATHS.model(leader.model)) if leader else text_cell("–"),
-                Cell(sort=leader.source, css="src", badge=badge(leader)) if leader else text_cell("–"),
+                text_cell(leader.model, href=PATHS.model(leader.model)) if leader else Cell(None),
+                source_cell(leader) if leader else Cell(None),
                 text_cell(_day(_last_update(board.rows))),
             ])
             classes.append("")
-    tasks_table = Table("Best result per task, benchmark and split.", columns, table_rows, row_classes=classes)
-    mcols = [Column("Model"), Column("Params", "number", title="model size from the model's metadata (params)"),
-             Column("Results", "number"), Column("Tasks"), Column("Source"), Column("Metadata", "none"), Column("Updated")]
+    tasks_table = Table("Best result per task, benchmark and split.", columns, table_rows, row_headers=True, row_classes=classes)
+    mcols = [text_col("Model"), num_col("Params", title="model size from the model's metadata (params)"),
+             num_col("Results"), text_col("Tasks"), text_col("Source"), link_col("Metadata"), text_col("Updated")]
     by_model: dict[str, list[Row]] = {}
     for r in rows:
         by_model.setdefault(r.model, []).append(r)
@@ -237,18 +202,19 @@ def overview_page(site: Site, rows: Sequence[Row], boards: dict[str, list[Board]
         size = row_size(mine[0])
         other = "; ".join(f"{k}: {_clip(v, 60)}" for k, v in sorted(mine[0].meta.items()) if k not in SIZE_KEYS)
         mrows.append([
-            text_cell(model, href=PATHS.model(model), row_header=True),
-            Cell(_first(mine[0], SIZE_KEYS, "meta") or "–", repr(size) if size else "", "num"),
+            text_cell(model, href=PATHS.model(model)),
+            Cell(_first(mine[0], SIZE_KEYS, "meta"), sort=repr(size) if size else None),
             num_cell(len(mine)),
             text_cell(", ".join(sorted({r.task for r in mine}))),
             text_cell(", ".join(sorted({r.source for r in mine}))),
-            Cell(other or "–"),
+            Cell(other or None),
             text_cell(_day(_last_update(mine))),
         ])
-    models_table = Table("Models on the board.", mcols, mrows, sorted_by=0, descending=False)
+    models_table = Table("Models on the board.", mcols, mrows, row_headers=True, sorted_by=0, descending=False)
     return site.page("overview.html", "index.html", "Leaderboard", empty=False, n_rows=len(rows), n_models=len(models),
                      n_tasks=len(boards), measured=sum(r.source == "measured" for r in rows), updated=_last_update(rows),
-                     updated_day=_day(_last_update(rows)), tasks_table=tasks_table, models_table=models_table)
+                     updated_day=_day(_last_update(rows)), tasks_table=render_table(tasks_table),
+                     models_table=render_table(models_table))
 
 
 def _trend_charts(board: Board, index: int) -> list[dict[str, Any]]:
@@ -277,35 +243,35 @@ def _trend_charts(board: Board, index: int) -> list[dict[str, Any]]:
 
 
 def board_table(board: Board) -> Table:
-    columns = [Column("Model"), Column("Source")]
-    columns += [Column(m, "number", m in LOWER_IS_BETTER, "lower is better" if m in LOWER_IS_BETTER else "") for m in board.metrics]
-    columns += [Column("Samples", "number"), Column("Params", "number"), Column("Date"), Column("Details", "none")]
+    columns = [text_col("Model"), text_col("Source")]
+    columns += [num_col(m) for m in board.metrics]
+    columns += [num_col("Samples"), num_col("Params"), text_col("Date"), link_col("Details")]
     best = {m: board.best(m) for m in board.metrics}
     rows, classes = [], []
     for r in board.rows:
         size = row_size(r)
         d = row_date(r)
-        cells = [Cell(r.model, r.model, row_header=True, href=f"../{PATHS.model(r.model)}", title=r.model),
-                 Cell(sort=r.source, css="src", badge=badge(r))]
+        cells = [Cell(r.model, href=f"../{PATHS.model(r.model)}", title=r.model), source_cell(r)]
         cells += [num_cell(r.metrics.get(m), best=best[m] is not None and r.metrics.get(m) == best[m]) for m in board.metrics]
         cells += [
             num_cell(r.n_samples),
-            Cell(_first(r, SIZE_KEYS, "meta") or "–", repr(size) if size else "", "num"),
-            Cell(date_label(r) if d else "–", d.isoformat() if d else "", "date"),
+            Cell(_first(r, SIZE_KEYS, "meta"), sort=repr(size) if size else None),
+            Cell(date_label(r) if d else None, sort=d.isoformat() if d else None, css="date"),
             Cell("details", href=f"../{PATHS.result(r)}", label=f"details of {r.model}"),
         ]
         rows.append(cells)
         classes.append(f"src-{source_class(r.source)}")
     primary = board.metrics.index(board.primary) + 2 if board.primary in board.metrics else None
     caption = f"{board.task} on {board.label}: {len(board.rows)} result{'s' * (len(board.rows) != 1)}, ranked by {board.primary}."
-    return Table(caption, columns, rows, sorted_by=primary, descending=board.primary not in LOWER_IS_BETTER, row_classes=classes)
+    return Table(caption, columns, rows, row_headers=True, row_classes=classes, sorted_by=primary,
+                 descending=board.primary not in LOWER_IS_BETTER)
 
 
 def task_page(site: Site, task: str, boards: Sequence[Board]) -> str:
     sections = []
     for i, board in enumerate(boards):
         counts = ", ".join(f"{n} {s}" for s in sorted({r.source for r in board.rows}) if (n := sum(r.source == s for r in board.rows)))
-        sections.append({"anchor": board.anchor, "label": board.label, "counts": counts, "table": board_table(board),
+        sections.append({"anchor": board.anchor, "label": board.label, "counts": counts, "table": render_table(board_table(board)),
                          "gt": next((r.gt_sha256 for r in board.rows if r.gt_sha256), None), "figures": _trend_charts(board, i)})
     return site.page("task.html", PATHS.task(task), task, crumbs=[("Overview", "index.html")],
                      summary=TASKS[task].summary if task in TASKS else "", boards=boards, sections=sections)
@@ -319,23 +285,24 @@ def model_page(site: Site, model: str, rows: Sequence[Row], boards: dict[str, li
             for i, r in enumerate(b.rows):
                 if r.model == model:
                     rank[row_id(r)] = (i + 1, len(b.rows), b.primary)
-    columns = [Column("Task"), Column("Benchmark"), Column("Split"), Column("Metric"), Column("Value", "number"),
-               Column("Rank", "number"), Column("Source"), Column("Added"), Column("Details", "none")]
+    columns = [text_col("Task"), text_col("Benchmark"), text_col("Split"), text_col("Metric"), num_col("Value"),
+               num_col("Rank"), text_col("Source"), text_col("Added"), link_col("Details")]
     trs, classes = [], []
     for r in rows:
         position, size, primary = rank[row_id(r)]
         trs.append([
-            text_cell(r.task, href="../" + PATHS.task(r.task), row_header=True),
+            text_cell(r.task, href="../" + PATHS.task(r.task)),
             text_cell(r.benchmark if r.version == OFFICIAL else f"{r.benchmark} ({r.version})"), text_cell(r.split), text_cell(primary),
             num_cell(r.metrics.get(primary)),
-            Cell(f"{position} of {size}", str(position), "num"), Cell(sort=r.source, css="src", badge=badge(r)),
+            Cell(f"{position} of {size}", sort=str(position)), source_cell(r),
             text_cell(_day(r.added_at)),
             Cell("details", href=f"../{PATHS.result(r)}", label=f"details of {r.task} {r.benchmark} {r.split}"),
         ])
         classes.append(f"src-{source_class(r.source)}")
-    results_table = Table(f"Results of {model}, each with the metric its board is ranked by.", columns, trs, row_classes=classes)
-    return site.page("model.html", PATHS.model(model), model, crumbs=[("Overview", "index.html")], facts=facts,
-                     results_table=results_table)
+    results_table = Table(f"Results of {model}, each with the metric its board is ranked by.", columns, trs, row_headers=True,
+                          row_classes=classes)
+    return site.page("model.html", PATHS.model(model), model, crumbs=[("Overview", "index.html")], facts=facts_html(facts),
+                     results_table=render_table(results_table))
 
 
 def breakdown_view(row: Row, bd: Breakdown) -> dict[str, Any]:
@@ -347,10 +314,10 @@ def breakdown_view(row: Row, bd: Breakdown) -> dict[str, Any]:
     for values in bd.rows.values():
         columns_seen += [k for k in values if k not in columns_seen]
     numeric = {c for c in columns_seen if all(v.get(c) is None or _is_number(v.get(c)) for v in bd.rows.values())}
-    columns = [Column(label.capitalize())] + [Column(c, "number" if c in numeric else "text") for c in columns_seen]
+    columns = [text_col(label.capitalize())] + [num_col(c) if c in numeric else text_col(c) for c in columns_seen]
     trs = []
     for name, values in bd.rows.items():
-        cells = [text_cell(name, row_header=True)]
+        cells = [text_cell(name)]
         for c in columns_seen:
             v = values.get(c)
             if c in numeric:
@@ -376,7 +343,8 @@ def breakdown_view(row: Row, bd: Breakdown) -> dict[str, Any]:
         chart = bar_chart(shown, chart_id="breakdown-chart", title=f"{metric} per {label}: {row.model} on {row.task}", desc=desc)
         chart_caption = f"{metric} per {label}, highest first.{note}"
     caption = f"{bd.kind.replace('_', ' ')} of {row.model} ({len(bd.rows)} rows), from the result file."
-    return {"problem": None, "chart": chart, "chart_caption": chart_caption, "breakdown_table": Table(caption, columns, trs)}
+    table = Table(caption, columns, trs, row_headers=True)
+    return {"problem": None, "chart": chart, "chart_caption": chart_caption, "breakdown_table": render_table(table)}
 
 
 def _samples(row: Row, root: Path) -> Any:
@@ -393,10 +361,10 @@ def _code(value: Any) -> Cell:
 def result_page(site: Site, row: Row, board: Board, samples: Any = None) -> str:
     headline = [m for m in board.metrics if m in row.metrics] + [m for m in row.metrics if m not in board.metrics]
     best = {m: board.best(m) for m in board.metrics}
-    mrows = [[text_cell(m, row_header=True), num_cell(row.metrics.get(m), best=best.get(m) is not None and row.metrics.get(m) == best.get(m), digits=2)]
+    mrows = [[text_cell(m), num_cell(row.metrics.get(m), best=best.get(m) is not None and row.metrics.get(m) == best.get(m), digits=2)]
              for m in headline]
-    metrics_table = Table(f"Metrics of {row.model} (percent; bold: best on this board).", [Column("Metric"), Column("Value", "number")],
-                          mrows, sortable=False)
+    metrics_table = Table(f"Metrics of {row.model} (percent; bold: best on this board).", [text_col("Metric"), num_col("Value")],
+                          mrows, row_headers=True)
     facts = [
         ("Model", Cell(row.model, href=f"../{PATHS.model(row.model)}")),
         ("Board", Cell(f"{row.task} / {board.label}", href=f"../{PATHS.task(row.task)}#{board.anchor}")),
@@ -410,20 +378,20 @@ def result_page(site: Site, row: Row, board: Board, samples: Any = None) -> str:
         facts.append((f"Citation: {key}", link_or_text(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))))
     params = json.dumps(row.params, indent=1, sort_keys=True, ensure_ascii=False)
     facts += [
-        ("Samples", Cell(fmt_value(row.n_samples))),
+        ("Samples", Cell(row.n_samples)),
         ("Added", Cell(row.added_at)),
-        ("psalm-bench", Cell(row.toolkit_version or "–")),
-        ("Ground truth sha256", _code(row.gt_sha256) if row.gt_sha256 else Cell("– (not scored by psalm-bench)")),
-        ("Predictions sha256", _code(row.pred_sha256 or "–")),
-        ("Records sha256", _code(row.records_sha256 or "–")),
-        ("Result file", _code(row.result_path) if row.result_path else Cell("–")),
-        ("Parameters", Cell(params, wrap="pre") if row.params else Cell("–")),
+        ("psalm-bench", Cell(row.toolkit_version or None)),
+        ("Ground truth sha256", _code(row.gt_sha256) if row.gt_sha256 else Cell(f"{MISSING} (not scored by psalm-bench)")),
+        ("Predictions sha256", _code(row.pred_sha256) if row.pred_sha256 else Cell(None)),
+        ("Records sha256", _code(row.records_sha256) if row.records_sha256 else Cell(None)),
+        ("Result file", _code(row.result_path) if row.result_path else Cell(None)),
+        ("Parameters", Cell(params, wrap="pre") if row.params else Cell(None)),
     ]
     bd = load_breakdown(row)
     heading = f"{row.model} — {row.task} / {board.label}"
     return site.page("result.html", PATHS.result(row), heading,
                      crumbs=[("Overview", "index.html"), (row.task, PATHS.task(row.task)), (row.model, PATHS.model(row.model))],
-                     metrics_table=metrics_table, facts=facts, warnings=bd.warnings, samples=samples, **breakdown_view(row, bd))
+                     metrics_table=render_table(metrics_table, sortable=False), facts=facts_html(facts), warnings=bd.warnings, samples=samples, **breakdown_view(row, bd))
 
 
 def not_found_page(site: Site, base_url: str | None) -> str:

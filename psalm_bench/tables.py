@@ -7,6 +7,11 @@ Cells are values, not strings: the renderer formats numbers, writes the one
 missing-value mark (:data:`MISSING`, an en dash, as the papers print it) for
 ``None`` and escapes text for its format (Markdown ``|`` and ``<``, LaTeX's
 specials, HTML always), so escaping no longer rests on every caller.
+
+A cell that needs more than its value on a web page (a link, bold, code, a
+source badge, a sort key) is a :class:`Cell`; those are the only markup the
+HTML renderer writes, from its Jinja2 template (``templates/table.html``,
+autoescaped), and the other renderers print the cell's value.
 """
 
 from __future__ import annotations
@@ -15,14 +20,23 @@ import html
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 from psalm_bench.errors import InputError
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
 
 MISSING = "\u2013"  # en dash: a value not defined, not measured or not reported
 ALIGNS = ("left", "right", "center")
 DIRECTIONS = (None, "higher", "lower")
 FORMATS = ("text", "markdown", "latex", "html")
+SORTS = ("", "number", "text", "none")
+WRAPS = ("", "strong", "code", "pre")
+TEMPLATES = Path(__file__).resolve().with_name("templates")
 
 
 @dataclass(frozen=True)
@@ -36,12 +50,53 @@ class Col:
     group: str = ""
     direction: str | None = None
     digits: int = 1
+    title: str = ""  # HTML: the header's tooltip
+    sort: str = ""  # HTML, sortable tables: number | text | none; "" sorts right-aligned columns as numbers
 
     def __post_init__(self) -> None:
         if self.align not in ALIGNS:
             raise ValueError(f"align must be one of {ALIGNS}, got {self.align!r}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {SORTS}, got {self.sort!r}")
+
+    @property
+    def sort_type(self) -> str:
+        return self.sort or ("number" if self.align == "right" else "text")
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A short label in a coloured box (``badge-<kind>``), e.g. a result's source,
+    with an optional citation beside it (shortened; whole in its tooltip)."""
+
+    text: str
+    kind: str = ""
+    cite: str | None = None
+    cite_title: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value with what a web page adds to it: a link (relative or http(s) only;
+    anything else stays text), an emphasis from :data:`WRAPS`, a badge, a sort key
+    (``data-value``), a CSS class. Text, Markdown and LaTeX print the value alone."""
+
+    value: Any = None
+    href: str | None = None
+    title: str | None = None
+    label: str | None = None  # the link's aria-label
+    rel: str | None = None
+    wrap: str = ""
+    badge: Badge | None = None
+    sort: str | None = None
+    css: str = ""
+    digits: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.wrap not in WRAPS:
+            raise ValueError(f"wrap must be one of {WRAPS}, got {self.wrap!r}")
 
 
 @dataclass
@@ -55,15 +110,25 @@ class Table:
     rows: list[list[Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     empty: str = ""
+    row_headers: bool = False  # HTML: each row's first cell is its header (<th scope="row">)
+    row_classes: list[str] = field(default_factory=list)  # HTML: a class per row ("" for none)
+    sorted_by: int | None = None  # HTML: the column the rows are in order of (aria-sort)
+    descending: bool = True
 
     def __post_init__(self) -> None:
         for i, row in enumerate(self.rows):
             if len(row) != len(self.columns):
                 raise ValueError(f"row {i} has {len(row)} cells for {len(self.columns)} columns")
+        if self.row_classes and len(self.row_classes) != len(self.rows):
+            raise ValueError(f"{len(self.row_classes)} row classes for {len(self.rows)} rows")
 
 
 def fmt(value: Any, digits: int = 1) -> str:
     """A cell's text: ``None`` is the missing mark, floats rounded to ``digits``."""
+    if isinstance(value, Cell):
+        if value.value is None and value.badge is not None:
+            return value.badge.text + (f" ({value.badge.cite})" if value.badge.cite else "")
+        return fmt(value.value, digits if value.digits is None else value.digits)
     if value is None:
         return MISSING
     if isinstance(value, bool):
@@ -234,43 +299,99 @@ def render_latex(table: Table) -> str:
 
 
 def _sort_key(value: Any) -> str:
-    """Full precision for numbers (the site sorts on it), empty otherwise."""
+    """Full precision for numbers (the site sorts on it), a cell's own key, empty otherwise."""
+    if isinstance(value, Cell):
+        return value.sort if value.sort is not None else _sort_key(value.value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return ""
     return repr(float(value)) if math.isfinite(value) else ""
 
 
-def render_html(table: Table, *, css_class: str = "psalm-table") -> str:
-    """A ``<table>`` with every text escaped (caption, headers, cells, notes);
-    numbers carry their full value in ``data-value``, scores their direction in
-    ``data-better``, missing cells the class ``na``."""
-    esc = lambda s: html.escape(s, quote=True)  # noqa: E731
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, Cell) and value.value is None and value.badge is None)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def safe_href(href: str | None) -> str | None:
+    """``href`` if it is a relative link or an http(s) URL, else None (the cell shows text)."""
+    if not href or any(ch in href for ch in "\"\'<>\\") or any(ord(ch) < 33 for ch in href) or href.startswith("//"):
+        return None
+    if _SCHEME.match(href):
+        return href if href.lower().startswith(("http://", "https://")) else None
+    return href
+
+
+def escape(value: Any) -> "Markup":
+    """Every ``{{ value }}`` as ``html.escape`` writes it (quotes as &quot; and &#x27;), unless it is Markup already."""
+    from markupsafe import Markup
+
+    if hasattr(value, "__html__"):
+        return value
+    return Markup(html.escape(str(value), quote=True))
+
+
+@lru_cache(maxsize=1)
+def environment() -> "jinja2.Environment":
+    """The table template's environment: autoescape on, nothing undefined passes silently.
+    Jinja2 is imported here, not at module level: ``eval``'s start-up does not pay for it."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True, finalize=escape, undefined=jinja2.StrictUndefined)
+
+
+@dataclass(frozen=True)
+class _HtmlCell:
+    """What the template draws for one cell: plain strings, escaped by the template."""
+
+    tag: str
+    css: str
+    key: str | None
+    text: str
+    href: str | None = None
+    title: str | None = None
+    label: str | None = None
+    rel: str | None = None
+    wrap: str = ""
+    badge: Badge | None = None
+
+
+def _html_cell(value: Any, col: Col | None, tag: str = "td") -> _HtmlCell:
+    digits = col.digits if col is not None else 1
+    css = [col.align] if col is not None else []
+    cell = value if isinstance(value, Cell) else Cell(value)
+    if cell.css:
+        css.append(cell.css)
+    if _missing(value):
+        css.append("na")
+    key = cell.sort if cell.sort is not None else (_sort_key(value) or None)  # an explicit "" sorts with the missing
+    return _HtmlCell(tag, " ".join(css), key, fmt(value, digits), safe_href(cell.href), cell.title, cell.label, cell.rel,
+                     cell.wrap, cell.badge)
+
+
+def cell_html(value: Any) -> "Markup":
+    """One value as the tables show it (a link, bold, code, a badge, the missing mark), outside a table: e.g. a page's facts."""
+    return environment().get_template("cell.html").module.content(_html_cell(value, None))  # type: ignore[attr-defined]
+
+
+def render_html(table: Table, *, css_class: str = "psalm-table", sortable: bool = False, hint: str = "") -> str:
+    """A ``<table>`` from the template ``templates/table.html``, every text escaped (caption,
+    headers, cells, notes, attributes); numbers carry their full value in ``data-value``,
+    scores their direction in ``data-better``, missing cells the class ``na``, and a
+    header may wrap after each ``_``. ``sortable`` adds the class and the columns' types
+    (``data-type``) that the site's script sorts by; ``hint`` follows the caption."""
     cols = table.columns
-    out = [f'<table class="{esc(css_class)}">']
-    if table.title:
-        out.append(f"<caption>{esc(table.title)}</caption>")
-    out.append("<thead>")
-    if _grouped(table):
-        cells = [f'<th colspan="{w}" scope="colgroup">{esc(t)}</th>' if t else f'<th colspan="{w}"></th>' for t, _, w in _spans(cols)]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    heads = []
-    for c in cols:
-        better = f' data-better="{c.direction}"' if c.direction else ""
-        heads.append(f'<th scope="col" class="{c.align}"{better}>{esc(c.header)}</th>')
-    out += ["<tr>" + "".join(heads) + "</tr>", "</thead>", "<tbody>"]
+    rows = []
     for row in table.rows:
-        tds = []
-        for value, c in zip(row, cols):
-            key = _sort_key(value)
-            attr = f' data-value="{key}"' if key else ""
-            cls = c.align + (" na" if value is None else "")
-            tds.append(f'<td class="{cls}"{attr}>{esc(fmt(value, c.digits))}</td>')
-        out.append("<tr>" + "".join(tds) + "</tr>")
-    if not table.rows and table.empty:
-        out.append(f'<tr><td colspan="{len(cols)}">{esc(table.empty)}</td></tr>')
-    out += ["</tbody>", "</table>"]
-    out += [f'<p class="note">{esc(n)}</p>' for n in table.notes]
-    return "\n".join(out) + "\n"
+        tags = ["th" if table.row_headers and i == 0 else "td" for i in range(len(cols))]
+        rows.append([_html_cell(v, c, tag) for v, c, tag in zip(row, cols, tags)])
+    classes = table.row_classes or [""] * len(rows)
+    spans = _spans(cols) if _grouped(table) else []
+    return environment().get_template("table.html").render(
+        table=table, cols=cols, rows=list(zip(classes, rows)), spans=spans, sortable=sortable, hint=hint,
+        css_class=" ".join(c for c in (css_class, "sortable" if sortable else "") if c))
 
 
 def render_as(table: Table, format: str = "text") -> str:

@@ -155,7 +155,9 @@ def test_every_page_loads_cleanly_and_every_internal_link_resolves(site, watched
 
 
 def _column(table, index: int) -> list[str]:
-    return table.locator(f"tbody tr > :nth-child({index + 1})").evaluate_all("cells => cells.map(c => c.getAttribute('data-sort'))")
+    """Each row's sort key in that column: "" for the missing mark, else data-value or the cell's text."""
+    return table.locator(f"tbody tr > :nth-child({index + 1})").evaluate_all(
+        "cells => cells.map(c => c.classList.contains('na') ? '' : (c.getAttribute('data-value') ?? c.textContent.trim()))")
 
 
 def test_clicking_a_header_sorts_the_table(site, watched, tmp_path):

@@ -156,3 +156,61 @@ def test_leaderboard_table_prints_html_escaped(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "<caption>PSALM Table 13" in run.stdout and "&lt;b&gt;Net&lt;/b&gt; &amp; co" in run.stdout and "<b>" not in run.stdout
     assert 'data-value="50.0"' in run.stdout and "J&amp;F" in run.stdout
+
+
+def test_html_cells_links_wraps_badges_and_sortable_tables():
+    from psalm_bench.tables import Badge, Cell, cell_html, safe_href
+
+    cols = [Col("Model", "left"), Col("PQ_th"), Col("Source", "left", title="where <it> is from"), Col("Link", "left", sort="none")]
+    rows = [
+        [Cell("A & B", href="../models/a.html", title="A & B"), Cell(55.123, wrap="strong", css="best", digits=2),
+         Cell(sort="paper", css="src", badge=Badge("reported", "reported", "LISA <2024>", "LISA: long <title>")), Cell("x", href="javascript:alert(1)")],
+        [Cell("C"), None, Cell(None), Cell("arxiv", href="https://arxiv.org/abs/1", rel="nofollow noopener")],
+    ]
+    table = Table("cap", cols, rows, row_headers=True, row_classes=["src-reported", ""], sorted_by=1, descending=False)
+    out = render_html(table, css_class="", sortable=True, hint="Select a column header to sort.")
+    assert out.startswith('<table class="sortable">\n<caption>cap <span class="hint">Select a column header to sort.</span></caption>')
+    p = _Parser()
+    p.feed(out)
+    ths = [a for t, a in p.tags if t == "th"]
+    assert ths[0] == {"scope": "col", "class": "left", "data-type": "text"}
+    assert ths[1] == {"scope": "col", "class": "right", "data-type": "number", "aria-sort": "ascending"}
+    assert ths[2]["title"] == "where <it> is from" and "data-type" not in ths[3]  # sort="none": not sortable
+    assert "PQ_<wbr>th" in out  # a long metric name may wrap after '_'
+    assert ths[4] == {"scope": "row", "class": "left"}  # row headers
+    assert '<tr class="src-reported"><th scope="row" class="left"><a href="../models/a.html" title="A &amp; B">A &amp; B</a></th>' in out
+    assert '<td class="right best" data-value="55.123"><strong>55.12</strong></td>' in out
+    assert ('<td class="left src" data-value="paper"><span class="badge badge-reported">reported</span> '
+            '<cite title="LISA: long &lt;title&gt;">LISA &lt;2024&gt;</cite></td>') in out
+    assert '<td class="left">x</td>' in out and "javascript" not in out  # an unsafe link stays text
+    assert '<td class="right na">\u2013</td>' in out and '<td class="left na">\u2013</td>' in out  # None and Cell(None): the one mark
+    assert '<a href="https://arxiv.org/abs/1" rel="nofollow noopener">arxiv</a>' in out
+    # the other renderers print the values
+    text = render_text(table)
+    assert "A & B" in text and "55.12" in text and "reported (LISA <2024>)" in text and MISSING in text
+    assert "| A & B | 55.12 |" in render_markdown(table)
+    # outside a table
+    assert str(cell_html(Cell("<x>", wrap="code"))) == "<code>&lt;x&gt;</code>" and str(cell_html(None)) == MISSING
+    assert str(cell_html(Cell("'q'", href="a b.html"))) == "&#x27;q&#x27;"  # a space is no link
+    for bad in ("javascript:alert(1)", "JAVASCRIPT:x", "data:text/html,x", "//evil.example", 'a"b', "a<b", "vbscript:x", ""):
+        assert safe_href(bad) is None, bad
+    for good in ("a.html", "../tasks/x.html#b", "#top", "https://x.org/a?b=1", "HTTP://X.ORG"):
+        assert safe_href(good) == good
+    with pytest.raises(ValueError, match="wrap"):
+        Cell("x", wrap="script")
+    with pytest.raises(ValueError, match="sort"):
+        Col("a", sort="date")
+    with pytest.raises(ValueError, match="row classes"):
+        Table("", [Col("a")], [[1]], row_classes=["a", "b"])
+
+
+def test_hostile_text_is_escaped_in_every_part_of_a_table():
+    from psalm_bench.tables import Badge, Cell
+
+    evil = '<script>alert("x")</script>'
+    shown = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    cols = [Col(evil, "left", group=evil, title=evil), Col("v")]
+    rows = [[Cell(evil, href="a.html", title=evil, label=evil, sort=evil), Cell(sort=evil, badge=Badge(evil, evil, evil, evil))],
+            [Cell(evil, wrap="pre"), evil]]
+    out = render_html(Table(evil, cols, rows, [evil], row_headers=True, row_classes=[evil, evil]), css_class=evil, sortable=True, hint=evil)
+    assert "<script" not in out and out.count(shown) == 20, out.count(shown)

@@ -1,6 +1,7 @@
 /* psalm-bench leaderboard: sortable tables, no dependencies.
    A header with data-type="number" or "text" sorts its table on click;
-   values come from each cell's data-sort (full precision), "" is a missing
+   values come from each cell's data-value (full precision) or its text; a
+   cell of class "na" (the missing mark) or with data-value="" is a missing
    value and always sorts last. The first click puts the best first (high to
    low for numbers, unless data-better="lower"; A to Z for text), the next
    click reverses. */
@@ -11,7 +12,8 @@
   function cellValue(row, col, type) {
     var cell = row.cells[col];
     if (!cell) return null;
-    var raw = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
+    if (cell.classList.contains("na")) return null;
+    var raw = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent.trim();
     if (raw === "") return null;
     if (type === "number") {
       var n = parseFloat(raw);
