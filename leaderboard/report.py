@@ -61,6 +61,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.formats.result_json import ResultFile, read_result
 from psalm_bench.results import RECORDS
 from psalm_bench.tables import MISSING, Col, Table
 from psalm_bench.tables import render_markdown as _table_markdown
@@ -141,17 +142,16 @@ class Report:
 # Loading and checks
 
 
-def _load(obj: Mapping[str, Any] | str | Path, role: str) -> tuple[dict[str, Any], str]:
-    if isinstance(obj, Mapping):
-        return dict(obj), f"<{role}>"
-    if isinstance(obj, (str, Path)):
-        from psalm_bench.jsonio import load_json
+def _required(task: str) -> list[str]:
+    """The metrics a compared result of ``task`` must carry (the reader's ``require``)."""
+    if _spec(task) is None and task not in _known_tasks():
+        raise InputError(f"unknown task {task!r}")
+    return _layout(task) or []
 
-        data = load_json(obj)
-        if not isinstance(data, dict):
-            raise InputError("not a psalm-bench result (expected a JSON object)", file=obj)
-        return data, str(obj)
-    raise TypeError(f"{role} must be a dict or a path, got {type(obj).__name__}")
+
+def load_result(obj: Mapping[str, Any] | str | Path, role: str) -> ResultFile:
+    """A baseline or current result, read and checked by the one result reader."""
+    return read_result(obj, role=role, require=_required)
 
 
 def _known_tasks() -> set[str]:
@@ -161,31 +161,6 @@ def _known_tasks() -> set[str]:
         return set(TASKS)
     except Exception:  # pragma: no cover - registry unavailable
         return set()
-
-
-def _check(data: dict[str, Any], src: str) -> tuple[str, dict[str, Any]]:
-    task = data.get("task")
-    if not isinstance(task, str):
-        raise InputError("not a psalm-bench result (no \"task\")", file=src)
-    if _spec(task) is None and task not in _known_tasks():
-        raise InputError(f"unknown task {task!r}", file=src)
-    metrics = data.get("metrics")
-    if not isinstance(metrics, dict):
-        raise InputError("no \"metrics\" object", file=src)
-    missing = [m for m in (_layout(task) or []) if m not in metrics]
-    if missing:
-        raise InputError(f"missing metric(s) of task {task}: {', '.join(missing)}", file=src)
-    for k, v in metrics.items():
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise InputError(f"metric {k} is not a number: {v!r}", file=src)
-        if v is not None and not math.isfinite(float(v)):  # NaN/inf is not a value to compare ("-" would hide it)
-            raise InputError(f"metric {k} is {v!r}; an undefined metric is written as null", file=src)
-    return task, metrics
-
-
-def _provenance(data: dict[str, Any]) -> dict[str, Any]:
-    prov = data.get("provenance")
-    return prov if isinstance(prov, dict) else {}
 
 
 # ---------------------------------------------------------------------------
@@ -206,16 +181,16 @@ def _col(records: Any, key: str, src: str) -> list[Any]:
         raise InputError(f"records lack {key!r} ({exc.__class__.__name__})", file=src) from None
 
 
-def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Callable]:
+def _referring(res: ResultFile, task: str) -> tuple[list[Any], Callable]:
     """Sentences; columns in the order of ``REFCOCO_SUMS`` / ``GREF_SUMS``."""
     from psalm_bench.evaluators.referring import PR_THRESHOLDS, referring_metrics
 
-    rec = data["records"]
+    rec, src = res.records, res.source
     keys = [int(k) for k in _col(rec, *RECORDS[task].unit, src)]
     inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
     union = np.asarray(_col(rec, "U", src), dtype=np.float64)
     iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
-    protocol = _provenance(data).get("params", {}).get("protocol")
+    protocol = res.params.get("protocol")
     cols = [inter, union, iou]
     if task == "refcoco":
         cols += [(iou >= k).astype(np.float64) for k in PR_THRESHOLDS]
@@ -231,17 +206,17 @@ def _referring(data: dict[str, Any], src: str, task: str) -> tuple[list[Any], Ca
     return keys, stat
 
 
-def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+def _interactive(res: ResultFile) -> tuple[list[Any], Callable]:
     from psalm_bench.evaluators.interactive import GROUPS, interactive_metrics
 
-    rec = data["records"]
+    rec, src = res.records, res.source
     ann_key, prompt_key = RECORDS["interactive"].unit
     prompt = [str(p) for p in _col(rec, prompt_key, src)]
     keys = list(zip((int(a) for a in _col(rec, ann_key, src)), prompt))
     inter = np.asarray(_col(rec, "I", src), dtype=np.float64)
     union = np.asarray(_col(rec, "U", src), dtype=np.float64)
     iou = np.asarray(_col(rec, "IoU", src), dtype=np.float64)
-    protocol = _provenance(data).get("params", {}).get("protocol")
+    protocol = res.params.get("protocol")
     selects = [np.asarray([q == p for q in prompt]) if p else np.ones(len(prompt), dtype=bool) for p in GROUPS]
     cols = []
     for sel in selects:  # the columns of interactive.SUMS per group
@@ -254,10 +229,10 @@ def _interactive(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     return keys, stat
 
 
-def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+def _vos(res: ResultFile) -> tuple[list[Any], Callable]:
     from psalm_bench.evaluators.vos import db_statistics, vos_metrics
 
-    rec = data["records"]
+    rec, src = res.records, res.source
     seq_key, obj_key = RECORDS["vos"].unit
     seqs = _col(rec, seq_key, src)
     objs = [int(o) for o in _col(rec, obj_key, src)]
@@ -279,13 +254,13 @@ def _vos(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     return keys, stat
 
 
-def _semantic(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+def _semantic(res: ResultFile) -> tuple[list[Any], Callable]:
     import scipy.sparse as sp
 
     from psalm_bench.evaluators.semantic import semantic_metrics
 
-    rec = data["records"]
-    params = _provenance(data).get("params", {})
+    rec, src = res.records, res.source
+    params = res.params
     n = params.get("num_classes")
     if not isinstance(n, int) or n <= 0:
         raise InputError("semantic result lacks provenance params num_classes", file=src)
@@ -319,11 +294,12 @@ def _semantic(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     return keys, stat
 
 
-def _panoptic_isthing(data: dict[str, Any], seg_cats: np.ndarray, outcome: np.ndarray, iou: np.ndarray, src: str) -> dict[int, bool]:
+def _panoptic_isthing(res: ResultFile, seg_cats: np.ndarray, outcome: np.ndarray, iou: np.ndarray) -> dict[int, bool]:
     """Category id -> isthing, read from ``per_class`` (keyed by name, so
     matched to category ids by each category's TP/FP/FN and PQ)."""
-    per_class = data.get("per_class")
-    if not isinstance(per_class, dict):
+    src = res.source
+    per_class = res.breakdown if res.breakdown_name == "per_class" else None
+    if per_class is None:
         raise InputError("panoptic result lacks per_class (needed to tell things from stuff)", file=src)
     entries = [v for v in per_class.values() if isinstance(v, dict)]
     sigs: dict[tuple[int, int, int], set[tuple[float, bool]]] = {}
@@ -354,8 +330,8 @@ def _panoptic_isthing(data: dict[str, Any], seg_cats: np.ndarray, outcome: np.nd
     return out
 
 
-def _panoptic(data: dict[str, Any], src: str, isthing: dict[int, bool] | None = None) -> tuple[list[Any], Callable, dict[int, bool], np.ndarray]:
-    rec = data["records"]
+def _panoptic(res: ResultFile) -> tuple[list[Any], tuple, dict[int, bool]]:
+    rec, src = res.records, res.source
     if not isinstance(rec, dict) or "images" not in rec or "segments" not in rec:
         raise InputError("panoptic records need \"images\" and \"segments\"", file=src)
     table, key = RECORDS["panoptic"].unit[0].split(".")
@@ -365,7 +341,7 @@ def _panoptic(data: dict[str, Any], src: str, isthing: dict[int, bool] | None = 
     seg_cat = np.asarray(_col(segs, "category_id", src), dtype=np.int64)
     outcome = np.asarray(_col(segs, "outcome", src), dtype=np.int64)
     seg_iou = np.asarray([np.nan if v is None else v for v in _col(segs, "iou", src)], dtype=np.float64)
-    return img_ids, (seg_img, seg_cat, outcome, seg_iou), _panoptic_isthing(data, seg_cat, outcome, seg_iou, src), None  # type: ignore[return-value]
+    return img_ids, (seg_img, seg_cat, outcome, seg_iou), _panoptic_isthing(res, seg_cat, outcome, seg_iou)
 
 
 def _panoptic_stat(img_ids: list[int], segs: tuple, cats: np.ndarray, isthing: np.ndarray, src: str) -> Callable:
@@ -404,18 +380,18 @@ def _ids(rec: Any, src: str) -> list[Any]:
     return ids
 
 
-def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+def _muse(res: ResultFile) -> tuple[list[Any], Callable]:
     """Per item: summed pair I, U and IoU, max_num (evaluators.muse.MuseEvaluator.compute)."""
     from psalm_bench.evaluators.muse import muse_metrics
 
-    rec = data["records"]
+    rec, src = res.records, res.source
     keys = _ids(rec, src)
     max_num = np.asarray(_col(rec, "max_num", src), dtype=np.float64)
     scored = (max_num > 0).astype(np.float64)
     item_iou = np.asarray([0.0 if v is None else float(v) for v in _col(rec, "IoU", src)]) * scored
     cols = [_col(rec, "I", src), _col(rec, "U", src), _col(rec, "iou_sum", src), max_num, scored, item_iou]  # multi_target.MUSE_SUMS
     X = np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1) if keys else np.zeros((0, 6))
-    protocol = _provenance(data).get("params", {}).get("protocol", "pixellm")
+    protocol = res.params.get("protocol", "pixellm")
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
         return muse_metrics(W @ X, W.sum(axis=1), protocol)
@@ -423,12 +399,12 @@ def _muse(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     return keys, stat
 
 
-def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+def _gcg(res: ResultFile) -> tuple[list[Any], Callable]:
     """Per image: GLaMM's mIoU, Recall TP and GT count, and the COCOeval matches that
     AP is re-accumulated from (evaluators.gcg.coco_ap)."""
     from psalm_bench.evaluators.gcg import coco_image_order, gcg_metrics
 
-    rec = data["records"]
+    rec, src = res.records, res.source
     keys = _ids(rec, src)
     miou = np.asarray(_col(rec, "mIoU", src), dtype=np.float64)
     tp = _col(rec, "tp", src)
@@ -449,12 +425,13 @@ def _gcg(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
     return keys, stat
 
 
-def _instance(data: dict[str, Any], src: str) -> tuple[list[Any], Callable]:
+def _instance(res: ResultFile) -> tuple[list[Any], Callable]:
     """Images; COCO AP/AR re-accumulated from the per-image match state under image weights."""
     from psalm_bench.evaluators.instance_state import bootstrap_stats, state_from_records
 
+    src = res.source
     try:
-        images, state = state_from_records(data["records"])
+        images, state = state_from_records(res.records)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"instance records are malformed ({type(exc).__name__}: {exc})", file=src) from None
     outside = set(state.pair_image.tolist()) - set(images)
@@ -524,110 +501,122 @@ def compare_results(
     confidence: float = 0.95,
 ) -> Report:
     """Compare two result files metric by metric (see the module docstring)."""
+    _check_settings(tolerance, resamples, confidence)
+    base, cur = load_result(baseline, "baseline"), load_result(current, "current")
+    task = _comparable(base, cur)
+    spec = _spec(task)
+    names = _metric_names(task, base, cur)
+    unit = spec.unit if spec is not None else None
+    has_records = unit is not None and base.records is not None and cur.records is not None
+    if unit is not None and not has_records and not spec.records_optional:
+        which = base.source if base.records is None else cur.source
+        raise InputError(f"no per-sample records (task {task} writes them; was it produced by an old psalm-bench?)", file=which)
+    stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    n_samples: int | None = None
+    if has_records:
+        stats, n_samples = _bootstrap(task, base, cur, names, unit, resamples, seed)
+    out = [_compare_metric(name, base, cur, stats.get(name), spec, has_records, tolerance, confidence) for name in names]
+    return Report(task, base.source, cur.source, float(tolerance), float(confidence), int(resamples), int(seed),
+                  n_samples, unit if has_records else None, out)
+
+
+def _check_settings(tolerance: float, resamples: int, confidence: float) -> None:
     if not 0.0 < confidence < 1.0:
         raise InputError(f"confidence must lie in (0, 1), got {confidence}")
     if tolerance < 0 or not math.isfinite(tolerance):
         raise InputError(f"tolerance must be a finite number >= 0, got {tolerance}")
     if resamples < 1:
         raise InputError(f"resamples must be >= 1, got {resamples}")
-    base, base_src = _load(baseline, "baseline")
-    cur, cur_src = _load(current, "current")
-    task, base_m = _check(base, base_src)
-    cur_task, cur_m = _check(cur, cur_src)
-    if task != cur_task:
-        raise InputError(f"different tasks: baseline is {task}, current is {cur_task}")
-    bg, cg = _provenance(base).get("gt_sha256"), _provenance(cur).get("gt_sha256")
+
+
+def _comparable(base: ResultFile, cur: ResultFile) -> str:
+    """The task both results score, once they are the same task, ground truth and protocol."""
+    if base.task != cur.task:
+        raise InputError(f"different tasks: baseline is {base.task}, current is {cur.task}")
+    bg = base.provenance.gt_sha256 if base.provenance else ""
+    cg = cur.provenance.gt_sha256 if cur.provenance else ""
     if bg and cg and bg != cg:
         raise InputError(f"baseline and current were scored on different ground truth (gt_sha256 {bg[:12]}... vs {cg[:12]}...)")
-    bp = (_provenance(base).get("params") or {}).get("protocol")
-    cp = (_provenance(cur).get("params") or {}).get("protocol")
+    bp, cp = base.params.get("protocol"), cur.params.get("protocol")
     if bp != cp:
         raise InputError(f"baseline and current use different protocols ({bp} vs {cp}); their numbers are not comparable")
-    spec = _spec(task)
+    return base.task
+
+
+def _metric_names(task: str, base: ResultFile, cur: ResultFile) -> list[str]:
+    """The task's layout, or for a registered task without one, the keys both files share exactly."""
     names = _layout(task)
-    if names is None:  # a registered task without a layout here: its keys must agree
-        if set(base_m) != set(cur_m):
-            diff = sorted(set(base_m) ^ set(cur_m))
-            raise InputError(f"baseline and current have different metrics: {', '.join(diff)}")
-        names = list(base_m)
+    if names is not None:
+        return names
+    if set(base.metrics) != set(cur.metrics):
+        diff = sorted(set(base.metrics) ^ set(cur.metrics))
+        raise InputError(f"baseline and current have different metrics: {', '.join(diff)}")
+    return list(base.metrics)
 
-    unit = spec.unit if spec is not None else None
-    has_records = unit is not None and base.get("records") is not None and cur.get("records") is not None
-    if unit is not None and not has_records and not spec.records_optional:
-        which = base_src if base.get("records") is None else cur_src
-        raise InputError(f"no per-sample records (task {task} writes them; was it produced by an old psalm-bench?)", file=which)
 
-    stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    n_samples: int | None = None
-    if has_records:
-        b_keys, b_stat, c_keys, c_stat = _build(task, base, base_src, cur, cur_src)
-        perm = _pair(b_keys, c_keys, unit, cur_src)
-        n = len(b_keys)
-        n_samples = n
-        ones = np.ones((1, n))
-        b_point, c_point = b_stat(ones), c_stat(ones[:, :len(c_keys)])
-        for role, point, m, src in (("baseline", b_point, base_m, base_src), ("current", c_point, cur_m, cur_src)):
-            for name in (n for n in names if n in point):  # corpus-level metrics are not recomputed
-                want, got = m.get(name), _finite(point[name][0])
-                if (want is None) != (got is None) or (want is not None and abs(float(want) - got) > POINT_CHECK_TOL * max(1.0, abs(float(want)))):
-                    raise InputError(f"records do not reproduce metric {name} ({got} from records, {want} in the file)", file=src)
-        C = resample_counts(n, resamples, seed)
-        inv = np.empty(n, dtype=np.int64)
-        inv[perm] = np.arange(n)
-        b_boot = b_stat(C)
-        c_boot = c_stat(C[:, inv])  # current's sample perm[i] gets baseline sample i's count
-        for name in (n for n in names if n in b_boot):
-            stats[name] = (b_boot[name], c_boot[name])
+def _bootstrap(task: str, base: ResultFile, cur: ResultFile, names: Sequence[str], unit: str, resamples: int,
+               seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
+    """Pair the samples, check the records reproduce each file's metrics, and
+    resample both runs with the same counts: metric -> (baseline, current) per resample."""
+    b_keys, b_stat, c_keys, c_stat = _build(task, base, cur)
+    perm = _pair(b_keys, c_keys, unit, cur.source)
+    n = len(b_keys)
+    ones = np.ones((1, n))
+    b_point, c_point = b_stat(ones), c_stat(ones[:, :len(c_keys)])
+    for point, res in ((b_point, base), (c_point, cur)):
+        for name in (n for n in names if n in point):  # corpus-level metrics are not recomputed
+            want, got = res.metrics.get(name), _finite(point[name][0])
+            if (want is None) != (got is None) or (want is not None and abs(float(want) - got) > POINT_CHECK_TOL * max(1.0, abs(float(want)))):
+                raise InputError(f"records do not reproduce metric {name} ({got} from records, {want} in the file)", file=res.source)
+    C = resample_counts(n, resamples, seed)
+    inv = np.empty(n, dtype=np.int64)
+    inv[perm] = np.arange(n)
+    b_boot = b_stat(C)
+    c_boot = c_stat(C[:, inv])  # current's sample perm[i] gets baseline sample i's count
+    return {name: (b_boot[name], c_boot[name]) for name in names if name in b_boot}, n
 
+
+def _compare_metric(name: str, base: ResultFile, cur: ResultFile, boot: tuple[np.ndarray, np.ndarray] | None, spec: Any,
+                    has_records: bool, tolerance: float, confidence: float) -> MetricComparison:
+    """One metric's point delta, its percentile CI from the resampled pairs, and its label."""
     alpha = (1.0 - confidence) / 2.0
-    out: list[MetricComparison] = []
-    for name in names:
-        b, c = _finite(base_m.get(name)), _finite(cur_m.get(name))
-        delta = None if b is None or c is None else c - b
-        lo = hi = None
-        if delta is not None and name in stats:
-            d = stats[name][1] - stats[name][0]
-            d = d[np.isfinite(d)]
-            if d.size:
-                lo, hi = (float(v) for v in np.quantile(d, [alpha, 1.0 - alpha]))
-        higher = spec.higher_is_better(name) if spec is not None else True
-        note = spec.corpus.get(name, "") if has_records else ""
-        out.append(MetricComparison(name, b, c, delta, lo, hi, _label(delta, lo, hi, higher, tolerance), higher, note))
-    return Report(task, base_src, cur_src, float(tolerance), float(confidence), int(resamples), int(seed),
-                  n_samples, unit if has_records else None, out)
+    b, c = _finite(base.metrics.get(name)), _finite(cur.metrics.get(name))
+    delta = None if b is None or c is None else c - b
+    lo = hi = None
+    if delta is not None and boot is not None:
+        d = boot[1] - boot[0]
+        d = d[np.isfinite(d)]
+        if d.size:
+            lo, hi = (float(v) for v in np.quantile(d, [alpha, 1.0 - alpha]))
+    higher = spec.higher_is_better(name) if spec is not None else True
+    note = spec.corpus.get(name, "") if has_records else ""
+    return MetricComparison(name, b, c, delta, lo, hi, _label(delta, lo, hi, higher, tolerance), higher, note)
 
 
-def _build(task: str, base: dict, base_src: str, cur: dict, cur_src: str):
+def _build(task: str, base: ResultFile, cur: ResultFile):
+    """(baseline keys, baseline stat, current keys, current stat) of the task's per-sample layout."""
     if task in ("refcoco", "gref"):
-        return (*_referring(base, base_src, task), *_referring(cur, cur_src, task))
-    if task == "interactive":
-        return (*_interactive(base, base_src), *_interactive(cur, cur_src))
-    if task == "vos":
-        return (*_vos(base, base_src), *_vos(cur, cur_src))
+        return (*_referring(base, task), *_referring(cur, task))
     if task == "semantic":
-        nb = _provenance(base).get("params", {}).get("num_classes")
-        nc = _provenance(cur).get("params", {}).get("num_classes")
+        nb, nc = base.params.get("num_classes"), cur.params.get("num_classes")
         if nb != nc:
             raise InputError(f"baseline and current have different class counts ({nb} vs {nc})")
-        return (*_semantic(base, base_src), *_semantic(cur, cur_src))
     if task == "panoptic":
-        b_ids, b_segs, b_th, _ = _panoptic(base, base_src)
-        c_ids, c_segs, c_th, _ = _panoptic(cur, cur_src)
+        b_ids, b_segs, b_th = _panoptic(base)
+        c_ids, c_segs, c_th = _panoptic(cur)
         for c in set(b_th) & set(c_th):
             if b_th[c] != c_th[c]:
                 raise InputError(f"category {c} is a thing in one file and stuff in the other")
         th = {**b_th, **c_th}
         cats = np.asarray(sorted(th), dtype=np.int64)
         isthing = np.asarray([th[c] for c in cats], dtype=bool)
-        return (b_ids, _panoptic_stat(b_ids, b_segs, cats, isthing, base_src),
-                c_ids, _panoptic_stat(c_ids, c_segs, cats, isthing, cur_src))
-    if task == "muse":
-        return (*_muse(base, base_src), *_muse(cur, cur_src))
-    if task == "gcg":
-        return (*_gcg(base, base_src), *_gcg(cur, cur_src))
-    if task in ("instance", "ov-instance"):
-        return (*_instance(base, base_src), *_instance(cur, cur_src))
-    raise AssertionError(task)  # pragma: no cover
+        return (b_ids, _panoptic_stat(b_ids, b_segs, cats, isthing, base.source),
+                c_ids, _panoptic_stat(c_ids, c_segs, cats, isthing, cur.source))
+    layouts = {"interactive": _interactive, "vos": _vos, "semantic": _semantic, "muse": _muse, "gcg": _gcg,
+               "instance": _instance, "ov-instance": _instance}
+    if task not in layouts:  # pragma: no cover - every spec with a unit has a layout
+        raise AssertionError(task)
+    return (*layouts[task](base), *layouts[task](cur))
 
 
 # ---------------------------------------------------------------------------

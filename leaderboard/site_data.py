@@ -19,13 +19,13 @@ from typing import Any
 
 from psalm_bench.leaderboard.report import LOWER_IS_BETTER
 from psalm_bench.leaderboard.store import OFFICIAL, Row
+from psalm_bench.results import BREAKDOWNS  # noqa: F401 - the site's pages label breakdown rows with it
 from psalm_bench.tasks import TASKS
 
 # The number a board is ranked by, where it is not the task's first headline metric.
 PRIMARY_METRIC = {"interactive": "mIoU"}
 # Per-class columns worth a bar chart, in order of preference (all in percent).
 CHART_METRICS = ("IoU", "PQ", "AP", "J&F", "mIoU", "gIoU", "cIoU", "J", "F", "ACC")
-BREAKDOWNS = {"per_class": "class", "per_prompt": "prompt", "per_sequence": "sequence"}
 SIZE_KEYS = ("params", "parameters", "size", "model_size")
 DATE_KEYS = ("date", "published", "year")
 CITATION_KEYS = ("citation", "cite", "reference", "paper")
@@ -316,30 +316,24 @@ class Breakdown:
 
 def load_breakdown(row: Row) -> Breakdown:
     """Read the row's result file, checking it is still the file that was added."""
-    import orjson
+    from psalm_bench.errors import InputError
+    from psalm_bench.formats.result_json import read_result
 
     if not row.result_path:
         why = "it is a number printed in a paper" if row.source != "measured" else "it was added from a dictionary, not a file"
         return Breakdown(problem=f"No result file is recorded for this result ({why}), so there is no per-class table.")
     path = Path(row.result_path)
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
+    if not path.exists():
         return Breakdown(problem=f"The result file {row.result_path} is no longer there (moved or deleted); "
                                  "add it again with `psalm-bench leaderboard add` to show its per-class table here.")
-    except (OSError, orjson.JSONDecodeError) as exc:
-        return Breakdown(problem=f"The result file {row.result_path} could not be read ({type(exc).__name__}); no per-class table.")
-    if not isinstance(data, Mapping):
-        return Breakdown(problem=f"The result file {row.result_path} is not a result JSON any more; no per-class table.")
-    prov = data["provenance"] if isinstance(data.get("provenance"), Mapping) else {}
-    if prov.get("gt_sha256") != row.gt_sha256 or (prov.get("pred_sha256") or "") != row.pred_sha256 or data.get("task") != row.task:
+    try:
+        res = read_result(path)
+    except InputError as exc:
+        return Breakdown(problem=f"The result file {row.result_path} is not a result JSON any more ({exc.problem}); no per-class table.")
+    prov = res.provenance
+    if prov is None or prov.gt_sha256 != row.gt_sha256 or prov.pred_sha256 != row.pred_sha256 or res.task != row.task:
         return Breakdown(problem=f"The result file {row.result_path} has changed since it was added (other task, ground truth "
                                  "or predictions); its per-class table is not shown.")
-    warnings = [str(w) for w in data.get("warnings") or [] if isinstance(w, (str, int, float))]
-    for kind in BREAKDOWNS:
-        table_data = data.get(kind)
-        if isinstance(table_data, Mapping) and all(isinstance(v, Mapping) for v in table_data.values()):
-            return Breakdown(kind, {str(k): dict(v) for k, v in table_data.items()}, warnings)
-        if table_data is not None:
-            return Breakdown(warnings=warnings, problem=f"The result file's {kind} has an unexpected shape; not shown.")
-    return Breakdown(warnings=warnings, problem="The result file has no per-class, per-prompt or per-sequence table.")
+    if res.breakdown_name is not None and res.breakdown is not None:
+        return Breakdown(res.breakdown_name, res.breakdown, res.warnings)
+    return Breakdown(warnings=res.warnings, problem="The result file has no per-class, per-prompt or per-sequence table.")

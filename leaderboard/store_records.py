@@ -110,6 +110,13 @@ def task_metric_names(task: str) -> list[str]:
     return [m for row in TASKS[task].table_rows for m in row]
 
 
+def _table_metrics(task: str) -> list[str]:
+    """What a stored result of ``task`` must carry: its table's metrics (InputError for an unknown task)."""
+    from psalm_bench.tasks import get_task
+
+    return [m for row in get_task(task).table_rows for m in row]
+
+
 def _where(p: Any) -> str:
     """A board as messages name it: task/benchmark/split, with the version where it is not the official data."""
     benchmark = p.benchmark if p.version == OFFICIAL else f"{p.benchmark} ({p.version})"
@@ -232,67 +239,34 @@ class _Prepared:
 
 
 def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) -> _Prepared:
-    from psalm_bench.tasks import TASKS
-
-    file: str | None = None
-    result_path: str | None = None
-    if isinstance(result, (str, Path)):
-        from psalm_bench.jsonio import load_json
-
-        file = str(result)
-        result_path = str(Path(result).resolve())
-        data = load_json(result)
-    else:
-        data = result
-
-    def bad(problem: str) -> InputError:
-        return InputError(problem, file=file)
+    from psalm_bench.formats.result_json import read_result
 
     if not isinstance(model, str) or not model.strip():
         raise InputError("--model must name the model (a non-empty string)")
     if source not in RESULT_SOURCES:
         hint = " (published rows come from `leaderboard load-published`)" if source == "published" else ""
         raise InputError(f"source must be one of {', '.join(RESULT_SOURCES)}, got {source!r}{hint}")
-    if not isinstance(data, Mapping):
-        raise bad("not a result: expected a JSON object with task, metrics and provenance")
-    task = data.get("task")
-    if not isinstance(task, str):
-        raise bad("not a result: no \"task\"")
-    if task not in TASKS:
-        raise bad(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    metrics = data.get("metrics")
-    if not isinstance(metrics, Mapping):
-        raise bad("not a result: no \"metrics\" object")
-    wanted = [m for row in TASKS[task].table_rows for m in row]
-    missing = [m for m in wanted if m not in metrics]
-    if missing:
-        raise bad(f"task {task} result lacks metric(s) {', '.join(missing)}")
-    clean: dict[str, float | None] = {}
-    for name, value in metrics.items():
-        problem = metric_problem(str(name), value)
-        if problem is not None:  # NaN, infinity or out of range is not a measurement
+    res = read_result(result, require=_table_metrics, need_provenance=True)
+    file = res.source if res.path is not None else None
+    result_path = str(res.path.resolve()) if res.path is not None else None
+
+    def bad(problem: str) -> InputError:
+        return InputError(problem, file=file)
+
+    for name, value in res.metrics.items():
+        problem = metric_problem(name, value)
+        if problem is not None:  # out of range is not a measurement
             raise bad(f"metrics: {name}: {problem}")
-        clean[str(name)] = None if value is None else float(value)
-    prov = data.get("provenance")
-    if not isinstance(prov, Mapping):
-        raise bad("not a result: no \"provenance\" (write it with `psalm-bench eval --json`)")
-    gt_sha = prov.get("gt_sha256")
-    if not isinstance(gt_sha, str) or not gt_sha:
+    prov, params = res.provenance, res.params
+    if prov is None or not prov.gt_sha256:
         raise bad("provenance: no gt_sha256; a result without its ground truth's hash cannot join a board")
-    pred_sha = prov.get("pred_sha256") or ""
-    if not isinstance(pred_sha, str):
-        raise bad(f"provenance: pred_sha256 must be a string, got {pred_sha!r}")
-    params = prov.get("params") or {}
-    if not isinstance(params, Mapping):
-        raise bad("provenance: params must be an object")
+    task, clean, n_samples = res.task, res.metrics, res.n_samples
+    gt_sha, pred_sha = prov.gt_sha256, prov.pred_sha256
     benchmark = params.get("dataset") or params.get("benchmark") or "default"
     version = params.get("world") or OFFICIAL
     if not isinstance(version, str):
         raise bad(f"provenance: params.world must name the world (a string), got {version!r}")
     split = params.get("split") or "default"
-    n_samples = data.get("n_samples")
-    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int)):
-        raise bad(f"n_samples must be an integer, got {n_samples!r}")
     return _Prepared(
         model=model.strip(),
         task=task,
@@ -302,9 +276,9 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
         metrics=clean,
         metrics_json=_canonical_json(clean).decode(),
         n_samples=n_samples,
-        records_sha256=records_digest(data.get("records")),
+        records_sha256=records_digest(res.records),
         result_path=result_path,
-        toolkit_version=str(prov.get("psalm_bench") or ""),
+        toolkit_version=prov.psalm_bench,
         gt_sha256=gt_sha,
         pred_sha256=pred_sha,
         params_json=_canonical_json(params).decode(),

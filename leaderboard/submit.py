@@ -341,20 +341,16 @@ def register_gt(
     from psalm_bench.tasks import get_task
 
     if result is not None:
-        from psalm_bench.jsonio import load_json
+        from psalm_bench.formats.result_json import read_result
 
-        data = load_json(result)
-        prov = data.get("provenance") if isinstance(data, dict) else None
-        if not isinstance(prov, dict) or not isinstance(data.get("task"), str):
-            raise InputError("not a result file (no task / provenance)", file=result)
-        task = data["task"]
-        get_task(task)
-        params = prov.get("params") or {}
+        res = read_result(result, require=_registered, need_provenance=True)
+        task, params = res.task, res.params
         opts = run_options(task, params)
         key = board_key(params)
         sha = digest(gt_inputs(task, gt, opts))
-        if sha != prov.get("gt_sha256"):
-            raise InputError(f"does not hash to the result's gt_sha256 ({sha[:12]}... vs {str(prov.get('gt_sha256'))[:12]}...)", file=gt)
+        expected = res.provenance.gt_sha256 if res.provenance is not None else ""
+        if sha != expected:
+            raise InputError(f"does not hash to the result's gt_sha256 ({sha[:12]}... vs {expected[:12]}...)", file=gt)
     else:
         if task is None:
             raise InputError("set-gt needs --result RESULT.json, or --task with the evaluation --option's")
@@ -371,6 +367,14 @@ def register_gt(
             opts[name] = str(Path(opts[name]).resolve())
     status = store.register_benchmark(task, key[0], key[1], gt, sha, opts)
     return next(b for b in store.benchmarks(task) if (b.benchmark, b.split) == key), status
+
+
+def _registered(task: str) -> tuple[str, ...]:
+    """A result's ``require`` for set-gt: the task must be registered; no metric is needed to hash its ground truth."""
+    from psalm_bench.tasks import get_task
+
+    get_task(task)
+    return ()
 
 
 def resolve_board(store: ResultsStore, task: str, benchmark: str | None, split: str | None) -> Benchmark:

@@ -9,6 +9,9 @@ from typing import Any
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import dump_json, sha256_of
 
+# The JSON keys a result's table below the headline numbers may have, with what a row is.
+BREAKDOWNS = {"per_class": "class", "per_prompt": "prompt", "per_sequence": "sequence"}
+
 
 @dataclass
 class EvalResult:

@@ -226,7 +226,7 @@ def test_bootstrap_point_estimates_equal_the_json_metrics(task, tmp_path):
 
     res = _fixture_result(task, tmp_path)
     # compare_results refuses records that do not reproduce the metrics; check directly too
-    b_keys, b_stat, _, _ = rep._build(task, res, "r", res, "r")
+    b_keys, b_stat, _, _ = rep._build(task, rep.load_result(res, "r"), rep.load_result(res, "r"))
     point = b_stat(np.ones((1, len(b_keys))))
     for name, want in res["metrics"].items():
         got = point[name][0]
@@ -255,7 +255,7 @@ def test_semantic_regression_from_a_worse_prediction(tmp_path):
         for c, k in zip(new.tolist(), counts.tolist()):
             merged[c] = merged.get(c, 0) + k
         rec["cells"], rec["counts"] = sorted(merged), [merged[c] for c in sorted(merged)]
-    keys, stat, _, _ = rep._build("semantic", worse, "w", worse, "w")
+    keys, stat, _, _ = rep._build("semantic", rep.load_result(worse, "w"), rep.load_result(worse, "w"))
     point = stat(np.ones((1, len(keys))))
     worse["metrics"] = {k: float(v[0]) for k, v in point.items()}
     report = compare_results(res, worse)
@@ -279,10 +279,10 @@ def test_panoptic_dropping_matches_regresses_rq(tmp_path):
         seg["iou"][i] = None
         for key, val in (("image_id", seg["image_id"][i]), ("category_id", seg["category_id"][i]), ("outcome", 1), ("iou", None)):
             seg[key].append(val)
-    ids, segs, th, _ = rep._panoptic(res, "b")
+    ids, segs, th = rep._panoptic(rep.load_result(res, "b"))
     cats = np.asarray(sorted(th), dtype=np.int64)
     isthing = np.asarray([th[c] for c in cats], dtype=bool)
-    w_ids, w_segs, _, _ = rep._panoptic({**worse, "per_class": res["per_class"], "records": {**worse["records"], "segments": res["records"]["segments"]}}, "w")
+    w_ids, w_segs, _ = rep._panoptic(rep.load_result({**worse, "per_class": res["per_class"], "records": {**worse["records"], "segments": res["records"]["segments"]}}, "w"))
     w_segs = tuple(np.asarray(seg[k], dtype=float if k == "iou" else np.int64) if k != "iou" else np.asarray([np.nan if v is None else v for v in seg[k]]) for k in ("image_id", "category_id", "outcome", "iou"))
     b_stat = rep._panoptic_stat(ids, segs, cats, isthing, "b")
     w_stat = rep._panoptic_stat(w_ids, w_segs, cats, isthing, "w")
