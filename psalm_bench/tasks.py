@@ -4,7 +4,8 @@ Each task names its runner (a function that imports it, so the CLI starts
 fast and tools, import-linter included, can still follow the call), the
 options it accepts (the one list the CLI, the API and the shards check
 against; tests/test_cli_tasks.py holds it equal to the runner's signature and
-to `eval`'s flags), and the layout of its printed table.
+to `eval`'s flags); the layout of its printed table is its MetricSpec's rows
+(evaluators/, one definition).
 """
 
 from __future__ import annotations
@@ -25,9 +26,17 @@ class Task:
     summary: str
     runner: Callable[[], Runner]  # returns the evaluate_* function, imported on first use
     options: frozenset[str]
-    table_rows: list[list[str]] = field(default_factory=list)  # headline metrics, one printed row per list
     why_not: dict[str, str] = field(default_factory=dict)  # option -> why this task does not take it
     python_only: frozenset[str] = frozenset()  # runner keywords only Python callers pass (objects, not flags)
+
+    @property
+    def table_rows(self) -> list[list[str]]:
+        """The headline metrics, one printed row per list: the rows of the task's
+        MetricSpec, declared once in its evaluator module (imported on first use)."""
+        from psalm_bench.evaluators import metric_spec
+
+        spec = metric_spec(self.name)
+        return [list(row) for row in spec.rows] if spec is not None else []
 
     def run(self, gt: Any, pred: Any, **options: Any) -> EvalResult:
         unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
@@ -121,14 +130,12 @@ TASKS: dict[str, Task] = {
             "COCO panoptic quality (PQ, SQ, RQ; things and stuff), as panopticapi",
             _panoptic,
             frozenset({"gt_dir", "pred_dir", "ignore_extra", "workers", "progress"}),
-            [["PQ", "PQ_th", "PQ_st", "SQ", "SQ_th", "SQ_st", "RQ", "RQ_th", "RQ_st"]],
         ),
         Task(
             "instance",
             "COCO instance segmentation (or box) AP/AR, as pycocotools",
             _instance,
             frozenset({"iou_type", "workers", "records", "progress"}),
-            [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
             python_only=frozenset({"ground_truth"}),
         ),
         Task(
@@ -136,63 +143,54 @@ TASKS: dict[str, Task] = {
             "semantic segmentation mIoU, fwIoU, mACC, pACC, as detectron2",
             _semantic,
             frozenset({"classes", "num_classes", "ignore_label", "protocol", "gt_dir", "ignore_extra", "workers", "progress"}),
-            [["mIoU", "fwIoU", "mACC", "pACC"]],
         ),
         Task(
             "refcoco",
             "referring segmentation on RefCOCO/+/g: cIoU, gIoU, Pr@0.5..0.9, per sentence",
             _refcoco,
             frozenset({"dataset", "split_by", "split", "protocol", "ignore_extra", "workers", "progress"}),
-            [["cIoU", "gIoU", "Pr@0.5", "Pr@0.6", "Pr@0.7", "Pr@0.8", "Pr@0.9"]],
         ),
         Task(
             "gref",
             "generalized referring segmentation on gRefCOCO: cIoU, gIoU, N-acc, T-acc, as ReLA",
             _gref,
             frozenset({"split", "protocol", "ignore_extra", "workers", "progress"}),
-            [["cIoU", "gIoU", "N-acc", "T-acc"]],
         ),
         Task(
             "interactive",
             "COCO-Interactive: mIoU and cIoU per prompt type (point, scribble, box, mask)",
             _interactive,
             frozenset({"protocol", "ignore_extra", "workers", "progress"}),
-            [["point_mIoU", "scribble_mIoU", "box_mIoU", "mask_mIoU", "mIoU"], ["point_cIoU", "scribble_cIoU", "box_cIoU", "mask_cIoU", "cIoU"]],
         ),
         Task(
             "vos",
             "DAVIS-2017 semi-supervised video object segmentation: J&F, J, F (mean, recall, decay)",
             _vos,
             frozenset({"split", "protocol", "strict", "workers", "progress"}),
-            [["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]],
         ),
         Task(
             "ov-semantic",
             "open-vocabulary semantic segmentation: mIoU on ADE20K-150, Cityscapes, Pascal Context-59/459, VOC-20",
             _ov_semantic,
             frozenset({"benchmark", "layout", "protocol", "image_list", "ignore_extra", "workers", "progress"}),
-            [["mIoU", "fwIoU", "mACC", "pACC"]],
         ),
         Task(
             "ov-instance",
             "open-vocabulary instance segmentation: mask AP on ADE20K and Cityscapes",
             _ov_instance,
             frozenset({"benchmark", "iou_type", "workers", "records", "progress"}),
-            [["AP", "AP50", "AP75", "APs", "APm", "APl"], ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]],
         ),
         Task(
             "muse",
             "MUSE multi-target reasoning segmentation (PixelLM): gIoU, cIoU after Hungarian matching",
             _muse,
             frozenset({"protocol", "scores", "ignore_extra", "workers", "progress"}),
-            [["gIoU", "cIoU"]],
         ),
         Task(
             "gcg",
             "grounded conversation generation (GLaMM, MGLMM): AP50, mIoU, Recall, METEOR, CIDEr",
             _gcg,
             frozenset({"protocol", "captions", "split", "ignore_extra", "workers", "progress"}),
-            [["AP50", "mIoU", "Recall", "METEOR", "CIDEr"]],
             python_only=frozenset({"text_similarity"}),
         ),
         Task(
@@ -200,7 +198,6 @@ TASKS: dict[str, Task] = {
             "Ego-Exo4D ego-exo / exo-ego correspondence: IoU, visibility (VA), location error (LE), contour accuracy (CA)",
             _correspondence,
             frozenset({"split", "protocol", "strict", "ignore_extra", "workers", "progress"}),
-            [["EgoExo_IoU", "EgoExo_VA", "EgoExo_LE", "EgoExo_CA"], ["ExoEgo_IoU", "ExoEgo_VA", "ExoEgo_LE", "ExoEgo_CA"]],
         ),
     ]
 }
