@@ -20,7 +20,8 @@ import numpy as np
 from psalm_bench.evaluators.base import Evaluator, MetricSpec
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import read_regular_file
-from psalm_bench.formats.coco import Category, CocoInstances, ImageInfo, load_detections, load_instances, rle_sizes_match_images, unknown_category_warning
+from psalm_bench.formats.coco import (Category, CocoInstances, ImageInfo, ResultColumns, load_detections, load_instances, results_columns,
+                                      rle_sizes_match_images, unknown_category_warning)
 from psalm_bench.results import EvalResult
 from psalm_bench.stdio import quiet_stderr
 
@@ -319,6 +320,10 @@ def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth:
 
     # the engine takes the object just validated: the file is parsed once
     coco_gt = hotcoco.COCO(ground_truth.source if ground_truth.source is not None else str(gt))
+    # a plain mask results file: read and checked in one C pass, handed over as columns
+    columns = results_columns(read_regular_file(pred, what="a COCO results JSON file"), ground_truth)
+    if columns is not None:
+        return coco_gt, _engine_load_columns(coco_gt, columns)
     coco_dt = _engine_load_results(coco_gt, Path(pred))
     if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):
         detections = load_detections(pred, ground_truth, iou_type)  # raises, naming the record
@@ -326,6 +331,14 @@ def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth:
         if detections.unknown_category and notes is not None:
             notes.append(unknown_category_warning(detections.unknown_category))
     return coco_gt, coco_dt
+
+
+def _engine_load_columns(coco_gt: Any, columns: ResultColumns) -> Any:
+    """The engine's results from columns: what ``load_res`` of the file gives
+    (ids 1..N in file order, the masks' areas and boxes), with no JSON parsed again."""
+    coco_dt = coco_gt.load_res(columns.engine_array(), segmentation=columns.segmentation)
+    coco_dt.update_anns(ids=np.arange(1, len(columns.score) + 1, dtype=np.int64), area=columns.area)
+    return coco_dt
 
 
 def _engine_load_results(coco_gt: Any, pred: Path) -> Any | None:

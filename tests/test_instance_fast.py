@@ -1,6 +1,8 @@
 """The instance task's fast paths give what the plain ones gave: the
 vectorised precision curves, and the results file read in one C pass."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,169 @@ def test_vectorised_curves_on_the_fixtures(case) -> None:
     out = pr_curves(precision, cat_ids, np.asarray(engine.params.iou_thrs), gt.categories)
     assert out["classes"] == _curves_one_by_one(precision, cat_ids, gt.categories)
     assert any(c["precision"] and any(c["precision"]) for c in out["classes"])
+
+
+# ---- the results file read into columns in one C pass
+
+
+def _native_columns():
+    from psalm_bench import _native
+
+    if not hasattr(_native, "coco_results_columns"):
+        pytest.skip("C extension without coco_results_columns")
+    return _native.coco_results_columns
+
+
+def _edge_masks(rng: np.random.Generator, h: int, w: int) -> list[np.ndarray]:
+    """Masks whose boxes are easy to get wrong: empty, full, corner pixels, last
+    row and column, a run that wraps into the next column, random blobs."""
+    masks = []
+    for cells in ([], "full", [(0, 0)], [(h - 1, w - 1)], [(h - 1, 0), (0, 1)], [(0, w - 1)], [(h - 1, 3), (0, 4)], [(2, 2)]):
+        m = np.zeros((h, w), dtype=np.uint8)
+        if cells == "full":
+            m[:] = 1
+            cells = []
+        for y, x in cells:
+            m[y, x] = 1
+        masks.append(m)
+    for _ in range(60):
+        m = np.zeros((h, w), dtype=np.uint8)
+        y0, x0 = rng.integers(0, h), rng.integers(0, w)
+        m[y0:y0 + rng.integers(1, h), x0:x0 + rng.integers(1, w)] = 1
+        m &= rng.random((h, w)) < rng.choice([0.3, 0.9, 1.0])
+        masks.append(m)
+    return masks
+
+
+def _world(tmp_path, rng):
+    """A ground truth of two image sizes and results with every edge mask, as pycocotools.mask.encode writes them."""
+    from pycocotools import mask as mask_utils
+
+    images = [{"id": 1, "height": 23, "width": 17, "file_name": "a.jpg"}, {"id": 7, "height": 9, "width": 31, "file_name": "b.jpg"}]
+    gt = {"images": images, "categories": [{"id": 1, "name": "a"}, {"id": 3, "name": "b"}], "annotations": []}
+    dets = []
+    for image in images:
+        for k, m in enumerate(_edge_masks(rng, image["height"], image["width"])):
+            rle = mask_utils.encode(np.asfortranarray(m))
+            rle["counts"] = rle["counts"].decode("ascii")
+            if k % 3 == 0 and m.any():
+                gt["annotations"].append({"id": len(gt["annotations"]) + 1, "image_id": image["id"], "category_id": 1 + 2 * (k % 2),
+                                          "segmentation": rle, "area": float(m.sum()), "bbox": list(mask_utils.toBbox(rle)), "iscrowd": 0})
+            dets.append({"image_id": image["id"], "category_id": 1 + 2 * (k % 2), "segmentation": rle, "score": float(rng.random())})
+    assert any("\\" in d["segmentation"]["counts"] for d in dets)  # the one escape of COCO strings occurs
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "pred.json").write_text(json.dumps(dets))
+    return gt, dets
+
+
+def _engine_anns(coco_dt) -> list[dict]:
+    return sorted(coco_dt.dataset["annotations"], key=lambda a: a["id"])
+
+
+def test_columns_give_the_engine_what_its_own_parse_gives(tmp_path) -> None:
+    import hotcoco
+    from pycocotools import mask as mask_utils
+
+    from psalm_bench.evaluators.instance import _engine_load_columns
+    from psalm_bench.formats.coco import load_instances, results_columns
+
+    _native_columns()
+    gt, dets = _world(tmp_path, np.random.default_rng(1))
+    data = (tmp_path / "pred.json").read_bytes()
+    columns = results_columns(data, load_instances(tmp_path / "gt.json"))
+    assert columns is not None and len(columns.segmentation) == len(dets)
+    rles = [dict(d["segmentation"], counts=d["segmentation"]["counts"].encode()) for d in dets]
+    np.testing.assert_array_equal(columns.bbox, mask_utils.toBbox(rles))  # pycocotools' rleToBbox, quirks included
+    np.testing.assert_array_equal(columns.area, mask_utils.area(rles))
+    np.testing.assert_array_equal(columns.score, [d["score"] for d in dets])
+    coco_gt = hotcoco.COCO(str(tmp_path / "gt.json"))
+    assert _engine_anns(_engine_load_columns(coco_gt, columns)) == _engine_anns(coco_gt.load_res(str(tmp_path / "pred.json")))
+
+
+def test_columns_read_any_spacing_and_key_order(tmp_path) -> None:
+    columns = _native_columns()
+    _, dets = _world(tmp_path, np.random.default_rng(2))
+    compact = columns(json.dumps(dets, separators=(",", ":")).encode())
+    shuffled = [dict(reversed(list(d.items())), segmentation=dict(reversed(list(d["segmentation"].items())))) for d in dets]
+    for text in (json.dumps(dets, indent=2), "\n\t " + json.dumps(shuffled, indent="\t") + " \r\n"):
+        assert columns(text.encode()) == compact
+
+
+@pytest.mark.parametrize("text", [
+    "[]", "{}", "", "[1]",
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}, "bbox": [0, 0, 1, 1]}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}, "extra": 1}]',
+    '[{"image_id": 1, "image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1.0, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 01, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 1e999, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": NaN, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": true, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": "0.5", "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": .5, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": [[0, 0, 1, 0, 1, 1]]}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": [0, 1]}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "0\\n"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "0\\""}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "02"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "0"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": ""}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [0, 1], "counts": "0"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "001"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01", "counts": "01"}}]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}] x',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}},]',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}',
+    '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01',
+    '[{"image_id": 1234567890123456, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}]',
+])
+def test_columns_refuse_anything_but_the_plain_layout(text: str) -> None:
+    """None sends the file down the general path, which names a bad record."""
+    columns = _native_columns()
+    good = '[{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [1, 1], "counts": "01"}}]'
+    assert columns(good.encode()) is not None
+    assert columns(text.encode()) is None
+
+
+def _outcome(gt, pred) -> tuple:
+    from psalm_bench import InputError, evaluate
+
+    try:
+        result = evaluate("instance", gt, pred)
+    except InputError as exc:
+        return ("error", str(exc))
+    return ("ok", result.metrics, result.warnings, result.curves)
+
+
+@needs_fixtures
+@pytest.mark.parametrize("edit", [
+    lambda p: None,
+    lambda p: p[3].update(image_id=987654321),
+    lambda p: p[2].update(category_id=4242),
+    lambda p: p[1].update(score=-3.5),
+    lambda p: p[1].update(score=True),
+    lambda p: p[4]["segmentation"].update(size=[10, 10]),
+    lambda p: p[4]["segmentation"].update(counts="0" + p[4]["segmentation"]["counts"]),
+    lambda p: p[5]["segmentation"].update(counts="\n"),
+    lambda p: p[0].update(bbox=[1, 2, 3, 4]),
+    lambda p: p[0].update(extra={"image_id": 5}),
+    lambda p: p.append(dict(p[0], image_id=1.0 * p[0]["image_id"])),
+], ids=["plain", "unknown-image", "unknown-category", "negative-score", "bool-score", "mask-size", "bad-counts",
+        "control-char", "bbox", "extra-key", "float-id"])
+def test_same_verdicts_with_and_without_the_columns(tmp_path, monkeypatch, edit) -> None:
+    """Every file, plain or hostile, ends as it ended before the C reader: the
+    same metrics and warnings, or the same one-line error."""
+    import shutil
+
+    import psalm_bench.evaluators.instance as instance_module
+
+    case = fixture_cases("instance")[0]
+    shutil.copytree(case, tmp_path / "case")
+    preds = json.loads((tmp_path / "case" / "pred.json").read_text())
+    edit(preds)
+    (tmp_path / "case" / "pred.json").write_text(json.dumps(preds))
+    gt, pred = tmp_path / "case" / "gt.json", tmp_path / "case" / "pred.json"
+    fast = _outcome(gt, pred)
+    monkeypatch.setattr(instance_module, "results_columns", lambda data, ground_truth: None)
+    assert _outcome(gt, pred) == fast

@@ -459,3 +459,60 @@ def rle_sizes_match_images(path: str | Path, gt: CocoInstances, n_detections: in
     if not (known_ids[position] == ids).all():
         return False
     return bool((heights[position] == heights_found).all() and (widths[position] == widths_found).all())
+
+
+@dataclass
+class ResultColumns:
+    """A COCO mask results file as the columns a COCOeval engine takes
+    (``hotcoco.COCO.load_res`` with an array), every record already checked
+    as :func:`validate_detections` checks it. ``area`` and ``bbox`` are the
+    masks' own, as pycocotools' loadRes computes them."""
+
+    image_id: np.ndarray  # int64
+    category_id: np.ndarray  # int64
+    score: np.ndarray  # float64
+    area: np.ndarray  # float64
+    bbox: np.ndarray  # float64, N x 4
+    segmentation: list[dict[str, Any]]
+
+    def engine_array(self) -> np.ndarray:
+        """``[image_id, x, y, w, h, score, category_id]`` per detection (ids are exact: at most 15 digits)."""
+        out = np.empty((len(self.score), 7), dtype=np.float64)
+        out[:, 0] = self.image_id
+        out[:, 1:5] = self.bbox
+        out[:, 5] = self.score
+        out[:, 6] = self.category_id
+        return out
+
+
+def results_columns(data: bytes, gt: CocoInstances) -> ResultColumns | None:
+    """The results file's bytes read in one C pass (``_native.coco_results_columns``)
+    when it is the plain layout of mask results, every image and category in
+    the ground truth and every mask of its image's size; None otherwise (no C
+    extension, polygons, boxes, other keys, a bad record): the caller then
+    takes the general path, which names a bad record."""
+    try:
+        from psalm_bench import _native
+    except ImportError:
+        return None
+    read = getattr(_native, "coco_results_columns", None)
+    parsed = read(data) if read is not None else None
+    if parsed is None:
+        return None
+    ids, cats, scores, sizes, areas, boxes, masks = parsed
+    image_id = np.frombuffer(ids, dtype=np.int64)
+    category_id = np.frombuffer(cats, dtype=np.int64)
+    size = np.frombuffer(sizes, dtype=np.int64).reshape(-1, 2)
+    known = np.fromiter(gt.images, dtype=np.int64, count=len(gt.images))
+    if not known.size:
+        return None
+    order = np.argsort(known)
+    known = known[order]
+    hw = np.array([(i.height, i.width) for i in gt.images.values()], dtype=np.int64).reshape(-1, 2)[order]
+    position = np.clip(np.searchsorted(known, image_id), 0, known.size - 1)
+    if not (known[position] == image_id).all() or not (hw[position] == size).all():
+        return None
+    if not np.isin(category_id, np.fromiter(gt.categories, dtype=np.int64, count=len(gt.categories))).all():
+        return None  # dropped with a warning by the general path
+    return ResultColumns(image_id, category_id, np.frombuffer(scores, dtype=np.float64), np.frombuffer(areas, dtype=np.float64),
+                         np.frombuffer(boxes, dtype=np.float64).reshape(-1, 4), masks)
