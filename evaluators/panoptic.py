@@ -59,7 +59,7 @@ from psalm_bench.formats.panoptic import (
 )
 from psalm_bench.parallel import run_sharded
 from psalm_bench.pixelops import joint_histogram
-from psalm_bench.pngdecode import dense_from_inflated, panoptic_pair_table
+from psalm_bench.pngdecode import dense_from_stream, panoptic_pair_table
 from psalm_bench.pngio import read_panoptic_ids
 from psalm_bench.results import EvalResult
 
@@ -120,7 +120,10 @@ def _id_map(frame: PanopticFrame) -> np.ndarray:
     """The frame's id map as uint32 (decoded again if the reader kept only dense indices)."""
     ids = frame.ids
     if ids is None:
-        ids = read_panoptic_ids(frame.source)
+        try:
+            ids = read_panoptic_ids(frame.source)
+        except InputError as exc:
+            raise InputError(exc.problem, file=exc.file or frame.source, record=frame.record) from None
     if ids.ndim != 2:
         raise InputError(f"id map must be 2-D, got shape {ids.shape}", file=frame.source, record=frame.record)
     if ids.dtype in (np.uint32, np.uint16, np.uint8):
@@ -136,24 +139,24 @@ def _dense_of(frame: PanopticFrame, dtype: type) -> np.ndarray:
     """The frame's dense index map: the reader's, or computed from its scanlines or ids."""
     if frame.dense is not None and frame.dense.dtype == dtype:
         return frame.dense
-    if frame.inflated is not None:
-        dense = dense_from_inflated(frame.inflated, frame.segment_ids, dtype)
+    if frame.stream is not None:
+        dense = dense_from_stream(frame.stream, frame.segment_ids, dtype)
         if dense is not None:
             return dense
     return _dense(_id_map(frame), frame.segment_ids, dtype)
 
 
 def _shape_of(frame: PanopticFrame) -> tuple[int, ...]:
-    if frame.inflated is not None:
+    if frame.stream is not None:
         return frame.shape
     return frame.dense.shape if frame.dense is not None else _id_map(frame).shape
 
 
 def _table_of(gt: PanopticFrame, pred: PanopticFrame, n_gt: int, cols: int) -> np.ndarray:
     """(n_gt + 2) x cols pixel counts of (GT dense index, prediction dense index)."""
-    if gt.inflated is not None and pred.inflated is not None:
-        table = panoptic_pair_table(gt.inflated, pred.inflated, gt.segment_ids, pred.segment_ids)
-        if table is not None:  # straight from both PNGs' scanlines: no index map
+    if gt.stream is not None and pred.stream is not None:
+        table = panoptic_pair_table(gt.stream, pred.stream, gt.segment_ids, pred.segment_ids)
+        if table is not None:  # inflated a block of rows at a time, counted from both PNGs' scanlines: no index map
             return table
     gi = _dense_of(gt, index_dtype(n_gt + 2))
     pi = _dense_of(pred, index_dtype(cols))
@@ -245,6 +248,7 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
             raise ValueError("category ids must be unique")
         self._order = np.argsort(ids, kind="stable")
         self._sorted_ids = ids[self._order]
+        self._ids = ids  # category id at each position (the per-segment records' category_id)
         k = len(self.categories)
         self.tp = np.zeros(k, dtype=np.int64)
         self.fp = np.zeros(k, dtype=np.int64)
@@ -308,6 +312,8 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
 
         cols = n_pred + 2
         table = _table_of(gt, pred, n_gt, cols)
+        if _native is not None and self._match_in_c(image_id, table, gt_k, gt_crowd, gt, pred_k):
+            return
 
         # ids in a PNG that segments_info lacks, and the converse
         # (panopticapi stops on both for the prediction; for the ground truth
@@ -359,6 +365,30 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         fp_mask = unmatched & ~ignored
 
         self._add(image_id, gt_k, gt.category_ids, g_idx, iou, fn_mask, pred_k, pred.category_ids, fp_mask, ignored, has_pred=True)
+
+    def _match_in_c(self, image_id: Any, table: np.ndarray, gt_k: np.ndarray, gt_crowd: np.ndarray, gt: PanopticFrame, pred_k: np.ndarray) -> bool:
+        """The matching and bookkeeping below, in one C call with the same
+        float operations in the same order; False (nothing changed) when an
+        input problem needs the numpy path to name it."""
+        areas = gt.areas if gt.areas is not None else table[2:].sum(axis=1).astype(np.float64)
+        record_id = int(image_id) if isinstance(image_id, (int, np.integer)) else self.n_images
+        out = _native.panoptic_match(
+            np.ascontiguousarray(table, dtype=np.int64), np.ascontiguousarray(gt_k, dtype=np.int64),
+            np.ascontiguousarray(gt_crowd, dtype=np.uint8), np.ascontiguousarray(areas, dtype=np.float64),
+            np.ascontiguousarray(pred_k, dtype=np.int64), self._ids, record_id, self.tp, self.fp, self.fn, self.iou)
+        if not isinstance(out, tuple):
+            return False
+        unlisted, absent, n_tp, n_fp, n_fn, n_ign, seg_img, seg_cat, seg_outcome, seg_iou = out
+        self._note_gt_ids(image_id, bool(unlisted), bool(absent))
+        self.n_images += 1
+        self._img_id.append(record_id)
+        self._img_counts.extend((n_tp, n_fp, n_fn, n_ign))
+        self._img_has_pred.append(1)
+        self._seg_img.frombytes(seg_img)
+        self._seg_cat.frombytes(seg_cat)
+        self._seg_outcome.frombytes(seg_outcome)
+        self._seg_iou.frombytes(seg_iou)
+        return True
 
     def _note_gt_ids(self, image_id: Any, unlisted: bool, absent: bool) -> None:
         if unlisted:

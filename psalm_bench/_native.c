@@ -18,8 +18,10 @@
  * 6. Intersect two compressed RLEs on their runs (`rle_inter_union`).
  * 7. Count (a, b) label pairs of two PNG label maps straight from their
  * inflated scanlines (`label_pair_counts`): mIoU's confusion, no image.
- * 8. The same for two panoptic PNGs' dense segment indices
- * (`panoptic_pair_table`): PQ's intersection table, no index map.
+ * 8. The same for two panoptic PNGs' dense segment indices, a block of rows
+ * at a time (`panoptic_pair_rows`): PQ's intersection table, no index map.
+ * 8b. PQ's matching of one image from that table (`panoptic_match`): what
+ * the evaluator's numpy steps do, in one call per image.
  * 9. Read a plain COCO mask results file into columns in one pass
  * (`coco_results_columns`): what the COCOeval engine takes, parsed once.
  */
@@ -402,6 +404,8 @@ typedef struct {
     unsigned char *rows; /* previous and current reconstructed row, when a filter needs them */
     uint32_t last_id, last_index;
     uint32_t *run_index, *run_length; /* this row's runs */
+    Py_ssize_t y_offset; /* the image row of in's first row: `in` may be a block of rows */
+    int keep_last; /* the block's last row is reconstructed for the next block's filter */
 } index_runs;
 
 static inline void push_run(uint32_t *run_index, uint32_t *run_length, Py_ssize_t *n_runs, uint32_t index, uint32_t length) {
@@ -442,11 +446,11 @@ static inline Py_ssize_t zero_bytes_end(const unsigned char *s, Py_ssize_t from,
 
 /* Row y of `r` as runs; the number of runs, or -1 for an unknown filter type. */
 static Py_ssize_t row_index_runs(index_runs *r, Py_ssize_t y, Py_ssize_t height) {
-    Py_ssize_t stride = r->stride, bpp = r->bpp, width = r->width, n_runs = 0;
+    Py_ssize_t stride = r->stride, bpp = r->bpp, width = r->width, n_runs = 0, image_y = y + r->y_offset;
     const unsigned char *src = r->in + y * (stride + 1);
-    unsigned char *row = r->rows + (y % 2) * stride;
-    const unsigned char *up = y > 0 ? r->rows + ((y + 1) % 2) * stride : NULL;
-    int next_needs_row = y + 1 < height && r->in[(y + 1) * (stride + 1)] >= 2;
+    unsigned char *row = r->rows + (image_y % 2) * stride;
+    const unsigned char *up = image_y > 0 ? r->rows + ((image_y + 1) % 2) * stride : NULL;
+    int next_needs_row = y + 1 < height ? r->in[(y + 1) * (stride + 1)] >= 2 : r->keep_last;
     uint32_t id_now = r->last_id, index_now = r->last_index;
     if (src[0] == 1) {
         /* Sub: zero bytes repeat the left pixel; found eight at a time */
@@ -493,48 +497,51 @@ static Py_ssize_t row_index_runs(index_runs *r, Py_ssize_t y, Py_ssize_t height)
     return n_runs;
 }
 
-/* panoptic_pair_table(raw_a, raw_b, height, width, bpp_a, bpp_b, segments_a, segments_b)
- * -> bytes: int64 counts, row-major (n_a + 2) x (n_b + 2), of (dense index
- * of a, dense index of b) pixel pairs of two inflated RGB(A) panoptic PNGs
- * (indices as dense_index: 0 unknown id, 1 void, 2 + k for segments[k]).
- * What joint_histogram gives on the two panoptic_dense maps, with neither
- * map made: each row becomes runs, and the two rows' runs are merged.
- * ValueError on an unknown filter type or bad geometry. */
-static PyObject *panoptic_pair_table(PyObject *self, PyObject *args) {
-    Py_buffer raw_a, raw_b, seg_a, seg_b;
-    Py_ssize_t height, width, bpp_a, bpp_b;
-    if (!PyArg_ParseTuple(args, "y*y*nnnny*y*", &raw_a, &raw_b, &height, &width, &bpp_a, &bpp_b, &seg_a, &seg_b)) return NULL;
-    Py_ssize_t n_a = seg_a.len / 4, n_b = seg_b.len / 4;
-    int bad = height <= 0 || width <= 0 || width > 0xFFFFFFF || (bpp_a != 3 && bpp_a != 4) || (bpp_b != 3 && bpp_b != 4)
-              || raw_a.len < height * (width * bpp_a + 1) || raw_b.len < height * (width * bpp_b + 1)
-              || seg_a.len % 4 || seg_b.len % 4 || (n_a + 2) * (n_b + 2) > ((Py_ssize_t)1 << 27);
+/* panoptic_pair_rows(block_a, block_b, y0, width, bpp_a, bpp_b, segments_a,
+ * segments_b, rows, counts): add to `counts` (writable int64, row-major
+ * (n_a + 2) x (n_b + 2)) the (dense index of a, dense index of b) pixel
+ * pairs (indices as dense_index: 0 unknown id, 1 void, 2 + k for
+ * segments[k]) of a block of inflated scanlines of two RGB(A) panoptic PNGs
+ * of one width, image rows y0 on (as many as block_a holds; block_b the
+ * same rows). Each row becomes runs and the two rows' runs are merged, with
+ * no index map. `rows` (writable, 2 * width * (bpp_a + bpp_b) bytes) carries
+ * the last reconstructed rows from one block to the next, so an image can be
+ * inflated and counted a few rows at a time, in cache. ValueError on an
+ * unknown filter type or bad geometry. */
+static PyObject *panoptic_pair_rows(PyObject *self, PyObject *args) {
+    Py_buffer raw_a, raw_b, seg_a, seg_b, rows, counts_buf;
+    Py_ssize_t y0, width, bpp_a, bpp_b;
+    if (!PyArg_ParseTuple(args, "y*y*nnnny*y*w*w*", &raw_a, &raw_b, &y0, &width, &bpp_a, &bpp_b, &seg_a, &seg_b, &rows,
+                          &counts_buf))
+        return NULL;
+    Py_ssize_t n_a = seg_a.len / 4, n_b = seg_b.len / 4, cols = n_b + 2;
+    Py_ssize_t height = (width > 0 && (bpp_a == 3 || bpp_a == 4)) ? raw_a.len / (width * bpp_a + 1) : 0;
+    int bad = height <= 0 || y0 < 0 || width > 0xFFFFFFF || (bpp_b != 3 && bpp_b != 4)
+              || raw_a.len != height * (width * bpp_a + 1) || raw_b.len != height * (width * bpp_b + 1)
+              || seg_a.len % 4 || seg_b.len % 4 || (n_a + 2) * cols > ((Py_ssize_t)1 << 27)
+              || rows.len != 2 * width * (bpp_a + bpp_b) || counts_buf.len != (n_a + 2) * cols * 8;
     PyObject *result = NULL;
     id_entry *table_a = NULL, *table_b = NULL;
-    unsigned char *rows = NULL;
     uint32_t *runs = NULL;
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "bad geometry, pixel format or segment count");
+        PyErr_SetString(PyExc_ValueError, "bad geometry, pixel format, segment count or buffer size");
         goto done;
     }
     table_a = build_table((const uint32_t *)seg_a.buf, n_a);
     table_b = build_table((const uint32_t *)seg_b.buf, n_b);
-    rows = malloc(2 * width * (bpp_a + bpp_b));
     runs = malloc(4 * (size_t)width * sizeof(uint32_t));
-    if (table_a == NULL || table_b == NULL || rows == NULL || runs == NULL) {
+    if (table_a == NULL || table_b == NULL || runs == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t cols = n_b + 2;
-    result = PyBytes_FromStringAndSize(NULL, (n_a + 2) * cols * 8);
-    if (result == NULL) goto done;
-    int64_t *counts = (int64_t *)PyBytes_AS_STRING(result);
-    index_runs a = {(const unsigned char *)raw_a.buf, width, bpp_a, width * bpp_a, table_a, n_a, rows, 0, 1, runs, runs + width};
-    index_runs b = {(const unsigned char *)raw_b.buf, width, bpp_b, width * bpp_b, table_b, n_b, rows + 2 * width * bpp_a, 0, 1,
-                    runs + 2 * width, runs + 3 * width};
+    int64_t *counts = (int64_t *)counts_buf.buf;
+    unsigned char *row_mem = (unsigned char *)rows.buf;
+    index_runs a = {(const unsigned char *)raw_a.buf, width, bpp_a, width * bpp_a, table_a, n_a, row_mem, 0, 1, runs, runs + width, y0, 1};
+    index_runs b = {(const unsigned char *)raw_b.buf, width, bpp_b, width * bpp_b, table_b, n_b, row_mem + 2 * width * bpp_a, 0, 1,
+                    runs + 2 * width, runs + 3 * width, y0, 1};
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    memset(counts, 0, (n_a + 2) * cols * 8);
-    for (Py_ssize_t y = 0; y < height && !failed; y++) {
+    for (Py_ssize_t y = 0; y < height; y++) {
         Py_ssize_t na = row_index_runs(&a, y, height), nb = row_index_runs(&b, y, height);
         if (na < 0 || nb < 0) {
             failed = 1;
@@ -552,19 +559,178 @@ static PyObject *panoptic_pair_table(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    if (failed) {
-        Py_CLEAR(result);
-        PyErr_SetString(PyExc_ValueError, "unknown PNG filter type");
-    }
+    if (failed) PyErr_SetString(PyExc_ValueError, "unknown PNG filter type");
+    else result = Py_NewRef(Py_None);
 done:
     free(table_a);
     free(table_b);
-    free(rows);
     free(runs);
     PyBuffer_Release(&raw_a);
     PyBuffer_Release(&raw_b);
     PyBuffer_Release(&seg_a);
     PyBuffer_Release(&seg_b);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&counts_buf);
+    return result;
+}
+
+/* panoptic_match(table, gt_cat, gt_crowd, gt_area, pred_cat, cat_ids, image_id,
+ * tp, fp, fn, iou): panopticapi's matching of one image from its pair table
+ * (int64 (n_gt + 2) x (n_pred + 2), as panoptic_pair_rows counts it), the
+ * evaluator's numpy steps in one pass with the same float operations in the
+ * same order. gt_cat / pred_cat: int64 category positions (0..K-1), gt_crowd
+ * uint8, gt_area float64 (segments_info's), cat_ids int64 K. A PNG id that the
+ * prediction's segments_info lacks, or a predicted segment with no pixel,
+ * returns 1 or 2 and changes nothing (the caller names the problem). Else
+ * adds the image's TP / FP / FN counts and its IoU sums (each category's
+ * image sum added once, as np.bincount then +=) to the writable K-long
+ * tp, fp, fn (int64) and iou (float64), and returns (gt_unlisted, gt_absent,
+ * n_tp, n_fp, n_fn, n_ignored, image ids, category ids, outcomes, ious): the
+ * per-segment records as int64 / int64 / int8 / float64 bytes, TP pairs in
+ * (GT, prediction) order, then FP, FN and ignored predictions in file order. */
+static PyObject *panoptic_match(PyObject *self, PyObject *args) {
+    Py_buffer table_buf, gt_cat_buf, crowd_buf, area_buf, pred_cat_buf, ids_buf, tp_buf, fp_buf, fn_buf, iou_buf;
+    long long image_id;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*Lw*w*w*w*", &table_buf, &gt_cat_buf, &crowd_buf, &area_buf, &pred_cat_buf, &ids_buf,
+                          &image_id, &tp_buf, &fp_buf, &fn_buf, &iou_buf))
+        return NULL;
+    Py_ssize_t n_gt = gt_cat_buf.len / 8, n_pred = pred_cat_buf.len / 8, n_cat = ids_buf.len / 8, cols = n_pred + 2;
+    const int64_t *table = (const int64_t *)table_buf.buf, *gt_cat = (const int64_t *)gt_cat_buf.buf;
+    const int64_t *pred_cat = (const int64_t *)pred_cat_buf.buf, *cat_ids = (const int64_t *)ids_buf.buf;
+    const unsigned char *crowd = (const unsigned char *)crowd_buf.buf;
+    const double *gt_area = (const double *)area_buf.buf;
+    int64_t *tp = (int64_t *)tp_buf.buf, *fp = (int64_t *)fp_buf.buf, *fn = (int64_t *)fn_buf.buf;
+    double *iou = (double *)iou_buf.buf;
+    PyObject *result = NULL;
+    int64_t *crowd_of = NULL, *pred_area = NULL;
+    double *sums = NULL, *rec_iou = NULL;
+    int64_t *rec_img = NULL, *rec_cat = NULL;
+    signed char *rec_out = NULL, *matched = NULL;
+    int bad = gt_cat_buf.len % 8 || pred_cat_buf.len % 8 || ids_buf.len % 8 || n_cat == 0
+              || table_buf.len != (n_gt + 2) * cols * 8 || crowd_buf.len != n_gt || area_buf.len != n_gt * 8
+              || tp_buf.len != n_cat * 8 || fp_buf.len != n_cat * 8 || fn_buf.len != n_cat * 8 || iou_buf.len != n_cat * 8;
+    for (Py_ssize_t g = 0; !bad && g < n_gt; g++) bad = gt_cat[g] < 0 || gt_cat[g] >= n_cat;
+    for (Py_ssize_t p = 0; !bad && p < n_pred; p++) bad = pred_cat[p] < 0 || pred_cat[p] >= n_cat;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "bad table size, category position or accumulator size");
+        goto done;
+    }
+    for (Py_ssize_t g = 0; g < n_gt + 2; g++)
+        if (table[g * cols]) { /* a predicted pixel whose id segments_info lacks */
+            result = PyLong_FromLong(1);
+            goto done;
+        }
+    Py_ssize_t n_rec = n_gt + n_pred;
+    crowd_of = malloc(n_cat * sizeof(int64_t));
+    pred_area = malloc((n_pred + 1) * sizeof(int64_t));
+    sums = malloc(n_cat * sizeof(double));
+    matched = malloc(n_gt + n_pred + 1);
+    rec_img = malloc((n_rec + 1) * sizeof(int64_t));
+    rec_cat = malloc((n_rec + 1) * sizeof(int64_t));
+    rec_out = malloc(n_rec + 1);
+    rec_iou = malloc((n_rec + 1) * sizeof(double));
+    if (!crowd_of || !pred_area || !sums || !matched || !rec_img || !rec_cat || !rec_out || !rec_iou) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < n_pred; p++) {
+        int64_t area = 0;
+        for (Py_ssize_t g = 0; g < n_gt + 2; g++) area += table[g * cols + p + 2];
+        if (area == 0) { /* a predicted segment with no pixel */
+            result = PyLong_FromLong(2);
+            goto done;
+        }
+        pred_area[p] = area;
+    }
+    int unlisted = 0, absent = 0;
+    for (Py_ssize_t p = 0; p < cols; p++) unlisted |= table[p] != 0;
+    for (Py_ssize_t g = 0; g < n_gt; g++) {
+        int64_t pixels = 0;
+        for (Py_ssize_t p = 0; p < cols; p++) pixels += table[(g + 2) * cols + p];
+        absent |= pixels == 0;
+    }
+    signed char *gt_matched = matched, *pred_matched = matched + n_gt;
+    memset(matched, 0, n_gt + n_pred);
+    for (Py_ssize_t k = 0; k < n_cat; k++) {
+        crowd_of[k] = -1;
+        sums[k] = 0.0;
+    }
+    Py_ssize_t n = 0, n_tp = 0, n_fp = 0, n_fn = 0, n_ign = 0;
+    /* TP: same category, GT not crowd, IoU > 0.5 (union without the prediction's void pixels) */
+    for (Py_ssize_t g = 0; g < n_gt; g++) {
+        if (crowd[g]) {
+            crowd_of[gt_cat[g]] = g; /* the last crowd segment of its category */
+            continue;
+        }
+        for (Py_ssize_t p = 0; p < n_pred; p++) {
+            int64_t inter = table[(g + 2) * cols + p + 2];
+            if (inter == 0 || pred_cat[p] != gt_cat[g]) continue;
+            double value = (double)inter / (((double)pred_area[p] + gt_area[g] - (double)inter) - (double)table[cols + p + 2]);
+            if (!(value > 0.5)) continue;
+            gt_matched[g] = pred_matched[p] = 1;
+            sums[gt_cat[g]] += value;
+            tp[gt_cat[g]] += 1;
+            rec_cat[n] = cat_ids[gt_cat[g]];
+            rec_out[n] = 0;
+            rec_iou[n++] = value;
+            n_tp++;
+        }
+    }
+    for (Py_ssize_t k = 0; k < n_cat; k++) iou[k] += sums[k];
+    double nan_value;
+    uint64_t nan_bits = 0x7ff8000000000000ULL; /* numpy's np.nan */
+    memcpy(&nan_value, &nan_bits, 8);
+    /* FP (then ignored): unmatched predictions, ignored when more than half on void + their category's crowd */
+    for (int pass = 0; pass < 2; pass++) {
+        for (Py_ssize_t p = 0; p < n_pred; p++) {
+            if (pred_matched[p]) continue;
+            int64_t covered = table[cols + p + 2];
+            if (crowd_of[pred_cat[p]] >= 0) covered += table[(crowd_of[pred_cat[p]] + 2) * cols + p + 2];
+            int ignored = (double)covered / (double)pred_area[p] > 0.5;
+            if (ignored != pass) continue;
+            if (!ignored) {
+                fp[pred_cat[p]] += 1;
+                n_fp++;
+            } else {
+                n_ign++;
+            }
+            rec_cat[n] = cat_ids[pred_cat[p]];
+            rec_out[n] = ignored ? 3 : 1;
+            rec_iou[n++] = nan_value;
+        }
+        if (pass == 0) { /* FN between FP and ignored, as the records list them */
+            for (Py_ssize_t g = 0; g < n_gt; g++) {
+                if (gt_matched[g] || crowd[g]) continue;
+                fn[gt_cat[g]] += 1;
+                n_fn++;
+                rec_cat[n] = cat_ids[gt_cat[g]];
+                rec_out[n] = 2;
+                rec_iou[n++] = nan_value;
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) rec_img[i] = image_id;
+    result = Py_BuildValue("iinnnny#y#y#y#", unlisted, absent, n_tp, n_fp, n_fn, n_ign, (const char *)rec_img, n * 8,
+                           (const char *)rec_cat, n * 8, (const char *)rec_out, n, (const char *)rec_iou, n * 8);
+done:
+    free(crowd_of);
+    free(pred_area);
+    free(sums);
+    free(matched);
+    free(rec_img);
+    free(rec_cat);
+    free(rec_out);
+    free(rec_iou);
+    PyBuffer_Release(&table_buf);
+    PyBuffer_Release(&gt_cat_buf);
+    PyBuffer_Release(&crowd_buf);
+    PyBuffer_Release(&area_buf);
+    PyBuffer_Release(&pred_cat_buf);
+    PyBuffer_Release(&ids_buf);
+    PyBuffer_Release(&tp_buf);
+    PyBuffer_Release(&fp_buf);
+    PyBuffer_Release(&fn_buf);
+    PyBuffer_Release(&iou_buf);
     return result;
 }
 
@@ -1613,9 +1779,12 @@ static PyMethodDef methods[] = {
      "unfilter(raw, height, width, bpp[, out]) -> bytes: undo PNG row filters (into `out`, returning None, if given)."},
     {"panoptic_dense", panoptic_dense, METH_VARARGS,
      "panoptic_dense(raw, height, width, bpp, segment_ids, itemsize) -> bytes: scanlines to dense segment indices."},
-    {"panoptic_pair_table", panoptic_pair_table, METH_VARARGS,
-     "panoptic_pair_table(raw_a, raw_b, height, width, bpp_a, bpp_b, segments_a, segments_b) -> bytes: int64 "
-     "(n_a + 2) x (n_b + 2) counts of dense index pairs of two inflated panoptic PNGs, with no index map made."},
+    {"panoptic_pair_rows", panoptic_pair_rows, METH_VARARGS,
+     "panoptic_pair_rows(block_a, block_b, y0, width, bpp_a, bpp_b, segments_a, segments_b, rows, counts) -> None: add "
+     "to int64 (n_a + 2) x (n_b + 2) `counts` the dense index pairs of a block of two inflated panoptic PNGs' rows."},
+    {"panoptic_match", panoptic_match, METH_VARARGS,
+     "panoptic_match(table, gt_cat, gt_crowd, gt_area, pred_cat, cat_ids, image_id, tp, fp, fn, iou) -> 1 | 2 | "
+     "(gt_unlisted, gt_absent, n_tp, n_fp, n_fn, n_ignored, images, categories, outcomes, ious): one image's PQ matching."},
     {"joint_histogram", joint_histogram, METH_VARARGS,
      "joint_histogram(a, b, itemsize_a, itemsize_b, n_b, n_cells[, out]) -> bytes: uint64 counts of a * n_b + b "
      "(written into `out`, returning None, when a writable uint64 buffer is given)."},

@@ -219,7 +219,7 @@ def write_rgb_png(path: Path, ids: np.ndarray, filters: list[int], alpha: bool =
 @pytest.mark.parametrize("filters_a,filters_b,alpha", [([1], [1], False), ([0, 1, 2, 3, 4], [1, 2], False), ([4, 1], [3], True)])
 def test_panoptic_pair_table_equals_counting_dense_maps(tmp_path: Path, shape: tuple[int, int], filters_a: list[int], filters_b: list[int], alpha: bool) -> None:
     from psalm_bench.evaluators.panoptic import _dense, _pair_counts
-    from psalm_bench.pngdecode import inflate_panoptic_png, panoptic_pair_table
+    from psalm_bench.pngdecode import panoptic_pair_table, panoptic_stream
 
     rng = np.random.default_rng(shape[0] * 7 + shape[1])
     seg_a = np.array([5, 70000, 300, 2 ** 24 - 1], np.int64)  # ids using all three channels
@@ -230,9 +230,11 @@ def test_panoptic_pair_table_equals_counting_dense_maps(tmp_path: Path, shape: t
     ids_b = np.array([0, 9, 123456, 777])[b]  # 777: not in segments_info
     write_rgb_png(tmp_path / "a.png", ids_a, filters_a)
     write_rgb_png(tmp_path / "b.png", ids_b, filters_b, alpha=alpha)
-    got = panoptic_pair_table(inflate_panoptic_png((tmp_path / "a.png").read_bytes()),
-                              inflate_panoptic_png((tmp_path / "b.png").read_bytes()), seg_a, seg_b)
+    stream_a = panoptic_stream((tmp_path / "a.png").read_bytes())
+    stream_b = panoptic_stream((tmp_path / "b.png").read_bytes())
     cols = seg_b.size + 2
     want = _pair_counts(_dense(ids_a, seg_a, np.uint8), _dense(ids_b, seg_b, np.uint8), cols, (seg_a.size + 2) * cols)
-    assert got.tolist() == want.reshape(seg_a.size + 2, cols).tolist()
-    assert got.sum() == shape[0] * shape[1]
+    for block_rows in (1, 2, 3, 16, 10_000):  # rows (and their Up/Average/Paeth history) carried across blocks
+        got = panoptic_pair_table(stream_a, stream_b, seg_a, seg_b, block_rows=block_rows)
+        assert got.tolist() == want.reshape(seg_a.size + 2, cols).tolist(), block_rows
+        assert got.sum() == shape[0] * shape[1]

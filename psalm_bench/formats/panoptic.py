@@ -32,7 +32,7 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import dump_json, load_json
 from psalm_bench.paths import inside, require_folder
-from psalm_bench.pngdecode import decode_panoptic_dense_fast, inflate_panoptic_png
+from psalm_bench.pngdecode import panoptic_stream
 from psalm_bench.pngio import read_panoptic_ids, read_png_bytes
 
 #: Segment ids are 24-bit (three 8-bit PNG channels); 0 is void.
@@ -146,15 +146,16 @@ class PanopticFrame:
     image_id: Any = None
     source: str | None = None
     dense: np.ndarray | None = None
-    # the PNG inflated but not yet decoded (scanlines, height, width, bpp):
-    # the evaluator counts segment pairs straight from two of these
-    inflated: tuple[bytes, int, int, int] | None = None
+    # the PNG's zlib stream, not yet inflated (IDAT, height, width, bpp): the
+    # evaluator inflates two of these a few rows at a time and counts segment
+    # pairs straight from the scanlines
+    stream: tuple[bytes, int, int, int] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width), from whichever form the frame holds."""
-        if self.inflated is not None:
-            return (self.inflated[1], self.inflated[2])
+        if self.stream is not None:
+            return (self.stream[1], self.stream[2])
         if self.dense is not None:
             return self.dense.shape[:2]
         return self.ids.shape[:2]  # type: ignore[union-attr]
@@ -218,9 +219,9 @@ def index_dtype(n_values: int) -> type:
 
 
 def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth: bool, expect: tuple[int, int] | None = None) -> PanopticFrame:
-    """Decode one image's PNG into a frame with its segments: straight to
-    dense segment indices where the fast decoder handles the PNG, else to an
-    id map.
+    """Read one image's PNG into a frame with its segments: its zlib stream,
+    inflated later by the evaluator, where the fast decoder handles the PNG,
+    else an id map.
 
     A missing or undecodable PNG, or one whose header is not ``expect``
     (height, width), is an InputError naming the PNG and the image.
@@ -228,14 +229,12 @@ def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth:
     segments = annotation.segments
     n = len(segments)
     seg_ids = np.fromiter((s.id for s in segments), dtype=np.int64, count=n)
-    ids = dense = inflated = None
+    ids = stream = None
     try:
         data = read_png_bytes(png, expect)
         if 0 < n and int(seg_ids.max()) <= MAX_SEGMENT_ID and int(seg_ids.min()) > 0:
-            inflated = inflate_panoptic_png(data)  # decoded later, or never (pairs counted from the scanlines)
-            if inflated is None:
-                dense = decode_panoptic_dense_fast(data, seg_ids, index_dtype(n + 2))
-        if dense is None and inflated is None:
+            stream = panoptic_stream(data)  # inflated later (pairs counted from the scanlines)
+        if stream is None:
             ids = read_panoptic_ids(png)
     except InputError as exc:
         raise InputError(exc.problem, file=exc.file or png, record=f"image {annotation.image_id}") from None
@@ -245,7 +244,7 @@ def read_frame(png: str | Path, annotation: PanopticAnnotation, *, ground_truth:
         crowd = np.fromiter((s.iscrowd for s in segments), dtype=bool, count=n)
     else:
         areas, crowd = None, np.zeros(n, dtype=bool)
-    return PanopticFrame(ids, seg_ids, cats, areas, crowd, annotation.image_id, str(png), dense, inflated)
+    return PanopticFrame(ids, seg_ids, cats, areas, crowd, annotation.image_id, str(png), None, stream)
 
 
 # --------------------------------------------------------------------------
