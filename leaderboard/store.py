@@ -498,7 +498,7 @@ def render_board(rows: Sequence[Row]) -> str:
         groups.setdefault(row.board, []).append(row)
     blocks = []
     for (task, benchmark, version, split), members in groups.items():
-        names = [m for r in TASKS[task].table_rows for m in r] if task in TASKS else sorted(members[0].metrics)
+        names = task_metric_names(task) if task in TASKS else sorted(members[0].metrics)
         table = grid(["model"] + names + ["source"], [[r.model] + [r.metrics.get(n) for n in names] + [r.source] for r in members])
         gts = [r.gt_sha256 for r in members if r.gt_sha256]
         counts = ", ".join(f"{n} {s}" for s in SOURCES if (n := sum(r.source == s for r in members)))

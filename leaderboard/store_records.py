@@ -104,14 +104,8 @@ class Benchmark:
 
 
 def task_metric_names(task: str) -> list[str]:
-    """The metric names a task's results carry (FORMATS.md), in table order."""
-    from psalm_bench.tasks import TASKS
-
-    return [m for row in TASKS[task].table_rows for m in row]
-
-
-def _table_metrics(task: str) -> list[str]:
-    """What a stored result of ``task`` must carry: its table's metrics (InputError for an unknown task)."""
+    """The metric names a task's results carry (FORMATS.md), in table order: what
+    a stored result must carry (InputError for an unknown task)."""
     from psalm_bench.tasks import get_task
 
     return [m for row in get_task(task).table_rows for m in row]
@@ -246,7 +240,7 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
     if source not in RESULT_SOURCES:
         hint = " (published rows come from `leaderboard load-published`)" if source == "published" else ""
         raise InputError(f"source must be one of {', '.join(RESULT_SOURCES)}, got {source!r}{hint}")
-    res = read_result(result, require=_table_metrics, need_provenance=True)
+    res = read_result(result, require=task_metric_names, need_provenance=True)
     file = res.source if res.path is not None else None
     result_path = str(res.path.resolve()) if res.path is not None else None
 
