@@ -263,10 +263,11 @@ def evaluate_instance(
     """Score a COCO results JSON against a COCO instances JSON.
 
     The ground truth is validated in Python (it is small). The results file,
-    often hundreds of MB, is parsed by the engine in Rust and screened
-    cheaply (the engine's own checks for NaN scores and unknown image or
-    category ids, negative scores, mask sizes); only when the screen flags
-    something does the full Python validator run, to name the record.
+    often hundreds of MB, is read once: a plain mask results file by one C
+    pass that checks every record and hands the engine columns
+    (formats/coco.results_columns); any other file is parsed by the engine
+    and screened cheaply, and only when the screen flags something does the
+    full Python validator run, to name the record.
 
     ``workers`` takes a scheduling engine (``--shard K/N``, ``--engine ray``,
     a ``merge`` of shard states): images are then matched shard by shard and
@@ -289,11 +290,12 @@ def evaluate_instance(
     if getattr(workers, "workers", 1) > 1:  # a shard's local pool: forked after the engine's threads start, it hangs
         raise InputError("task instance does not take --workers inside a shard (its engine's threads do not survive a fork); "
                          "run more shards instead")
+    own = ground_truth is None
     if ground_truth is None:
         ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
     notes: list[str] = []
     if workers is None or isinstance(workers, int):
-        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes)
+        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes, release_source=own)
         result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images),
                                    records=bool(records), progress=progress)
         result.warnings.extend(ground_truth.warnings + notes)
@@ -313,17 +315,26 @@ def evaluate_instance(
     return result
 
 
-def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances, notes: list[str] | None = None) -> tuple[Any, Any]:
+def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances, notes: list[str] | None = None,
+                  release_source: bool = False) -> tuple[Any, Any]:
     """The engine's ground truth and validated results (a bad record is one
-    InputError; what pycocotools accepts but ignores is a line in ``notes``)."""
+    InputError; what pycocotools accepts but ignores is a line in ``notes``).
+    ``release_source``: the caller owns ``ground_truth`` and needs only its
+    images, categories and warnings after: the JSON object and annotations
+    are let go once the engine has its copy, so the results reuse their memory."""
     import hotcoco
 
     # the engine takes the object just validated: the file is parsed once
     coco_gt = hotcoco.COCO(ground_truth.source if ground_truth.source is not None else str(gt))
+    if release_source:
+        ground_truth.source, ground_truth.annotations = None, []
     # a plain mask results file: read and checked in one C pass, handed over as columns
     columns = results_columns(read_regular_file(pred, what="a COCO results JSON file"), ground_truth)
     if columns is not None:
-        return coco_gt, _engine_load_columns(coco_gt, columns)
+        coco_dt = _engine_load_columns(coco_gt, columns)
+        del columns
+        _return_freed_heap()
+        return coco_gt, coco_dt
     coco_dt = _engine_load_results(coco_gt, Path(pred))
     if coco_dt is None or not _screen_passes(coco_gt, coco_dt, Path(pred), ground_truth, iou_type):
         detections = load_detections(pred, ground_truth, iou_type)  # raises, naming the record
@@ -339,6 +350,18 @@ def _engine_load_columns(coco_gt: Any, columns: ResultColumns) -> Any:
     coco_dt = coco_gt.load_res(columns.engine_array(), segmentation=columns.segmentation)
     coco_dt.update_anns(ids=np.arange(1, len(columns.score) + 1, dtype=np.int64), area=columns.area)
     return coco_dt
+
+
+def _return_freed_heap() -> None:
+    """Hand the heap freed by the masks' Python copies back to the system
+    (glibc's malloc_trim) before the engine's matching allocates: otherwise
+    it stays mapped, fragmented, and the peak RSS is that much higher."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _engine_load_results(coco_gt: Any, pred: Path) -> Any | None:
