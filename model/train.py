@@ -28,7 +28,7 @@ from .config import PSALMConfig
 from .criterion import LOSS_TERMS, PSALMCriterion
 from .prefetch import batches
 from .psalm import PSALM
-from .samples import TrainSample, collate
+from .samples import Batch, TrainSample, collate
 from .tokenizer import PSALMTokenizer, tokenizer_from_str
 
 LOG_FILE = "train_log.jsonl"
@@ -136,15 +136,23 @@ def train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]]
         torch.set_num_threads(previous_threads)
 
 
-def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]], out: Path, dev: torch.device, *,
-           tokenizer: PSALMTokenizer, steps: int, lr: float, weight_decay: float, warmup_steps: int,
-           grad_clip: float | None, checkpoint_every: int, resume: bool, seed: int, max_seconds: float | None,
-           progress: bool, log_every: int, loader_workers: int,
-           extra_provenance: dict[str, Any] | None) -> TrainSummary:
-    hyper = {"steps": steps, "lr": lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps,
-             "grad_clip": grad_clip, "seed": seed}
-    state_path, log_path = out / STATE_FILE, out / LOG_FILE
+@dataclass
+class _Run:
+    """The model, its optimiser and scheduler, and the run's bookkeeping so far."""
 
+    model: PSALM
+    params: list[torch.nn.Parameter]
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    start: int = 0
+    wall: float = 0.0
+    chunks: int = 1
+    last: dict[str, float] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)
+
+
+def _build_run(config: PSALMConfig, tokenizer: PSALMTokenizer, dev: torch.device, *, steps: int, lr: float,
+               weight_decay: float, warmup_steps: int, seed: int) -> _Run:
     torch.manual_seed(seed)
     model = PSALM(config, tokenizer).to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -153,85 +161,109 @@ def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, warmup_steps))
-    criterion = PSALMCriterion(config.loss)
+    return _Run(model, params, opt, sched)
 
-    start, wall, chunks, last, devices = 0, 0.0, 1, {}, []
+
+def _resume(run: _Run, state_path: Path, config: PSALMConfig, tokenizer: PSALMTokenizer, hyper: dict[str, Any]) -> None:
+    """Continue from ``train_state.pt`` after checking it holds this very run."""
+    st = load_training_state(state_path)
+    if st["config"] != config.to_dict():
+        raise InputError("holds a run with a different model config; use another out_dir or resume=False", file=state_path)
+    if st["hyper"] != hyper:
+        diffs = [f"{k} {st['hyper'].get(k)} vs {v}" for k, v in hyper.items() if st["hyper"].get(k) != v]
+        raise InputError(f"holds a run with different settings ({', '.join(diffs)})", file=state_path)
+    if tokenizer_from_str(st["tokenizer"]) != tokenizer:
+        raise InputError("holds a run with a different tokenizer", file=state_path)
+    try:
+        run.model.load_state_dict(st["model"])
+        run.opt.load_state_dict(st["optimizer"])
+        run.sched.load_state_dict(st["scheduler"])
+        run.start, run.wall, run.chunks = int(st["step"]), float(st["wall_seconds"]), int(st["chunks"]) + 1
+        run.last, run.devices = st.get("last_losses", {}), st.get("devices", [])
+        torch.set_rng_state(st["rng"]["torch"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:  # wrong shapes, damaged entries
+        reason = " ".join(str(exc).split())[:300]
+        raise InputError(f"training state does not fit this run ({reason})", file=state_path) from None
+
+
+def _snapshot(run: _Run, state_path: Path, step: int, wall: float, config: PSALMConfig, tokenizer: PSALMTokenizer,
+              hyper: dict[str, Any]) -> None:
+    save_training_state(state_path, {
+        "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
+        "step": step, "wall_seconds": wall, "chunks": run.chunks,
+        "config": config.to_dict(), "hyper": hyper, "tokenizer": tokenizer.to_str(),
+        "last_losses": run.last, "devices": run.devices,
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+    })
+
+
+def _step(run: _Run, criterion: PSALMCriterion, batch: Batch, dev: torch.device, grad_clip: float | None) -> float:
+    """One optimiser step on ``batch``; returns the learning rate it used (``run.last`` gets the losses)."""
+    with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        outputs = run.model(batch)
+    loss = criterion(outputs, batch)
+    run.opt.zero_grad(set_to_none=True)
+    loss.total.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(run.params, grad_clip)
+    run.opt.step()
+    cur_lr = run.sched.get_last_lr()[0]
+    run.sched.step()
+    run.last = {"loss": float(loss.total.detach()), **{k: loss.terms[k] for k in LOSS_TERMS}}
+    return cur_lr
+
+
+def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]], out: Path, dev: torch.device, *,
+           tokenizer: PSALMTokenizer, steps: int, lr: float, weight_decay: float, warmup_steps: int,
+           grad_clip: float | None, checkpoint_every: int, resume: bool, seed: int, max_seconds: float | None,
+           progress: bool, log_every: int, loader_workers: int,
+           extra_provenance: dict[str, Any] | None) -> TrainSummary:
+    hyper = {"steps": steps, "lr": lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps,
+             "grad_clip": grad_clip, "seed": seed}
+    state_path, log_path = out / STATE_FILE, out / LOG_FILE
+    run = _build_run(config, tokenizer, dev, steps=steps, lr=lr, weight_decay=weight_decay,
+                     warmup_steps=warmup_steps, seed=seed)
+    criterion = PSALMCriterion(config.loss)
     if resume and state_path.is_file():
-        st = load_training_state(state_path)
-        if st["config"] != config.to_dict():
-            raise InputError("holds a run with a different model config; use another out_dir or resume=False", file=state_path)
-        if st["hyper"] != hyper:
-            diffs = [f"{k} {st['hyper'].get(k)} vs {v}" for k, v in hyper.items() if st["hyper"].get(k) != v]
-            raise InputError(f"holds a run with different settings ({', '.join(diffs)})", file=state_path)
-        if tokenizer_from_str(st["tokenizer"]) != tokenizer:
-            raise InputError("holds a run with a different tokenizer", file=state_path)
-        try:
-            model.load_state_dict(st["model"])
-            opt.load_state_dict(st["optimizer"])
-            sched.load_state_dict(st["scheduler"])
-            start, wall, chunks = int(st["step"]), float(st["wall_seconds"]), int(st["chunks"]) + 1
-            last, devices = st.get("last_losses", {}), st.get("devices", [])
-            torch.set_rng_state(st["rng"]["torch"])
-        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:  # wrong shapes, damaged entries
-            reason = " ".join(str(exc).split())[:300]
-            raise InputError(f"training state does not fit this run ({reason})", file=state_path) from None
-        _truncate_log(log_path, start)
+        _resume(run, state_path, config, tokenizer, hyper)
+        _truncate_log(log_path, run.start)
     elif log_path.exists():
         log_path.unlink()
     dev_desc = f"{dev.type}:{_device_name(dev)}"
-    if dev_desc not in devices:
-        devices.append(dev_desc)
-
-    def snapshot(step: int) -> None:
-        save_training_state(state_path, {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "step": step, "wall_seconds": wall + (time.monotonic() - t0), "chunks": chunks,
-            "config": config.to_dict(), "hyper": hyper, "tokenizer": tokenizer.to_str(),
-            "last_losses": last, "devices": devices,
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-        })
+    if dev_desc not in run.devices:
+        run.devices.append(dev_desc)
 
     t0 = time.monotonic()
-    model.train()
-    bar = tqdm(total=steps, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
-    step = start
-    with open(log_path, "a") as log, closing(batches(sample_source, start, steps, workers=loader_workers)) as stream:
+    run.model.train()
+    bar = tqdm(total=steps, initial=run.start, disable=not progress, desc="train", dynamic_ncols=True)
+    step = run.start
+    with open(log_path, "a") as log, closing(batches(sample_source, run.start, steps, workers=loader_workers)) as stream:
         for step, samples in stream:
             torch.manual_seed(_step_seed(seed, step))
             batch = collate(samples, config, tokenizer, True, np.random.default_rng([seed, step])).to(dev)
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                outputs = model(batch)
-            loss = criterion(outputs, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.total.backward()
-            if grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            opt.step()
-            cur_lr = sched.get_last_lr()[0]
-            sched.step()
+            cur_lr = _step(run, criterion, batch, dev, grad_clip)
             step += 1
-            last = {"loss": float(loss.total.detach()), **{k: loss.terms[k] for k in LOSS_TERMS}}
             if step % log_every == 0 or step == steps:
-                rec = {"step": step, "task": batch.task, **last, "lr": cur_lr,
-                       "seconds": round(wall + time.monotonic() - t0, 3)}
+                rec = {"step": step, "task": batch.task, **run.last, "lr": cur_lr,
+                       "seconds": round(run.wall + time.monotonic() - t0, 3)}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
             bar.update(1)
-            bar.set_postfix(loss=f"{last['loss']:.3f}", task=batch.task)
+            bar.set_postfix(loss=f"{run.last['loss']:.3f}", task=batch.task)
             timed_out = max_seconds is not None and time.monotonic() - t0 >= max_seconds
             if step == steps or timed_out or (checkpoint_every and step % checkpoint_every == 0):
-                snapshot(step)
+                _snapshot(run, state_path, step, run.wall + (time.monotonic() - t0), config, tokenizer, hyper)
             if timed_out:
                 break
     bar.close()
-    total_wall = wall + time.monotonic() - t0
+    total_wall = run.wall + time.monotonic() - t0
     completed = step >= steps
-    if completed and (step > start or not (out / "model.safetensors").is_file()):
+    if completed and (step > run.start or not (out / "model.safetensors").is_file()):
         prov = {"arch": config.arch, "config_name": config.name, "config": config.to_dict(), **hyper,
-                "devices": devices, "device_kind": dev.type, "device_name": _device_name(dev),
-                "wall_seconds": round(total_wall, 1), "chunks": chunks, "final_losses": last,
+                "devices": run.devices, "device_kind": dev.type, "device_name": _device_name(dev),
+                "wall_seconds": round(total_wall, 1), "chunks": run.chunks, "final_losses": run.last,
                 "torch": torch.__version__, "transformers": __import__("transformers").__version__,
                 **(extra_provenance or {})}
-        save_model(model.float(), out, prov, tokenizer=tokenizer)
-    return TrainSummary(out, steps, step, completed, total_wall, last, chunks, dev_desc)
+        save_model(run.model.float(), out, prov, tokenizer=tokenizer)
+    return TrainSummary(out, steps, step, completed, total_wall, run.last, run.chunks, dev_desc)
