@@ -118,6 +118,24 @@ def _canonical_name(k: str) -> str:
     return k
 
 
+def _sort_header_metadata(path: Path) -> None:
+    """Rewrite the header's ``__metadata__`` in sorted key order, in place.
+
+    safetensors writes that map from a Rust HashMap, so its key order (and the file's
+    bytes) changed from run to run; sorted, the same weights give the same bytes. The
+    header keeps its length (same keys, same values), so no tensor offset moves.
+    """
+    with open(path, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > n:  # cannot happen for a reordering; refuse rather than corrupt the file
+            raise InputError("safetensors header grew when its metadata was sorted", file=path)
+        f.seek(8)
+        f.write(text.ljust(n))
+
+
 # ---------------------------------------------------------------------------------------
 def save_model(model: PSALM, directory: str | Path, provenance: dict[str, Any], *,
                tokenizer: PSALMTokenizer | None = None, dtype: torch.dtype = torch.float16) -> Path:
@@ -132,6 +150,7 @@ def save_model(model: PSALM, directory: str | Path, provenance: dict[str, Any], 
         v = v.detach().cpu()
         tensors[k] = (v.to(dtype) if v.is_floating_point() else v).contiguous()
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt", "arch": ARCH})
+    _sort_header_metadata(out / WEIGHTS_FILE)
     model.config.to_json(out / CONFIG_FILE)
     tok.save(out)
     (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str) + "\n")

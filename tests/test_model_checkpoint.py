@@ -58,6 +58,29 @@ def test_release_round_trip(tmp_path, tok):
                 assert (x is None and y is None) or torch.equal(x, y)
 
 
+def _raw_header(path) -> bytes:
+    b = path.read_bytes()
+    return b[8 : 8 + int.from_bytes(b[:8], "little")]
+
+
+def test_same_weights_give_the_same_file_bytes(tmp_path, tok):
+    """safetensors writes its metadata map in hash order; save_model sorts it, so bytes repeat."""
+    from psalm_bench.model.checkpoint import _sort_header_metadata
+
+    keys = [f"k{i}" for i in (7, 3, 9, 1, 5, 0, 8, 2)]
+    raw = tmp_path / "raw.safetensors"
+    save_file({"w": torch.arange(6.0)}, str(raw), metadata={k: "v" for k in keys})
+    _sort_header_metadata(raw)
+    meta = json.loads(_raw_header(raw))["__metadata__"]
+    assert list(meta) == sorted(keys)
+    assert torch.equal(load_file(str(raw))["w"], torch.arange(6.0))  # offsets untouched
+    torch.manual_seed(0)
+    model = PSALM(get_config("tiny"), tok)
+    files = [save_model(model, tmp_path / f"m{i}", {"k": i}, tokenizer=tok) / "model.safetensors" for i in range(3)]
+    assert _raw_header(files[0]).startswith(b'{"__metadata__":{"arch":')
+    assert files[0].read_bytes() == files[1].read_bytes() == files[2].read_bytes()
+
+
 def test_load_model_errors(tmp_path, tok):
     torch.manual_seed(0)
     cfg = get_config("tiny")
