@@ -297,6 +297,8 @@ def _semantic(res: ResultFile) -> tuple[list[Any], Callable]:
 def _panoptic_isthing(res: ResultFile, seg_cats: np.ndarray, outcome: np.ndarray, iou: np.ndarray) -> dict[int, bool]:
     """Category id -> isthing, read from ``per_class`` (keyed by name, so
     matched to category ids by each category's TP/FP/FN and PQ)."""
+    from psalm_bench.evaluators.panoptic import category_scores
+
     src = res.source
     per_class = res.breakdown if res.breakdown_name == "per_class" else None
     if per_class is None:
@@ -316,7 +318,8 @@ def _panoptic_isthing(res: ResultFile, seg_cats: np.ndarray, outcome: np.ndarray
         if tp + fp + fn == 0:
             continue
         present.append(int(c))
-        pq = 100.0 * float(np.nansum(np.where(outcome[sel] == 0, iou[sel], 0.0))) / (tp + 0.5 * fp + 0.5 * fn)
+        iou_sum = float(np.nansum(np.where(outcome[sel] == 0, iou[sel], 0.0)))
+        pq = 100.0 * float(category_scores(*(np.array([v], dtype=np.float64) for v in (tp, fp, fn, iou_sum)))[0][0])
         cands = {th for p, th in sigs.get((tp, fp, fn), set()) if abs(p - pq) < 1e-6}
         if len(cands) == 1:
             out[int(c)] = cands.pop()
