@@ -47,10 +47,13 @@ class PanopticCategory:
     isthing: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PanopticSegment:
     """One entry of ``segments_info``. ``area`` and ``iscrowd`` are read from
-    the ground truth; a prediction's area is counted in its PNG instead."""
+    the ground truth; a prediction's area is counted in its PNG instead.
+
+    Slotted and not frozen: a frozen dataclass's ``__init__`` costs 3.5x
+    (0.3 CPU-s for the 230,000 segments of 5000 GT + prediction images)."""
 
     id: int
     category_id: int
