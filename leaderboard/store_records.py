@@ -103,6 +103,11 @@ class Benchmark:
     version: str = OFFICIAL
 
 
+def board_key(params: Mapping[str, Any]) -> tuple[str, str]:
+    """(benchmark, split) of a result, from its evaluation params (the store's and submit's one rule)."""
+    return str(params.get("dataset") or params.get("benchmark") or "default"), str(params.get("split") or "default")
+
+
 def task_metric_names(task: str) -> list[str]:
     """The metric names a task's results carry (FORMATS.md), in table order: what
     a stored result must carry (InputError for an unknown task)."""
@@ -256,17 +261,16 @@ def _prepare(result: str | Path | Mapping[str, Any], model: str, source: str) ->
         raise bad("provenance: no gt_sha256; a result without its ground truth's hash cannot join a board")
     task, clean, n_samples = res.task, res.metrics, res.n_samples
     gt_sha, pred_sha = prov.gt_sha256, prov.pred_sha256
-    benchmark = params.get("dataset") or params.get("benchmark") or "default"
+    benchmark, split = board_key(params)
     version = params.get("world") or OFFICIAL
     if not isinstance(version, str):
         raise bad(f"provenance: params.world must name the world (a string), got {version!r}")
-    split = params.get("split") or "default"
     return _Prepared(
         model=model.strip(),
         task=task,
-        benchmark=str(benchmark),
+        benchmark=benchmark,
         version=version,
-        split=str(split),
+        split=split,
         metrics=clean,
         metrics_json=_canonical_json(clean).decode(),
         n_samples=n_samples,

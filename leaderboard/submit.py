@@ -31,6 +31,7 @@ from typing import Any, BinaryIO, Mapping
 
 from psalm_bench.errors import InputError
 from psalm_bench.leaderboard.store import AddOutcome, Benchmark, ResultsStore
+from psalm_bench.leaderboard.store_records import board_key
 
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".p", ".pt", ".pth", ".ckpt", ".joblib", ".dill", ".npy", ".npz", ".bin"})
 # tasks whose predictions are a folder of PNGs rather than one file
@@ -293,11 +294,6 @@ def digest(paths: list[Path]) -> str:
     if len(parts) == 1:
         return parts[0]
     return hashlib.sha256("".join(parts).encode()).hexdigest()
-
-
-def board_key(params: Mapping[str, Any]) -> tuple[str, str]:
-    """(benchmark, split) as the store derives them from a result's params."""
-    return str(params.get("dataset") or params.get("benchmark") or "default"), str(params.get("split") or "default")
 
 
 def run_options(task: str, params: Mapping[str, Any]) -> dict[str, Any]:
