@@ -1462,18 +1462,24 @@ static int counts_area_bbox(const unsigned char *s, Py_ssize_t n, long long h, l
     if (n == 0) return 0;
     while (p < n) {
         long long x = 0;
-        int k = 0, more = 1;
-        while (more) {
-            if (p >= n) return 0;
-            int c = s[p] - 48;
-            if (c < 0 || c > 63) return 0;
-            if (k == 6 && (c & 0x1f) > 1) return 0;
-            x |= (long long)(c & 0x1f) << (5 * k);
-            more = c & 0x20;
+        int c = s[p] - 48;
+        if (c >= 0 && c < 32) { /* a one-character run, the common case: 5 bits, bit 4 the sign */
+            x = (c & 0x10) ? (long long)c - 32 : (long long)c;
             p++;
-            k++;
-            if (more && k == 7) return 0;
-            if (!more && (c & 0x10)) x |= -1LL << (5 * k);
+        } else {
+            int k = 0, more = 1;
+            while (more) {
+                if (p >= n) return 0;
+                c = s[p] - 48;
+                if (c < 0 || c > 63) return 0;
+                if (k == 6 && (c & 0x1f) > 1) return 0;
+                x |= (long long)(c & 0x1f) << (5 * k);
+                more = c & 0x20;
+                p++;
+                k++;
+                if (more && k == 7) return 0;
+                if (!more && (c & 0x10)) x |= -1LL << (5 * k);
+            }
         }
         if (runs > 2) x += back2;
         back2 = back1;
