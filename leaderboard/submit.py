@@ -18,7 +18,6 @@ again and must still match; the result is then added like any measured result
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import stat
@@ -285,15 +284,12 @@ def gt_inputs(task: str, gt: str | Path, options: Mapping[str, Any]) -> list[Pat
 
 def digest(paths: list[Path]) -> str:
     """One sha256 for one or several inputs, identical to the result files' ``provenance.gt_sha256``."""
-    from psalm_bench.jsonio import sha256_of
+    from psalm_bench.results import input_digest
 
-    parts = [sha256_of(p) for p in paths]
-    if any(not part for part in parts):
-        missing = next(p for p, part in zip(paths, parts) if not part)
+    missing = next((p for p in paths if not (Path(p).is_file() or Path(p).is_dir())), None)  # what sha256_of hashes
+    if missing is not None:
         raise InputError("ground truth not found", file=missing)
-    if len(parts) == 1:
-        return parts[0]
-    return hashlib.sha256("".join(parts).encode()).hexdigest()
+    return input_digest(list(paths))
 
 
 def run_options(task: str, params: Mapping[str, Any]) -> dict[str, Any]:

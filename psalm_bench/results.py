@@ -50,8 +50,8 @@ class EvalResult:
             out["records"] = self.records
         out["provenance"] = {
             "psalm_bench": __version__,
-            "gt_sha256": _hash_inputs(gt),
-            "pred_sha256": _hash_inputs(pred),
+            "gt_sha256": input_digest(gt),
+            "pred_sha256": input_digest(pred),
             "params": dict(self.params),
         }
         if gt is not None and pred is not None:  # where the scored files were, so `browse` and the site can find them
@@ -93,8 +93,9 @@ def _input_names(paths: str | Path | list[Path]) -> list[str]:
     return [Path(p).resolve().as_posix() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
 
 
-def _hash_inputs(paths: str | Path | list[Path] | None) -> str:
-    """One digest for an input, which may be a file plus its PNG folder."""
+def input_digest(paths: str | Path | list[Path] | None) -> str:
+    """One digest for an input, which may be a file plus its PNG folder: a
+    result's ``gt_sha256`` / ``pred_sha256`` ("" for a missing path)."""
     if paths is None:
         return ""
     if isinstance(paths, (str, Path)):
@@ -105,6 +106,9 @@ def _hash_inputs(paths: str | Path | list[Path] | None) -> str:
     if len(parts) == 1:
         return parts[0]
     return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+_hash_inputs = input_digest  # the name browse and cli_cluster import
 
 
 # ---------------------------------------------------------------------------
