@@ -314,10 +314,9 @@ class ResultsStore:
         Refused when results on the board were scored on other ground truth:
         the registry must describe the GT the board's numbers come from.
         """
-        from psalm_bench.tasks import TASKS
+        from psalm_bench.tasks import get_task
 
-        if task not in TASKS:
-            raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+        get_task(task)  # an unknown task is its one-line InputError
         if not gt_sha256:
             raise InputError("ground truth hash is empty (does the GT path exist?)", file=gt_path)
         path = str(Path(gt_path).resolve())
