@@ -56,58 +56,52 @@ def eval_command(
     (panopticapi, pycocotools, detectron2). Bad input stops with one line
     naming the file, the record and the problem, and exit status 2.
     """
-    from psalm_bench.tables import render
     from psalm_bench.tasks import get_task
 
-    task_name = task.value
-    world_options: dict = {}
-    world_stamp = None  # (world root, task): a result on the world says so, and which task it stands for
-    if gt is None:
-        from psalm_bench.world_gt import world_gt
-
-        found = world_gt(task_name, split, world=world, progress=not quiet and sys.stderr.isatty())
-        typer.echo(found.describe(), err=True)
-        task_name, gt, world_options = found.eval_task, found.gt, found.options
-        world_stamp = (found.root, found.task)
-    elif world is not None:
-        raise InputError("--world names where to take the ground truth from; it cannot go with --gt")
+    task_name, gt, world_options, world_stamp = _ground_truth(task.value, gt, split, world, quiet)
     spec = get_task(task_name)
-    options = {
-        "gt_dir": gt_dir,
-        "pred_dir": pred_dir,
-        "iou_type": iou_type,
-        "classes": classes,
-        "num_classes": num_classes,
-        "ignore_label": ignore_label,
-        "protocol": protocol,
-        "dataset": dataset,
-        "split_by": split_by,
-        "split": split,
-        "strict": strict,
-        "benchmark": benchmark,
-        "layout": layout,
-        "image_list": image_list,
-        "scores": scores,
-        "captions": captions,
-        "ignore_extra": ignore_extra,
-        "records": records,
-        "workers": workers,
-    }
+    options = dict(gt_dir=gt_dir, pred_dir=pred_dir, iou_type=iou_type, classes=classes, num_classes=num_classes, ignore_label=ignore_label,
+                   protocol=protocol, dataset=dataset, split_by=split_by, split=split, strict=strict, benchmark=benchmark, layout=layout,
+                   image_list=image_list, scores=scores, captions=captions, ignore_extra=ignore_extra, records=records, workers=workers)
     options.update({k: v for k, v in world_options.items() if options.get(k) is None})
     if "progress" in spec.options:
         options["progress"] = not quiet and sys.stderr.isatty()
+    cluster = dict(engine=engine, address=address, shards=shards, shard=shard, state_out=state_out)
+    _score_and_print(spec, gt, pred, options, cluster, world_stamp, per_class=per_class, json_out=json_out)
+
+
+def _ground_truth(task: str, gt: Optional[Path], split: Optional[str], world: Optional[Path], quiet: bool) -> tuple[str, Path, dict[str, Any], Any]:
+    """(registry task, GT path, the world's runner options, world stamp): without
+    --gt the world's (psalm_bench/world_gt.py); the stamp is (world root, task)
+    when the result stands for the world, so it says so and which task it is."""
+    if gt is not None:
+        if world is not None:
+            raise InputError("--world names where to take the ground truth from; it cannot go with --gt")
+        return task, gt, {}, None
+    from psalm_bench.world_gt import world_gt
+
+    found = world_gt(task, split, world=world, progress=not quiet and sys.stderr.isatty())
+    typer.echo(found.describe(), err=True)
+    return found.eval_task, found.gt, found.options, (found.root, found.task)
+
+
+def _score_and_print(spec: Any, gt: Path, pred: Path, options: dict[str, Any], cluster_args: dict[str, Any], world_stamp: Any, *,
+                     per_class: bool, json_out: Optional[Path]) -> None:
+    """Run the task (here, on a pool, on Ray or as one shard), stamp, print the table, write the JSON."""
     import contextlib
 
     from psalm_bench.cli_cluster import eval_engine, finish_shard
     from psalm_bench.stdio import is_stdio, spooled_stdin
+    from psalm_bench.tables import render
 
+    task_name, pred_dir = spec.name, options.get("pred_dir")
     piped = is_stdio(pred)
     with contextlib.ExitStack() as stack:
         if piped:  # `--pred -`: the predictions come through a pipe
             if task_name == "panoptic" and pred_dir is None:
                 raise InputError("--pred -: panoptic predictions need --pred-dir (the PNG folder)")
             pred = stack.enter_context(spooled_stdin(task_name))
-        cluster = eval_engine(spec, gt, pred, options, engine=engine, address=address, shards=shards, shard=shard, state_out=state_out, world=world_stamp)
+        cluster = eval_engine(spec, gt, pred, options, **cluster_args, world=world_stamp)
         if cluster is not None:
             options["workers"] = cluster
         result = spec.run(gt, pred, **options)
@@ -118,7 +112,7 @@ def eval_command(
 
             stamp_world(result, *world_stamp)
         table = render(result, spec.table_rows, per_class=per_class)
-        if json_out is not None and _write_result(result, json_out, task_name, (gt, gt_dir), (pred, pred_dir), piped=piped):
+        if json_out is not None and _write_result(result, json_out, task_name, (gt, options.get("gt_dir")), (pred, pred_dir), piped=piped):
             typer.echo(table, err=True)  # `--json -`: stdout is the JSON alone, the table goes to stderr
             return
     typer.echo(table)
