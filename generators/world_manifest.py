@@ -150,7 +150,7 @@ def _flags(options: dict[str, Any]) -> str:
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items()) or "-"
 
 
-def card(seed: int, size: str, counts: dict[str, int]) -> str:
+def card(seed: int, size: str, counts: dict[str, int]) -> str:  # long: one f-string, the card's Markdown as the file reads
     """The world's README.md. Over 80 lines on purpose: it is one f-string, the card's Markdown as
     the file reads top to bottom, with the few tables it fills in computed just above it."""
     spec = SIZE_SPECS[size]
