@@ -206,6 +206,31 @@ def interactive_inference(region_logits: torch.Tensor, mask_logits: torch.Tensor
     return InteractiveResult((mask_logits[best] > 0).numpy(), scores.gather(1, best[:, None])[:, 0].numpy(), best.numpy())
 
 
+GEOMETRY_PROMPTS = ("box", "mask")  # prompt types that outline their object
+
+
+def interactive_inference_prompt_iou(region_logits: torch.Tensor, mask_logits: torch.Tensor, prompts: torch.Tensor,
+                                     kinds: Sequence[str]) -> InteractiveResult:
+    """A labelled protocol, not the paper's rule: a box or mask prompt takes the query whose
+    binary mask (logit > 0) has the highest IoU with the prompt's pixels (ties: the released
+    score decides); point and scribble prompts keep the released top-1 rule, since a click or a
+    stroke outlines nothing. ``prompts`` (K,H,W) bool at the masks' resolution."""
+    released = interactive_inference(region_logits, mask_logits)
+    binary = (mask_logits > 0).flatten(1).float()  # (Q,P)
+    p = prompts.flatten(1).float().to(binary.device)  # (K,P)
+    inter = p @ binary.T
+    union = p.sum(1, keepdim=True) + binary.sum(1)[None, :] - inter
+    iou = torch.where(union > 0, inter / union.clamp_min(1.0), torch.zeros_like(inter))
+    scores = region_logits.float().sigmoid() * mask_scores(mask_logits)[None, :]
+    best = released.queries.copy()
+    for k, kind in enumerate(kinds):
+        if kind in GEOMETRY_PROMPTS:
+            top = iou[k] == iou[k].max()
+            best[k] = int(torch.where(top, scores[k], torch.full_like(scores[k], -1.0)).argmax())
+    chosen = torch.as_tensor(best, dtype=torch.long)
+    return InteractiveResult((mask_logits[chosen] > 0).numpy(), scores.gather(1, chosen[:, None])[:, 0].numpy(), best)
+
+
 @dataclass
 class DavisFrame:
     label_map: np.ndarray  # (H,W) uint8: 0 background, k+1 object k

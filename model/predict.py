@@ -37,6 +37,7 @@ from .inference import (
     image_outputs,
     instance_inference,
     interactive_inference,
+    interactive_inference_prompt_iou,
     panoptic_inference,
     referring_inference,
     semantic_inference,
@@ -330,13 +331,23 @@ def predict_referring(
 # --------------------------------------------------------------- interactive
 
 
-def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir: Path, out: Path, *, kinds: Sequence[str] = PROMPT_KINDS) -> Path:
+INTERACTIVE_RULES = ("released", "prompt-iou")  # model/inference.py: top-1 score; IoU with a box/mask prompt
+
+
+def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir: Path, out: Path, *, kinds: Sequence[str] = PROMPT_KINDS,
+                        also: dict[Path, str] | None = None) -> Path:
     """One JSONL line per (instance, prompt type): all of an image's prompts of
-    one type go in together (one <region> slot each) and each takes its top-1 query."""
+    one type go in together (one <region> slot each) and each takes its top-1 query
+    (the released rule, written to ``out``). ``also`` maps more output files to
+    other selection rules (``INTERACTIVE_RULES``), written from the same forward pass."""
     from psalm_bench.generators.interactive import iter_records
 
+    rules = {Path(out): "released", **{Path(k): v for k, v in (also or {}).items()}}
+    bad = sorted(set(rules.values()) - set(INTERACTIVE_RULES))
+    if bad:
+        raise InputError(f"unknown interactive selection rule {bad[0]!r} (known: {', '.join(INTERACTIVE_RULES)})")
     records = list(iter_records(Path(interactive_json)))
-    lines: list[dict[str, Any]] = []
+    files: dict[Path, list[dict[str, Any]]] = {path: [] for path in rules}
 
     def samples() -> Iterator[TrainSample]:
         for record in records:
@@ -347,7 +358,8 @@ def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir
                 empty = [a for a in record["anns"] if a not in anns]
                 for a in empty:  # nothing to pool: an empty prediction, scored as such
                     h, w = info["height"], info["width"]
-                    lines.append(interactive_prediction(info["id"], a["id"], kind, _rle(np.zeros((h, w), bool))))
+                    for lines in files.values():
+                        lines.append(interactive_prediction(info["id"], a["id"], kind, _rle(np.zeros((h, w), bool))))
                 if not anns:
                     continue
                 prompts = np.stack([mask_ops.decode(a[f"{kind}_visual_prompt_mask"]).astype(bool) for a in anns])
@@ -358,12 +370,18 @@ def predict_interactive(predictor: Predictor, interactive_json: Path, images_dir
     def consume(sample: TrainSample, out_: Any) -> None:
         image_id, ann_ids, kind = sample.meta  # type: ignore[attr-defined]
         logits = upsample_masks(out_.mask_logits, out_.geometry)
-        res = interactive_inference(out_.region_logits, logits)
-        for ann_id, m in zip(ann_ids, res.masks):
-            lines.append(interactive_prediction(image_id, ann_id, kind, _rle(m)))
+        for path, rule in rules.items():
+            if rule == "prompt-iou":
+                prompts = torch.from_numpy(sample.prompt_masks)
+                res = interactive_inference_prompt_iou(out_.region_logits, logits, prompts, sample.prompt_kinds)
+            else:
+                res = interactive_inference(out_.region_logits, logits)
+            for ann_id, m in zip(ann_ids, res.masks):
+                files[path].append(interactive_prediction(image_id, ann_id, kind, _rle(m)))
 
     predictor.run(samples(), len(records) * len(kinds), "interactive", consume)
-    return write_jsonl(out, lines)
+    written = [write_jsonl(path, lines) for path, lines in files.items()]
+    return written[0]
 
 
 # --------------------------------------------------------------- video

@@ -22,6 +22,7 @@ from psalm_bench.world_gt import stamp_world
 
 MODEL_SYSTEM = "PSALM (bundled)"
 NO_TARGET_SYSTEM = "PSALM (bundled), no-target if none > 0.6"
+PROMPT_IOU_SYSTEM = "PSALM (bundled), box/mask prompt: query by IoU with the prompt (not the paper's rule)"
 PROMPT_BASELINE = "prompt as mask (no model)"
 VOS_BASELINE = "first frame held (no model)"
 COPY_BASELINE = "query mask copied (no model)"
@@ -141,8 +142,11 @@ def reproduce(
                 score(NO_TARGET_SYSTEM, "gref", split, no_target)
         if "interactive" in wanted:
             entry = manifest["tasks"]["interactive"]["val"]
-            pred = predict_interactive(predictor, root / entry["gt"], root / entry["images"], preds / "interactive" / "val.jsonl")
+            prompt_iou = preds / "interactive-prompt-iou" / "val.jsonl"
+            pred = predict_interactive(predictor, root / entry["gt"], root / entry["images"], preds / "interactive" / "val.jsonl",
+                                       also={prompt_iou: "prompt-iou"})
             score(MODEL_SYSTEM, "interactive", "val", pred)
+            score(PROMPT_IOU_SYSTEM, "interactive", "val", prompt_iou)
             baseline = write_prompt_baseline(root / entry["gt"], preds / "baselines" / "prompt-as-mask.jsonl")
             score(PROMPT_BASELINE, "interactive", "val", baseline, baseline=True)
         if "vos" in wanted:
