@@ -66,6 +66,7 @@ class WorldJob:
     gt: Path
     options: dict[str, Any]
     images: Path | None = None  # the folder the GT's file names are relative to (what a model reads)
+    metric: str | None = None  # the headline metric (what reproduce logs)
 
 
 def world_job(root: Path, task: str, split: str | None = None) -> WorldJob:
@@ -82,4 +83,4 @@ def world_job(root: Path, task: str, split: str | None = None) -> WorldJob:
         raise InputError(f"{root / 'world.json'}: task {task!r} has no split {split!r} in the embedded world (it has {', '.join(splits)})")
     entry = splits[split]
     gt, options = task_inputs(root, entry)
-    return WorldJob(task, split, entry["task"], gt, options, root / entry["images"] if entry.get("images") else None)
+    return WorldJob(task, split, entry["task"], gt, options, root / entry["images"] if entry.get("images") else None, entry.get("metric"))
