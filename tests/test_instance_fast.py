@@ -247,3 +247,23 @@ def test_same_verdicts_with_and_without_the_columns(tmp_path, monkeypatch, edit)
     fast = _outcome(gt, pred)
     monkeypatch.setattr(instance_module, "results_columns", lambda data, ground_truth: None)
     assert _outcome(gt, pred) == fast
+
+
+def test_ground_truth_loading_restores_the_gc(tmp_path) -> None:
+    """The cyclic GC is paused while the GT is parsed and validated, and left as it was, also after a bad file."""
+    import gc
+
+    from psalm_bench import InputError
+    from psalm_bench.formats.coco import load_instances
+
+    _world(tmp_path, np.random.default_rng(3))
+    (tmp_path / "bad.json").write_text('{"images": [], "categories": [], "annotations": []}')
+    for enabled in (True, False):
+        gc.enable() if enabled else gc.disable()
+        try:
+            assert load_instances(tmp_path / "gt.json").images
+            with pytest.raises(InputError, match="categories"):
+                load_instances(tmp_path / "bad.json")
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
