@@ -10,7 +10,6 @@ Per-task drawing lives in views registered with :func:`register_view`
 
 from __future__ import annotations
 
-import html
 import shutil
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from markupsafe import Markup
 from tqdm import tqdm
 
 from psalm_bench.errors import InputError
@@ -244,90 +244,39 @@ def _prepare_out(out: Path) -> None:
         shutil.copyfile(ASSETS / asset, out / asset)
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
     return str(value)
 
 
-def _head(title: str, prefix: str) -> str:
-    return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n"
-        f'<link rel="stylesheet" href="{prefix}browse.css">\n'
-        f'<script src="{prefix}browse.js" defer></script>\n'
-    )
-
-
 def _write_pages(out: Path, title: str, result_path: Path, baseline: Path | None, chosen: list[Sample],
                  pictures: list[Picture], deltas: dict[str, float], score_name: str, back: tuple[str, str] | None = None,
                  plots: list[Any] | None = None) -> None:
-    cards = []
-    for rank, (sample, picture) in enumerate(zip(chosen, pictures)):
-        delta = f' <span class="delta">&Delta; {_fmt(deltas[sample.key])}</span>' if sample.key in deltas else ""
-        cards.append(
-            f'<li><a class="card" href="s/{rank:04d}.html" data-rank="{rank}">'
-            f'<img src="img/{rank:04d}-t.png" alt="{_e(sample.title)}">'
-            f'<span class="cap">#{rank + 1} {_e(sample.title)}</span>'
-            f'<span class="score">{_e(score_name)} {_fmt(sample.score)}{delta}</span></a></li>'
-        )
-    against = f" against baseline {_e(baseline.name)}" if baseline else ""
-    index = (
-        _head(title, "") + "</head><body>\n"
-        + (f'<nav><a href="{_e(back[0])}">&larr; {_e(back[1])}</a></nav>\n' if back else "")
-        + f"<h1>{_e(title)}</h1>\n<p class=\"meta\">result {_e(result_path.name)}{against}; "
-        "<kbd>j</kbd>/<kbd>k</kbd> or arrows move, <kbd>Enter</kbd> opens</p>\n"
-        f'<ol class="grid">{"".join(cards)}</ol>\n{_plots_section(plots or [])}</body></html>\n'
-    )
+    """The gallery and one page per sample, from the templates ``browse_index.html`` and ``browse_sample.html``."""
+    from psalm_bench.leaderboard.site_templates import render
+
+    plots = plots or []
+    cards = [{"rank": rank, "page": f"{rank:04d}", "title": sample.title, "score": _fmt(sample.score),
+              "delta": _fmt(deltas[sample.key]) if sample.key in deltas else None} for rank, sample in enumerate(chosen)]
+    index = render("browse_index.html", csp=Markup(CSP), prefix="", title=title, back={"href": back[0], "text": back[1]} if back else None,
+                   result_name=result_path.name, baseline_name=baseline.name if baseline else None, cards=cards,
+                   score_name=score_name, notes=[p for p in plots if isinstance(p, str)],  # why a plot is not there
+                   plots=[p for p in plots if not isinstance(p, str)])
     (out / "index.html").write_text(index, encoding="utf-8")
     for rank, (sample, picture) in enumerate(zip(chosen, pictures)):
         (out / "s" / f"{rank:04d}.html").write_text(
             _sample_page(rank, len(chosen), sample, picture, deltas.get(sample.key), score_name, title), encoding="utf-8")
 
 
-def _plots_section(plots: list[Any]) -> str:
-    """The result's plots (leaderboard/plots.py) below the gallery, each linked to its full-size PNG."""
-    if not plots:
-        return ""
-    notes = "".join(f'<p class="note">{_e(p)}</p>\n' for p in plots if isinstance(p, str))  # why a plot is not there
-    figures = "".join(
-        f'<figure class="plot"><h3>{_e(p.title)}</h3><a href="plots/{_e(p.name)}"><img src="plots/{_e(p.name)}" alt="{_e(p.title)}"></a>'
-        f"<figcaption>{_e(p.caption)}</figcaption></figure>\n" for p in plots if not isinstance(p, str))
-    return f'<section class="plots"><h2>Plots</h2>\n{notes}{figures}</section>\n'
-
-
 def _sample_page(rank: int, total: int, sample: Sample, picture: Picture, delta: float | None, score_name: str, title: str) -> str:
-    links = ['<link rel="index" href="../index.html">']
-    nav = ['<a href="../index.html">all</a>']
-    if rank > 0:
-        links.append(f'<link rel="prev" href="{rank - 1:04d}.html">')
-        nav.insert(0, f'<a rel="prev" href="{rank - 1:04d}.html">&larr; prev (k)</a>')
-    if rank + 1 < total:
-        links.append(f'<link rel="next" href="{rank + 1:04d}.html">')
-        nav.append(f'<a rel="next" href="{rank + 1:04d}.html">next (j) &rarr;</a>')
-    legend = "".join(f'<li><span class="sw" data-c="{hex_colour(c)}"></span>{_e(label)}</li>' for c, label in picture.legend)
+    from psalm_bench.leaderboard.site_templates import render
+
     metrics = dict(sample.metrics)
     if delta is not None:
         metrics[f"{score_name} change vs baseline"] = delta
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in metrics.items())
-    prompt = "".join(f'<p class="prompt">{_e(p)}</p>' for p in picture.prompt)
-    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in picture.notes)
-    table = ""
-    if picture.table:
-        head, *body = picture.table
-        table = ('<table class="segs"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"
-                 + "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in body) + "</tbody></table>")
-    strip = f'<figure><img src="../img/{rank:04d}-strip.png" alt="per-frame strip"><figcaption>per frame</figcaption></figure>' if picture.strip is not None else ""
-    return (
-        _head(f"#{rank + 1} {sample.title}", "../") + "".join(links) + "\n</head><body>\n"
-        f'<nav>{" ".join(nav)}</nav>\n<h1>#{rank + 1} of {total}: {_e(sample.title)}</h1>\n<p class="meta">{_e(title)}</p>\n'
-        f'<div class="view"><figure><a href="../img/{rank:04d}.png"><img src="../img/{rank:04d}.png" alt="{_e(sample.title)}"></a></figure>\n'
-        f'<div class="side"><ul class="legend">{legend}</ul>{prompt}{notes}<table class="metrics">{rows}</table>{table}</div></div>\n'
-        f"{strip}\n</body></html>\n"
-    )
+    head, *body = picture.table or [[]]
+    return render("browse_sample.html", csp=Markup(CSP), prefix="../", title=f"#{rank + 1} {sample.title}", rank=rank, total=total,
+                  sample_title=sample.title, browse_title=title, legend=[(hex_colour(c), label) for c, label in picture.legend],
+                  prompt=picture.prompt, notes=picture.notes, metrics=[(k, _fmt(v)) for k, v in metrics.items()],
+                  head=head, body=body, strip=picture.strip is not None)

@@ -42,12 +42,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from markupsafe import Markup
 
 from psalm_bench import __version__
@@ -60,12 +58,11 @@ from psalm_bench.leaderboard.site_data import (  # noqa: F401 - re-exported: the
     esc, fmt_size, fmt_value, headline_metrics, load_breakdown, parse_date, parse_size, row_citation, row_date, row_id,
     row_link, row_size, safe_url, short_citation, slug, source_class, stable_name,
 )
+from psalm_bench.leaderboard.site_templates import ASSETS, TEMPLATES, environment  # noqa: F401 - TEMPLATES: public here too
 from psalm_bench.leaderboard.store import OFFICIAL, ResultsStore, Row
-from psalm_bench.tables import MISSING, Badge, Cell, Col, Table, cell_html, escape, render_html
+from psalm_bench.tables import MISSING, Badge, Cell, Col, Table, cell_html, render_html
 from psalm_bench.tasks import TASKS
 
-ASSETS = Path(__file__).resolve().with_name("site_assets")
-TEMPLATES = ASSETS / "templates"
 ASSET_FILES = ("site.css", "site.js")
 DEFAULT_TITLE = "psalm-bench leaderboard"
 GENERATOR = f"psalm-bench {__version__}"
@@ -75,13 +72,6 @@ _CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' 
 
 # ---------------------------------------------------------------------------
 # The templates and the plain values they are fed
-
-
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    """The site's Jinja2 environment: autoescape on for every template, values written as ``html.escape`` writes them."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True, finalize=escape, undefined=jinja2.StrictUndefined)
 
 
 SORT_HINT = "Select a column header to sort."
