@@ -138,7 +138,7 @@ def run_ablations(out: Path, *, config: str = "tiny", steps: int = DEFAULT_STEPS
     from psalm_bench.generators.world import load_manifest
     from psalm_bench.model.config import get_config
     from psalm_bench.model.recipe import Recipe, train_on_world
-    from psalm_bench.reproduce import MODEL_SYSTEM, reproduce
+    from psalm_bench.reproduce import reproduce
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +165,7 @@ def run_ablations(out: Path, *, config: str = "tiny", steps: int = DEFAULT_STEPS
         rep = reproduce(run_dir, world=root, out=out / "eval" / run.name, tasks=wanted, progress=False)
         row: dict[str, float | None] = {}
         for header, task, split, metric in COLUMNS:
-            entry = rep.get(MODEL_SYSTEM, task, split)
+            entry = rep.get(rep.labels.model, task, split)
             row[header] = None if entry is None else entry.result.metrics.get(metric)
         result.metrics[run.name] = row
         result.seconds[run.name] = round(time.perf_counter() - started, 1)

@@ -72,8 +72,9 @@ def test_both_rules_come_from_one_pass_and_differ_only_on_box_and_mask(tiny_worl
 def test_reproduce_prints_the_rule_as_its_own_row(tiny_world, tiny_model, tmp_path):
     rep = reproduce(tiny_model, world=tiny_world, tasks=("interactive",), progress=False)
     systems = [e.system for e in rep.entries]
-    assert MODEL_SYSTEM in systems and PROMPT_IOU_SYSTEM in systems  # the paper's rule stays the model's row
-    ours, paper = rep.get(PROMPT_IOU_SYSTEM, "interactive", "val"), rep.get(MODEL_SYSTEM, "interactive", "val")
+    model, prompt_iou = rep.labels.model, rep.labels.prompt_iou  # a trained run's rows carry its own name (reproduce.model_label)
+    assert model in systems and prompt_iou in systems and prompt_iou == model + PROMPT_IOU_SYSTEM[len(MODEL_SYSTEM):]  # the paper's rule stays the model's row
+    ours, paper = rep.get(prompt_iou, "interactive", "val"), rep.get(model, "interactive", "val")
     for kind in ("point", "scribble"):
         assert ours.result.metrics[f"{kind}_mIoU"] == paper.result.metrics[f"{kind}_mIoU"]
     assert "not the paper's rule" in render_tables(rep)

@@ -24,10 +24,8 @@ RELEASE_FILES = (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, PROVENANCE_FILE, "tr
 
 
 def headline(rep: Any) -> dict[str, dict[str, float | None]]:
-    """{"task/split": {metric: value}} of the model's (not the baselines') entries."""
-    from psalm_bench.reproduce import MODEL_SYSTEM
-
-    return {f"{e.task}/{e.split}": dict(e.result.metrics) for e in rep.entries if e.system == MODEL_SYSTEM}
+    """{"task/split": {metric: value}} of the model's (not the baselines' or its variants') entries."""
+    return {f"{e.task}/{e.split}": dict(e.result.metrics) for e in rep.entries if e.system == rep.labels.model}
 
 
 def check_metrics(model_dir: Path, world: Path | None = None) -> dict[str, Any]:
