@@ -559,9 +559,5 @@ def board_json(rows: Sequence[Row]) -> str:
 
 def sitemap(base: str, pages: Sequence[str], lastmod: str) -> str:
     day = _day(lastmod) if lastmod else datetime.now(timezone.utc).date().isoformat()
-    urls = "".join(
-        f"<url><loc>{esc(base + '/' + quote(p))}</loc><lastmod>{esc(day)}</lastmod></url>\n"
-        for p in sorted(pages) if p.endswith(".html") and p != "404.html"
-    )
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + urls + "</urlset>\n")
+    locs = [base + "/" + quote(p) for p in sorted(pages) if p.endswith(".html") and p != "404.html"]
+    return environment().get_template("sitemap.xml").render(locs=locs, day=day)
