@@ -291,13 +291,7 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         image_id = gt.image_id if gt.image_id is not None else self.n_images
 
         if pred is None:
-            gi = _dense_of(gt, index_dtype(n_gt + 2))
-            counts = np.bincount(gi.ravel(), minlength=n_gt + 2)
-            self._note_gt_ids(image_id, bool(counts[_UNKNOWN]), bool(n_gt and not counts[2:].all()))
-            fn_mask = ~gt_crowd
-            self._add(image_id, gt_k, gt.category_ids, np.empty(0, dtype=np.int64), np.empty(0), fn_mask,
-                      np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), has_pred=False)
-            self.missing.append(image_id)
+            self._update_missing(image_id, gt, gt_k, gt_crowd)
             return
 
         _check_segments(pred, "prediction")
@@ -314,7 +308,24 @@ class PanopticEvaluator(Evaluator[PanopticFrame, "PanopticFrame | None"]):
         table = _table_of(gt, pred, n_gt, cols)
         if _native is not None and self._match_in_c(image_id, table, gt_k, gt_crowd, gt, pred_k):
             return
+        self._match_numpy(image_id, table, gt_k, gt_crowd, gt, pred, pred_k)
 
+    def _update_missing(self, image_id: Any, gt: PanopticFrame, gt_k: np.ndarray, gt_crowd: np.ndarray) -> None:
+        """An image the prediction lacks: every non-crowd GT segment is a false negative."""
+        n_gt = len(gt.segment_ids)
+        gi = _dense_of(gt, index_dtype(n_gt + 2))
+        counts = np.bincount(gi.ravel(), minlength=n_gt + 2)
+        self._note_gt_ids(image_id, bool(counts[_UNKNOWN]), bool(n_gt and not counts[2:].all()))
+        fn_mask = ~gt_crowd
+        self._add(image_id, gt_k, gt.category_ids, np.empty(0, dtype=np.int64), np.empty(0), fn_mask,
+                  np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), has_pred=False)
+        self.missing.append(image_id)
+
+    def _match_numpy(self, image_id: Any, table: np.ndarray, gt_k: np.ndarray, gt_crowd: np.ndarray, gt: PanopticFrame,
+                     pred: PanopticFrame, pred_k: np.ndarray) -> None:
+        """panopticapi's matching and bookkeeping on one image's pixel table (where
+        ``_match_in_c`` is unavailable or leaves an input problem to be named)."""
+        n_gt, n_pred = len(gt.segment_ids), len(pred.segment_ids)
         # ids in a PNG that segments_info lacks, and the converse
         # (panopticapi stops on both for the prediction; for the ground truth
         # it skips unlisted ids in matching and scores absent ones from their
