@@ -22,11 +22,14 @@ from the PNG, are input errors as in panopticapi; in the ground truth they are
 scored as panopticapi scores them (unlisted pixels neither void nor matched,
 absent segments false negatives from their JSON area), with a warning.
 
-Speed: no sort over pixels. Segment ids map to small dense indices in one
-pass of C (``psalm_bench._native.dense_index``), and one histogram over
-``gt_index * (n_pred + 2) + pred_index`` gives every intersection, the void
-overlaps, the predicted areas and the id checks at once; everything after
-that works on arrays of the image's few segments.
+Speed: no sort over pixels. The table of (GT dense index, predicted dense
+index) pixel counts (0 unknown id, 1 void, 2 + k segment k) gives every
+intersection, the void overlaps, the predicted areas and the id checks at
+once. From two PNGs it is counted straight from their scanlines, inflated a
+block of rows at a time (``pngdecode.panoptic_pair_table``); from id maps, by
+one histogram of dense indices. The matching on it is one C call per image
+(``_native.panoptic_match``), with the numpy steps below as its reference
+and as the path that names any input problem.
 """
 
 from __future__ import annotations
