@@ -112,6 +112,8 @@ def test_demo_examples_out_keeps_what_the_commands_write(tmp_path: Path) -> None
         proc = subprocess.run([sys.executable, "-m", "psalm_bench", *words, "-q"], capture_output=True, text=True)
         assert proc.returncode == 0, (line, proc.stderr)
         assert json.loads(again.read_text())["metrics"] == json.loads(kept.read_text())["metrics"], line
+    helped = " ".join(run_cli("demo", "--help").stdout.split())
+    assert "result JSONs (results/), tables.md, and the COCO-Interactive file and baseline predictions" in helped  # what it keeps, said
 
 
 @needs_fixtures

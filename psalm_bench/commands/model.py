@@ -160,7 +160,7 @@ def _ablations(out: Optional[Path], world: Optional[Path], steps: int, config: s
 def demo_command(
     examples: Annotated[bool, typer.Option("--examples", help="Instead: score the example prediction files that ship with psalm-bench (panoptic, instance, semantic, interactive).")] = False,
     per_class: Annotated[bool, typer.Option("--per-class", help="With --examples: print the per-class tables too.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Keep the result JSONs, predictions and tables.md here; with --examples, the examples' result JSONs and tables.md. [default: not kept]")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Keep the result JSONs, predictions and tables.md here; with --examples, the examples' result JSONs (results/), tables.md, and the COCO-Interactive file and baseline predictions its last command reads. [default: not kept]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Build the world, run the bundled model and the baselines, print the tables.
