@@ -275,8 +275,33 @@ def _sample_page(rank: int, total: int, sample: Sample, picture: Picture, delta:
     metrics = dict(sample.metrics)
     if delta is not None:
         metrics[f"{score_name} change vs baseline"] = delta
-    head, *body = picture.table or [[]]
     return render("browse_sample.html", csp=Markup(CSP), prefix="../", title=f"#{rank + 1} {sample.title}", rank=rank, total=total,
                   sample_title=sample.title, browse_title=title, legend=[(hex_colour(c), label) for c, label in picture.legend],
-                  prompt=picture.prompt, notes=picture.notes, metrics=[(k, _fmt(v)) for k, v in metrics.items()],
-                  head=head, body=body, strip=picture.strip is not None)
+                  prompt=picture.prompt, notes=picture.notes, metrics=_metrics_table(metrics), segments=_segments_table(picture.table),
+                  strip=picture.strip is not None)
+
+
+def _value(value: Any) -> Any:
+    """A metric as the pages print it (4 decimals below 10, else 2; the full value in data-value)."""
+    from psalm_bench.tables import Cell
+
+    if isinstance(value, float):
+        return Cell(value, digits=4 if abs(value) < 10 else 2)
+    return value if isinstance(value, (int, str)) or value is None else str(value)
+
+
+def _metrics_table(metrics: dict[str, Any]) -> Markup:
+    from psalm_bench.tables import Col, Table, render_html
+
+    rows = [[name, _value(v)] for name, v in metrics.items()]
+    return Markup(render_html(Table("", [Col("metric", "left"), Col("value")], rows, row_headers=True), css_class="metrics"))
+
+
+def _segments_table(table: list[list[str]]) -> Markup | None:
+    """A view's table (header row first, e.g. matched segments), or None when it drew none."""
+    from psalm_bench.tables import Col, Table, render_html
+
+    if not table:
+        return None
+    head, *body = table
+    return Markup(render_html(Table("", [Col(h, "left") for h in head], [list(r) for r in body]), css_class="segs"))

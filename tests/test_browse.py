@@ -49,7 +49,13 @@ def _pages(out: Path) -> list[str]:
 
 
 def _metric(page: str, name: str) -> float:
-    return float(re.search(rf"<th>{re.escape(name)}</th><td>([-0-9.e]+)</td>", page).group(1))
+    return float(re.search(rf'<th scope="row" class="left">{re.escape(name)}</th><td class="right"[^>]*>([-0-9.e]+)</td>', page).group(1))
+
+
+def _segment_rows(page: str) -> list[list[str]]:
+    """The matched-segment table's body rows (cell texts), as the one table renderer writes them."""
+    body = page.split('<table class="segs">', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.findall(r'<td class="left">([^<]*)</td>', row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
 
 
 def test_worst_k_are_the_lowest_iou_records_each_drawn_once(interactive, tmp_path):
@@ -242,11 +248,12 @@ def test_panoptic_picks_the_lowest_image_pq_and_lists_each_segment(tmp_path):
     for page, (image_id, (pq, matched, fp, fn, ann)) in zip(pages, worst):
         assert _metric(page, "image PQ") == pytest.approx(pq, abs=1e-4)
         assert (_metric(page, "TP"), _metric(page, "FP"), _metric(page, "FN")) == (len(matched), fp, fn)
-        drawn = re.findall(r"<tr><td>matched</td><td>([^<]*)</td><td>([0-9.]+)</td><td>(\d+)</td><td>(\d+)</td></tr>", page)
+        rows = _segment_rows(page)
+        drawn = [tuple(r[1:]) for r in rows if r[0] == "matched"]
         segs = {s["id"]: s for s in ann["segments_info"]}
         assert sorted((int(a), int(b), i, n) for n, i, a, b in drawn) == sorted(
             (a, b, f"{iou:.3f}", names[segs[a]["category_id"]]) for a, b, iou in matched)
-        assert page.count("<td>missed (FN)</td>") == fn
+        assert sum(r[0] == "missed (FN)" for r in rows) == fn
         assert "matches drawn" not in page  # the drawing agrees with the result's TP count
     h, w = next((i["height"], i["width"]) for i in gt_json["images"] if i["id"] == worst[0][0])
     picture = np.asarray(Image.open(out / "img" / "0000.png"))
@@ -312,7 +319,7 @@ def test_vos_picks_the_worst_object_with_its_worst_frame_and_a_strip(tmp_path):
         union = ((g == 2) | (p == 2)) & (g != 255)
         j.append(((g == 2) & (p == 2)).sum() / union.sum())
     assert _metric(pages[0], "J") == pytest.approx(float(np.mean(j)), abs=1e-4)
-    assert "<th>worst frame</th><td>00004 (J 0.000)</td>" in pages[0]
+    assert '<th scope="row" class="left">worst frame</th><td class="right">00004 (J 0.000)</td>' in pages[0]
     strip = np.asarray(Image.open(out / "img" / "0000-strip.png"))
     assert strip.shape[0] == 120 and strip.shape[1] == 8 * 160 + 7 * 2  # 8 scored frames, 48x36 each scaled to height 120
     full = np.asarray(Image.open(out / "img" / "0000.png")).reshape(-1, 3)

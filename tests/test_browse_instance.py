@@ -89,7 +89,7 @@ def test_masks_with_crowd_match_as_the_records_say_and_pages_are_reproducible(cr
     browse(crowd_case["result"], None, None, second, worst=5)
     assert report.shown == report.n_samples == 5
     pages = [p.read_text() for p in sorted((first / "s").glob("*.html"))]
-    scores = [float(re.search(r"<th>image AP50</th><td>([-0-9.e]+)</td>", p).group(1)) for p in pages]
+    scores = [float(re.search(r'<th scope="row" class="left">image AP50</th><td class="right"[^>]*>([-0-9.e]+)</td>', p).group(1)) for p in pages]
     assert scores == sorted(scores)
     assert not any("matches drawn" in p for p in pages)
     joined = "".join(pages)

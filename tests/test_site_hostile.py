@@ -74,4 +74,4 @@ def test_hostile_names_are_escaped_on_every_page(tmp_path):
     index = next(p for p in samples if p.name == "index.html").read_text()
     assert f"&larr; {SHOWN} on panoptic: drill-down</a>" in index  # the back link names the model
     segs = "".join(p.read_text() for p in samples if p.parent.name == "s")
-    assert f"<td>{SHOWN} " in segs  # class names in the matched-segment tables
+    assert f"<td class=\"left\">{SHOWN} " in segs  # class names in the matched-segment tables
