@@ -47,12 +47,38 @@ def evaluate(task: str, gt: str | Path | None = None, pred: Any = None, **option
         result = spec.run(gt, pred, **options)
     else:
         with tempfile.TemporaryDirectory(prefix="psalm-bench-pred-") as tmp:
-            result = spec.run(gt, write_predictions(name, pred, Path(tmp)), **options)
+            written = write_predictions(name, pred, Path(tmp))
+            try:
+                result = spec.run(gt, written, **options)
+            except InputError as exc:
+                raise in_memory_error(exc, written) from None
     if stamp is not None:
         from psalm_bench.world_gt import stamp_world
 
         stamp_world(result, *stamp)
     return result
+
+
+IN_MEMORY = "pred (in memory)"
+
+
+def in_memory_error(exc: InputError, written: Path) -> InputError:
+    """The error a file reader raised on the temporary copy of in-memory
+    predictions, told in the caller's terms: the copy is gone when it is read,
+    so its path becomes ``pred (in memory)`` (a PNG under it: the dict key it
+    came from), and a JSON Lines ``line N`` becomes ``pred[N-1]``, the list index."""
+    import re
+
+    def told(text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = re.sub(re.escape(str(written)) + r"/([^:\s]+)\.png", lambda m: f"{IN_MEMORY}[{m.group(1)!r}]", text)
+        return text.replace(str(written), IN_MEMORY)
+
+    record = exc.record
+    if written.suffix == ".jsonl" and record and (m := re.match(r"line (\d+)\b", record)):
+        record = f"pred[{int(m.group(1)) - 1}]{record[m.end():]}"
+    return InputError(told(exc.problem) or "", file=told(exc.file), record=told(record))
 
 
 def write_predictions(task: str, pred: Any, folder: Path) -> Path:
