@@ -1,6 +1,8 @@
 """The site's inline SVG charts: bars per class, points over model size or date.
-Every chart has a title and a description for screen readers; labels from
-users are escaped here, and a chart reaches the templates as ``Markup``."""
+Every chart has a title and a description for screen readers. This module
+computes the geometry; the elements are written by the macros of
+``site_assets/templates/charts.svg`` (autoescaped, so every label from users is
+escaped there), and a chart reaches the pages as ``Markup``."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from markupsafe import Markup
 
-from psalm_bench.leaderboard.site_data import _clip, esc, fmt_size, fmt_value, source_class
+from psalm_bench.leaderboard.site_data import _clip, fmt_size, fmt_value, source_class
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,11 @@ def date_ticks(lo: int, hi: int, count: int = 6) -> tuple[list[float], str]:
     return [float(t.toordinal()) for t in ticks], fmt
 
 
-def _svg_open(chart_id: str, width: int, height: int, title: str, desc: str) -> str:
-    return (
-        f'<svg class="chart" id="{esc(chart_id)}" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'aria-labelledby="{esc(chart_id)}-t {esc(chart_id)}-d" xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="{esc(chart_id)}-t">{esc(title)}</title><desc id="{esc(chart_id)}-d">{esc(desc)}</desc>'
-    )
+def _draw(macro: str, chart: dict[str, Any]) -> Markup:
+    """A chart from its macro in ``site_assets/templates/charts.svg`` (autoescaped)."""
+    from psalm_bench.leaderboard.site_templates import environment
+
+    return Markup(getattr(environment().get_template("charts.svg").module, macro)(chart))
 
 
 def bar_chart(items: Sequence[tuple[str, float]], *, chart_id: str, title: str, desc: str, unit: str = "") -> Markup:
@@ -87,35 +89,27 @@ def bar_chart(items: Sequence[tuple[str, float]], *, chart_id: str, title: str, 
     width, bar_h, gap, top = 720, 14, 4, 22
     plot_w = width - label_w - 48
     height = top + len(items) * (bar_h + gap) + 8
-    out = [_svg_open(chart_id, width, height, title, desc)]
-    for t in ticks:
-        x = label_w + plot_w * t / axis_max
-        out.append(f'<line class="grid" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 6}"/>')
-        out.append(f'<text class="tick" x="{x:.1f}" y="{top - 8}" text-anchor="middle">{esc(fmt_value(float(t), 0))}{esc(unit)}</text>')
+    bars = []
     for i, (label, value) in enumerate(items):
         y = top + i * (bar_h + gap)
         w = max(0.0, plot_w * max(value, 0.0) / axis_max)
-        out.append(
-            f'<g><title>{esc(label)}: {esc(fmt_value(value, 2))}</title>'
-            f'<text class="lbl" x="{label_w - 6:.1f}" y="{y + bar_h - 3}" text-anchor="end">{esc(_clip(label, 28))}</text>'
-            f'<rect class="bar" x="{label_w:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}"/>'
-            f'<text class="val" x="{label_w + w + 4:.1f}" y="{y + bar_h - 3}">{esc(fmt_value(value))}</text></g>'
-        )
-    out.append("</svg>")
-    return Markup("".join(out))
+        bars.append({"title": f"{label}: {fmt_value(value, 2)}", "label": _clip(label, 28), "y": y, "text_y": y + bar_h - 3,
+                     "w": f"{w:.1f}", "val_x": f"{label_w + w + 4:.1f}", "value": fmt_value(value)})
+    return _draw("bar", {
+        "id": chart_id, "width": width, "height": height, "title": title, "desc": desc, "grid_top": top - 4, "grid_bottom": height - 6,
+        "tick_y": top - 8, "label_x": f"{label_w - 6:.1f}", "bar_x": f"{label_w:.1f}", "bar_h": bar_h, "bars": bars,
+        "ticks": [{"x": f"{label_w + plot_w * t / axis_max:.1f}", "text": fmt_value(float(t), 0) + unit} for t in ticks],
+    })
 
 
-
-
-
-def _marker(source: str, x: float, y: float) -> str:
+def _marker(source: str, x: float, y: float) -> dict[str, str]:
     """Measured: a filled circle; published: a diamond; reported: a square (shape, not only colour)."""
     kind = source_class(source)
     if kind == "measured":
-        return f'<circle class="pt pt-measured" cx="{x:.1f}" cy="{y:.1f}" r="5"/>'
+        return {"kind": kind, "x": f"{x:.1f}", "y": f"{y:.1f}"}
     if kind == "published":
-        return f'<path class="pt pt-published" d="M{x:.1f} {y - 6:.1f}L{x + 6:.1f} {y:.1f}L{x:.1f} {y + 6:.1f}L{x - 6:.1f} {y:.1f}Z"/>'
-    return f'<rect class="pt pt-reported" x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9"/>'
+        return {"kind": kind, "d": f"M{x:.1f} {y - 6:.1f}L{x + 6:.1f} {y:.1f}L{x:.1f} {y + 6:.1f}L{x - 6:.1f} {y:.1f}Z"}
+    return {"kind": kind, "x": f"{x - 4.5:.1f}", "y": f"{y - 4.5:.1f}"}
 
 
 def _text_width(text: str, size: float = 11.0) -> float:
@@ -178,24 +172,14 @@ def scatter_chart(
             return date.fromordinal(int(v)).strftime(date_format)
         return fmt_value(v, 1)
 
-    out = [_svg_open(chart_id, width, height, title, desc)]
-    for t in yticks:
-        out.append(f'<line class="grid" x1="{left}" y1="{py(t):.1f}" x2="{left + pw}" y2="{py(t):.1f}"/>')
-        out.append(f'<text class="tick" x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{esc(fmt_value(float(t), 0 if float(t).is_integer() else 1))}</text>')
-    for t in xticks:
-        out.append(f'<line class="grid" x1="{px(t):.1f}" y1="{top}" x2="{px(t):.1f}" y2="{top + ph}"/>')
-        out.append(f'<text class="tick" x="{px(t):.1f}" y="{top + ph + 18}" text-anchor="middle">{esc(xtick_label(t))}</text>')
-    out.append(f'<line class="axis" x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}"/>')
-    out.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}"/>')
-    out.append(f'<text class="axlabel" x="{left + pw / 2:.1f}" y="{height - 8}" text-anchor="middle">{esc(x_label)}</text>')
-    out.append(f'<text class="axlabel" x="14" y="{top + ph / 2:.1f}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2:.1f})">{esc(y_label)}</text>')
     label_points = len(points) <= 16
     # Markers and labels so far: a label that would cover one is left to the tooltip.
     placed = [(px(xv) - 6, py(p.y) - 6, px(xv) + 6, py(p.y) + 6) for p, xv in zip(points, xs)]
+    drawn = []
     for p, xv in zip(points, xs):
         cx, cy = px(xv), py(p.y)
         x_text = fmt_size(p.x) if x_scale == "log" else (date.fromordinal(int(p.x)).isoformat() if x_scale == "date" else fmt_value(p.x))
-        out.append(f"<g><title>{esc(p.label)} ({esc(p.source)}): {esc(fmt_value(p.y, 2))} at {esc(x_text)}</title>{_marker(p.source, cx, cy)}")
+        label = None
         if label_points:
             text = _clip(p.label, 24)
             anchor = "end" if cx > left + pw * 0.8 else "start"
@@ -205,12 +189,18 @@ def scatter_chart(
                 box = (tx - span if anchor == "end" else tx, ty - 11, tx if anchor == "end" else tx + span, ty + 4)
                 if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
                     placed.append(box)
-                    out.append(f'<text class="ptlabel" x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}">{esc(text)}</text>')
+                    label = {"x": f"{tx:.1f}", "y": f"{ty:.1f}", "anchor": anchor, "text": text}
                     break
-        out.append("</g>")
+        drawn.append({"title": f"{p.label} ({p.source}): {fmt_value(p.y, 2)} at {x_text}", "marker": _marker(p.source, cx, cy), "label": label})
     kinds = sorted({p.source for p in points}, key=lambda s: (s != "measured", s))
-    for i, kind in enumerate(kinds):
-        lx, ly = left + 12 + i * 110, 12
-        out.append(f'{_marker(kind, lx, ly)}<text class="legend" x="{lx + 10}" y="{ly + 4}">{esc(kind)}</text>')
-    out.append("</svg>")
-    return Markup("".join(out))
+    legend = [{"marker": _marker(kind, left + 12 + i * 110, 12), "x": left + 12 + i * 110 + 10, "y": 12 + 4, "kind": kind}
+              for i, kind in enumerate(kinds)]
+    return _draw("scatter", {
+        "id": chart_id, "width": width, "height": height, "title": title, "desc": desc, "left": left, "top": top,
+        "right_x": left + pw, "bottom_y": top + ph, "ytick_x": left - 6, "xtick_y": top + ph + 18,
+        "xlabel_x": f"{left + pw / 2:.1f}", "xlabel_y": height - 8, "mid_y": f"{top + ph / 2:.1f}", "x_label": x_label, "y_label": y_label,
+        "yticks": [{"y": f"{py(t):.1f}", "text_y": f"{py(t) + 4:.1f}", "text": fmt_value(float(t), 0 if float(t).is_integer() else 1)}
+                   for t in yticks],
+        "xticks": [{"x": f"{px(t):.1f}", "text": xtick_label(t)} for t in xticks],
+        "points": drawn, "legend": legend,
+    })
