@@ -38,6 +38,7 @@ class tqdm(_tqdm):  # noqa: N801 - a drop-in for tqdm.tqdm
             kwargs["dynamic_ncols"] = False
             kwargs["ncols"] = None
             kwargs["ascii"] = True
+            kwargs["leave"] = False  # lines stay in a log anyway; tqdm's "leave" would repeat the last one and add a blank
         self._last_line = ""
         super().__init__(*args, **kwargs)
 
@@ -45,11 +46,12 @@ class tqdm(_tqdm):  # noqa: N801 - a drop-in for tqdm.tqdm
         if not getattr(self, "_as_lines", False):
             return super().display(msg, pos)
         closing = msg == ""  # tqdm clears a leave=False bar with an empty message
+        # closing: False, or tqdm follows the clear with a "\r" that a log keeps before its next line
         if self.n == 0 or (closing and self.total is not None and self.n < self.total):
-            return True  # no line before the first item, nor for a run stopped by an error
+            return not closing  # no line before the first item, nor for a run stopped by an error
         line = (str(self) if (msg is None or closing) else msg).strip()
         if line and line != self._last_line:
             self._last_line = line
             self.fp.write(line + "\n")
             self.fp.flush()
-        return True
+        return not closing
