@@ -110,6 +110,7 @@ def reproduce_command(
     ablations: Annotated[bool, typer.Option("--ablations", help="Instead: train the paper's Table 7 (joint vs task-specific) and Table 2 (mask tokens through the LLM or not) runs, equal steps each, score them on the tiny world (or --world) and print both tables beside the paper's rows. Resumes from --out.")] = False,
     ablation_steps: Annotated[int, typer.Option("--ablation-steps", min=1, help="With --ablations: training steps of each of the five runs.")] = 600,
     ablation_config: Annotated[str, typer.Option("--ablation-config", help="With --ablations: the model geometry of the runs (tiny, tiny-paper, bundled, ...).")] = "tiny",
+    no_target_model: Annotated[Optional[Path], typer.Option("--no-target-model", help="Also score, on gRefCOCO, a model trained with no-target sentences (python -m psalm_bench.model.finetune), as its own row labelled NOT zero-shot. [default: none]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score the model and the baselines on every task; print the paper's tables.
@@ -127,7 +128,8 @@ def reproduce_command(
     from psalm_bench.reproduce import render_tables, reproduce
 
     progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py)
-    rep = reproduce(model, world=world, out=out, progress=progress, log=lambda line: typer.echo(line, err=True) if progress else None)
+    rep = reproduce(model, world=world, out=out, progress=progress, log=lambda line: typer.echo(line, err=True) if progress else None,
+                    no_target_model=no_target_model)
     typer.echo(render_tables(rep, "markdown" if markdown else "text"))
     prov = rep.model
     typer.echo(f"model: {prov.get('source')} ({prov.get('config_name')}, {prov.get('steps')} steps on {prov.get('device_kind')}); world: {rep.world}; {rep.seconds:.0f} s")
