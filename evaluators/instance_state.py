@@ -142,7 +142,7 @@ def engine_state(coco_gt: Any, coco_dt: Any, iou_type: str, images: Sequence[int
     """The match state of ``images``, matched by the engine ``chunk`` images at a time:
     its per-image export builds Python dicts (GBs for all of COCO at once), so
     memory stays that of one chunk."""
-    from tqdm import tqdm
+    from psalm_bench.progress import tqdm
 
     from psalm_bench.evaluators.instance import hotcoco_eval
 

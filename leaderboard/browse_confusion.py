@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import load_json
 from psalm_bench.pixelops import joint_histogram
+from psalm_bench.progress import tqdm
 
 
 def panoptic_confusion(gt_json: Path, pred_json: Path, progress: bool = False) -> tuple[np.ndarray, list[str], list[int]]:

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from psalm_bench.errors import InputError
+from psalm_bench.progress import tqdm
 
 FORMAT = "psalm-bench-shard-state"
 FORMAT_VERSION = 1
