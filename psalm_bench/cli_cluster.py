@@ -125,7 +125,7 @@ def finish_shard(engine: Any) -> bool:
 
 def merge_command(
     states: Annotated[List[Path], typer.Argument(help="The shard state files of one run (any order; every shard once).")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file. [default: not written]")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result, with provenance, to this JSON file (- for stdout). [default: not written]")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", "--per-prompt", "--per-sequence", help="Print the task's breakdown table too.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -162,6 +162,13 @@ def merge_command(
         from psalm_bench.world_gt import stamp_world
 
         stamp_world(result, Path(header.world[0]), header.world[1])
+    table = render(result, spec.table_rows, per_class=per_class)
     if json_out is not None:
+        from psalm_bench.stdio import is_stdio, write_json_stdout
+
+        if is_stdio(json_out):  # `--json -`: stdout is the JSON alone, the table goes to stderr (as `eval`)
+            write_json_stdout(result.to_dict(gt=gt_in, pred=pred_in))
+            typer.echo(table, err=True)
+            return
         result.write_json(json_out, gt=gt_in, pred=pred_in)
-    typer.echo(render(result, spec.table_rows, per_class=per_class))
+    typer.echo(table)
