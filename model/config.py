@@ -91,6 +91,11 @@ class DecoderConfig:
     # tokens' own embeddings go to the decoder without the LLM, Mask2Former's way; only for the
     # paper's Table 2 ablation ("w.LLM" unticked).
     query_source: str = "llm"
+    # Not in PSALM (a training-side deviation, 0 = off, as for every shipped config): n > 0 adds to
+    # each query's class embedding an MLP of an n x n crop of its own predicted mask (detached,
+    # cropped to its box), so the class head sees the mask's shape. The world's thing classes
+    # differ only by shape, which a from-scratch tower does not learn from class loss alone.
+    class_shape_descriptor: int = 0
 
 
 QUERY_SOURCES = ("llm", "embeddings")
@@ -166,6 +171,8 @@ class PSALMConfig:
             raise bad("vision.depths", "Swin needs exactly 4 stages")
         if d.query_source not in QUERY_SOURCES:
             raise bad("decoder.query_source", f"{d.query_source!r} is not one of {', '.join(QUERY_SOURCES)}")
+        if d.class_shape_descriptor < 0 or 0 < d.class_shape_descriptor < 4:
+            raise bad("decoder.class_shape_descriptor", f"{d.class_shape_descriptor} is not 0 (off) or >= 4 (crop size)")
         if d.pixel_decoder not in ("fpn", "msdeform"):
             raise bad("decoder.pixel_decoder", f"{d.pixel_decoder!r} is not 'fpn' or 'msdeform'")
         if d.hidden_dim % 32:

@@ -89,6 +89,36 @@ class Conditions:
     regions: torch.Tensor | None = None  # (B, K, d)
 
 
+def mask_shape_crops(masks: torch.Tensor, n: int) -> torch.Tensor:
+    """(B,Q,h,w) mask logits -> (B,Q,n,n) mask probabilities cropped to each mask's box.
+
+    The box is the extent of pixels with probability > 0.5 (the whole map when there is
+    none), so the crop keeps the outline and drops position and size: a shape descriptor.
+    """
+    B, Q, h, w = masks.shape
+    prob = masks.float().sigmoid()
+    on = prob > 0.5
+    rows, cols = on.any(-1), on.any(-2)  # (B,Q,h), (B,Q,w)
+
+    def extent(hit: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.arange(size, device=hit.device, dtype=torch.float32)
+        lo = torch.where(hit, idx, torch.full_like(idx, float(size))).amin(-1)
+        hi = torch.where(hit, idx, torch.full_like(idx, -1.0)).amax(-1)
+        empty = hi < lo
+        lo, hi = torch.where(empty, 0.0, lo), torch.where(empty, size - 1.0, hi)
+        return (lo + 0.5) / size * 2 - 1, (hi + 0.5) / size * 2 - 1  # pixel centres in [-1, 1]
+
+    y0, y1 = extent(rows, h)
+    x0, x1 = extent(cols, w)
+    t = (torch.arange(n, device=masks.device, dtype=torch.float32) + 0.5) / n  # (n,)
+    gy = y0[..., None] + (y1 - y0)[..., None] * t  # (B,Q,n)
+    gx = x0[..., None] + (x1 - x0)[..., None] * t
+    grid = torch.stack([gx[..., None, :].expand(-1, -1, n, -1), gy[..., :, None].expand(-1, -1, -1, n)], -1)
+    crops = F.grid_sample(prob.reshape(B * Q, 1, h, w), grid.reshape(B * Q, n, n, 2), mode="bilinear",
+                          align_corners=False)
+    return crops.reshape(B, Q, n, n).to(masks.dtype)
+
+
 @dataclass
 class PredictionSet:
     masks: torch.Tensor  # (B, Q, h, w) logits at 1/4 resolution
@@ -117,6 +147,9 @@ class MaskedAttentionDecoder(nn.Module):
         self.SEG_proj = MLP(d, d, d, 2)
         self.CLASS_proj = MLP(d, d, d, 2)
         self.REGION_proj = MLP(d, d, d, 2)
+        self.shape_size = cfg.class_shape_descriptor
+        if self.shape_size:  # off in PSALM; see DecoderConfig.class_shape_descriptor
+            self.shape_embed = MLP(self.shape_size**2, d, d, 2)
 
     def heads(self, output: torch.Tensor, mask_features: torch.Tensor, cond: Conditions,
               target_size: tuple[int, int]) -> tuple[PredictionSet, torch.Tensor]:
@@ -124,7 +157,10 @@ class MaskedAttentionDecoder(nn.Module):
         masks = torch.einsum("bqc,bchw->bqhw", self.mask_embed(q), mask_features)
         cls = seg = region = None
         if cond.classes is not None:
-            cls = torch.einsum("bqd,bcd->bqc", self.CLASS_proj(q), cond.classes)
+            class_q = self.CLASS_proj(q)
+            if self.shape_size:
+                class_q = class_q + self.shape_embed(mask_shape_crops(masks.detach(), self.shape_size).flatten(2))
+            cls = torch.einsum("bqd,bcd->bqc", class_q, cond.classes)
             if cond.class_valid is not None:
                 cls = cls.masked_fill(~cond.class_valid[:, None, :], NEG)
         if cond.sentence is not None:
