@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +179,19 @@ def sha256_of(path: str | Path) -> str:
     else:
         return ""
     return digest.hexdigest()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic GC off while a parsed JSON becomes records that are all
+    kept: its passes over the growing heap would find nothing to free
+    (COCO instances GT of 35k annotations 0.46-0.51 -> 0.35-0.36 CPU-s;
+    panoptic GT + predictions of 5000 images 0.50 -> 0.28). Restored as it was,
+    also when the block raises."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
