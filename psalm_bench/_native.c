@@ -1173,6 +1173,41 @@ static PyObject *scan_ints(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* One count of a compressed counts string at s[*p..n) (*p < n), decoded as
+ * pycocotools' rleFrString does: 5-bit groups, bit 5 "more follows", bit 4
+ * of the last group the sign (the delta against the run two back is the
+ * caller's). strict (the checkers): at most 7 characters, the 7th at most 1
+ * in its low bits, where rleFrString's int shift would overflow; otherwise
+ * (the run sweep) at most 13. 1 with *x set and *p past the count; 0 when the
+ * string ends inside it, it is too long, or a character is outside '0'..'o'.
+ * A one-character count, the common case, takes a fast path. The one decoder
+ * of counts digits: every reader below calls it. */
+static inline int read_count(const unsigned char *s, Py_ssize_t n, Py_ssize_t *p, int strict, long long *x) {
+    Py_ssize_t q = *p;
+    int c = s[q] - 48;
+    if (c >= 0 && c < 32) { /* one character: 5 bits, bit 4 the sign */
+        *x = (c & 0x10) ? (long long)c - 32 : (long long)c;
+        *p = q + 1;
+        return 1;
+    }
+    long long v = 0;
+    int k = 0, more = 1;
+    while (more) {
+        if (q >= n || k >= (strict ? 7 : 13)) return 0;
+        c = s[q] - 48;
+        if (c < 0 || c > 63) return 0;
+        if (strict && k == 6 && (c & 0x1f) > 1) return 0;
+        v |= (long long)(c & 0x1f) << (5 * k);
+        more = c & 0x20;
+        q++;
+        k++;
+        if (!more && (c & 0x10)) v |= -1LL << (5 * k);
+    }
+    *x = v;
+    *p = q;
+    return 1;
+}
+
 /* rle_check(counts, height, width) -> (code, total): the verdict on one COCO
  * RLE counts string, decoded as pycocotools' rleFrString does, with the same
  * checks in the same order as masks.first_bad_counts (its pure numpy twin):
@@ -1210,15 +1245,7 @@ static int counts_verdict(const unsigned char *s, Py_ssize_t n, long long height
         p = 0;
         while (p < n) {
             long long x = 0;
-            int k = 0, more = 1;
-            while (more) {
-                int c = s[p] - 48;
-                x |= (long long)(c & 0x1f) << (5 * k);
-                more = c & 0x20;
-                p++;
-                k++;
-                if (!more && (c & 0x10)) x |= -1LL << (5 * k);
-            }
+            if (!read_count(s, n, &p, 1, &x)) break; /* not reached: the checks above passed */
             if (runs > 2) x += back2;
             back2 = back1;
             back1 = x;
@@ -1242,19 +1269,7 @@ static int counts_good(const unsigned char *s, Py_ssize_t n, long long height, l
     if (n == 0) return pixels <= 0;
     while (p < n) {
         long long x = 0;
-        int k = 0, more = 1;
-        while (more) {
-            if (p >= n) return 0;
-            int c = s[p] - 48;
-            if (c < 0 || c > 63) return 0;
-            if (k == 6 && (c & 0x1f) > 1) return 0;
-            x |= (long long)(c & 0x1f) << (5 * k);
-            more = c & 0x20;
-            p++;
-            k++;
-            if (more && k == 7) return 0;
-            if (!more && (c & 0x10)) x |= -1LL << (5 * k);
-        }
+        if (!read_count(s, n, &p, 1, &x)) return 0;
         if (runs > 2) x += back2;
         back2 = back1;
         back1 = x;
@@ -1370,17 +1385,7 @@ typedef struct {
 static inline int next_run(run_reader *r, long long *x) {
     if (r->p >= r->n) return 0;
     long long v = 0;
-    int k = 0, more = 1;
-    while (more) {
-        if (r->p >= r->n || k >= 13) return -1;
-        int c = r->s[r->p] - 48;
-        if (c < 0 || c > 63) return -1;
-        v |= (long long)(c & 0x1f) << (5 * k);
-        more = c & 0x20;
-        r->p++;
-        k++;
-        if (!more && (c & 0x10)) v |= -1LL << (5 * k);
-    }
+    if (!read_count(r->s, r->n, &r->p, 0, &v)) return -1;
     if (r->runs > 2) v += r->back2;
     r->back2 = r->back1;
     r->back1 = v;
@@ -1480,25 +1485,7 @@ static int counts_area_bbox(const unsigned char *s, Py_ssize_t n, long long h, l
     if (n == 0) return 0;
     while (p < n) {
         long long x = 0;
-        int c = s[p] - 48;
-        if (c >= 0 && c < 32) { /* a one-character run, the common case: 5 bits, bit 4 the sign */
-            x = (c & 0x10) ? (long long)c - 32 : (long long)c;
-            p++;
-        } else {
-            int k = 0, more = 1;
-            while (more) {
-                if (p >= n) return 0;
-                c = s[p] - 48;
-                if (c < 0 || c > 63) return 0;
-                if (k == 6 && (c & 0x1f) > 1) return 0;
-                x |= (long long)(c & 0x1f) << (5 * k);
-                more = c & 0x20;
-                p++;
-                k++;
-                if (more && k == 7) return 0;
-                if (!more && (c & 0x10)) x |= -1LL << (5 * k);
-            }
-        }
+        if (!read_count(s, n, &p, 1, &x)) return 0;
         if (runs > 2) x += back2;
         back2 = back1;
         back1 = x;
