@@ -22,7 +22,7 @@ from markupsafe import Markup
 from tqdm import tqdm
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import load_json
+from psalm_bench.formats.result_json import ResultFile, read_result
 from psalm_bench.leaderboard.browse_draw import hex_colour, thumbnail, write_png
 
 ASSETS = Path(__file__).resolve().parent / "site_assets"
@@ -72,7 +72,7 @@ class TaskView:
     def __init__(self, inputs: BrowseInputs):
         self.inputs = inputs
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
         raise NotImplementedError
 
     def draw(self, sample: Sample) -> Picture:
@@ -125,14 +125,13 @@ def browse(
     ``gt`` / ``pred`` default to the files the result's provenance names."""
     start = time.perf_counter()
     result = _load_result(result_path)
-    task = result["task"]
+    task = result.task
     gt, pred = recorded_inputs(result, result_path, gt, pred)
     _views()
     view_cls = VIEWS.get(task)
     if view_cls is None:
         raise InputError(f"task {task!r} has no browse view (browsable: {', '.join(sorted(VIEWS))})", file=result_path)
-    params = result.get("provenance", {}).get("params", {}) or {}
-    view = view_cls(BrowseInputs(task, Path(gt), Path(pred), images, dict(params)))
+    view = view_cls(BrowseInputs(task, Path(gt), Path(pred), images, dict(result.params)))
     gt_files, pred_files = view.hashed_inputs()
     _check_hash(result, result_path, "gt_sha256", gt_files, "ground truth")
     _check_hash(result, result_path, "pred_sha256", pred_files, "prediction")
@@ -140,8 +139,8 @@ def browse(
     deltas: dict[str, float] = {}
     if baseline is not None:
         base = _load_result(baseline)
-        if base["task"] != task:
-            raise InputError(f"baseline is a {base['task']!r} result, not {task!r}", file=baseline)
+        if base.task != task:
+            raise InputError(f"baseline is a {base.task!r} result, not {task!r}", file=baseline)
         before = {s.key: s.score for s in view.samples(base, baseline)}
         paired = [s for s in samples if s.key in before]
         if not paired:
@@ -164,7 +163,7 @@ def browse(
 
     scored: tuple[Path, Path] | None = (view.inputs.gt, view.inputs.pred)
     plots: list[Any] = []
-    n_images = int(result.get("n_samples") or 0)
+    n_images = result.n_samples or 0
     if task == "panoptic" and n_images > CONFUSION_MAX_IMAGES:  # the segment confusion reads every image again
         scored = None
         plots.append(f"No segment confusion matrix: it reads all {n_images} images again (browse draws it up to {CONFUSION_MAX_IMAGES}); "
@@ -177,9 +176,9 @@ def browse(
     return BrowseReport(out, task, len(samples), len(chosen), time.perf_counter() - start)
 
 
-def recorded_inputs(result: dict[str, Any], path: Path, gt: Path | None = None, pred: Path | None = None) -> tuple[Path, Path]:
+def recorded_inputs(result: ResultFile, path: Path, gt: Path | None = None, pred: Path | None = None) -> tuple[Path, Path]:
     """The GT and prediction paths: those given, else the first file of each in ``provenance.inputs``."""
-    inputs = (result.get("provenance") or {}).get("inputs")
+    inputs = result.provenance.inputs if result.provenance is not None else None
     for name, given in (("gt", gt), ("pred", pred)):
         if given is None:
             names = inputs.get(name) if isinstance(inputs, dict) else None
@@ -196,22 +195,21 @@ def _views() -> None:
     import psalm_bench.leaderboard.browse_views  # noqa: F401
 
 
-def _load_result(path: Path) -> dict[str, Any]:
-    data = load_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("task"), str):
-        raise InputError("not a psalm-bench result (no 'task')", file=path)
+def _load_result(path: Path) -> ResultFile:
+    """The result through the one reader (its one-line errors), refused when a view needs records it lacks."""
+    data = read_result(path)
     _views()
-    if data["task"] in VIEWS and data.get("records") is None:
-        if data["task"] in ("instance", "ov-instance"):
+    if data.task in VIEWS and data.records is None:
+        if data.task in ("instance", "ov-instance"):
             raise InputError("the result has no per-image match 'records'; re-run eval --json with --records", file=path)
         raise InputError("the result has no per-sample 'records' (written by an older psalm-bench?); re-run eval --json", file=path)
     return data
 
 
-def _check_hash(result: dict[str, Any], path: Path, key: str, files: list[Path], what: str) -> None:
+def _check_hash(result: ResultFile, path: Path, key: str, files: list[Path], what: str) -> None:
     from psalm_bench.results import _hash_inputs
 
-    expected = result.get("provenance", {}).get(key)
+    expected = getattr(result.provenance, key) if result.provenance is not None else ""
     for f in files:
         if not f.exists():
             raise InputError(f"the {what} {f} is not there (moved?); pass where it is now", file=path)

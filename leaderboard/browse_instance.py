@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.formats.result_json import ResultFile
 from psalm_bench.jsonio import load_json
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import PALETTE, box_mask, compose_segments, load_image
@@ -58,8 +59,8 @@ class InstanceView(TaskView):
 
     score_name = "image AP50"
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
-        records = result["records"]
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
+        records = result.records
         try:
             images = np.asarray(records["images"], dtype=np.int64).reshape(-1)
             pair_image = np.asarray(records["pairs"]["image_id"], dtype=np.int64).reshape(-1)

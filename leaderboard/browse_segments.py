@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.formats.result_json import ResultFile
 from psalm_bench.jsonio import load_json
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import GT_COLOUR, PALETTE, PRED_COLOUR, Layer, compose, compose_segments, load_image, strip
@@ -29,8 +30,8 @@ class PanopticView(TaskView):
     def hashed_inputs(self) -> tuple[list[Path], list[Path]]:
         return [self.inputs.gt, self.inputs.gt.with_suffix("")], [self.inputs.pred, self.inputs.pred.with_suffix("")]
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
-        records = result["records"]
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
+        records = result.records
         if not isinstance(records, dict) or "images" not in records or "segments" not in records:
             raise InputError("panoptic records need 'images' and 'segments'", file=source)
         iou_sum: dict[int, float] = {}
@@ -148,9 +149,9 @@ class VosView(TaskView):
     filters = ("sequence",)
     strip_frames = 8
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
         per: dict[tuple[str, int], list[tuple[Any, float, float]]] = {}
-        for i, row in enumerate(rows(result["records"], source)):
+        for i, row in enumerate(rows(result.records, source)):
             if not all(k in row for k in ("sequence", "object", "frame", "J", "F")):
                 raise InputError("record lacks sequence, object, frame, J or F", file=source, record=f"records[{i}]")
             per.setdefault((str(row["sequence"]), int(row["object"])), []).append((row["frame"], float(row["J"]), float(row["F"])))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import load_json
+from psalm_bench.formats.result_json import read_result
 from psalm_bench.leaderboard.store import Row
 
 SITE_WORST = 12  # samples drawn per result: a page of thumbnails, cheap enough for every row
@@ -40,9 +40,8 @@ def samples_for_row(row: Row, site_root: Path, folder: str, back: tuple[str, str
     if not path.is_file():
         return SamplesLink(None, f"No samples to show: the result file {path} is no longer there.")
     try:
-        data = load_json(path)
-        prov = data.get("provenance") if isinstance(data, dict) else None
-        if not isinstance(prov, dict) or prov.get("gt_sha256") != row.gt_sha256 or (prov.get("pred_sha256") or "") != row.pred_sha256:
+        prov = read_result(path).provenance
+        if prov is None or prov.gt_sha256 != row.gt_sha256 or prov.pred_sha256 != row.pred_sha256:
             return SamplesLink(None, f"No samples to show: the result file {path} has changed since it was added.")
         report = browse(path, None, None, site_root / folder, worst=worst, back=back)
     except (InputError, OSError) as exc:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.formats.result_json import ResultFile
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import (
     GT_COLOUR,
@@ -65,9 +66,9 @@ class InteractiveView(TaskView):
 
     filters = ("prompt",)
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
         out = []
-        for i, row in enumerate(rows(result["records"], source)):
+        for i, row in enumerate(rows(result.records, source)):
             _need(row, ("ann_id", "prompt", "IoU"), source, i)
             metrics = {"IoU": float(row["IoU"]), "I": row.get("I"), "U": row.get("U")}
             out.append(Sample(f"{row['ann_id']}:{row['prompt']}", float(row["IoU"]), f"ann {row['ann_id']} {row['prompt']}",
@@ -116,9 +117,9 @@ class ReferringView(TaskView):
 
     filters = ("target",)
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
         out = []
-        for i, row in enumerate(rows(result["records"], source)):
+        for i, row in enumerate(rows(result.records, source)):
             _need(row, ("sent_id", "IoU"), source, i)
             metrics = {k: row[k] for k in ("IoU", "I", "U", "ref_id") if k in row}
             fields = {"target": "none" if row.get("gt_no_target") else "some"}
@@ -198,13 +199,13 @@ class SemanticView(TaskView):
     score_name = "image mIoU"
     filters = ("class",)
 
-    def samples(self, result: dict[str, Any], source: Path) -> list[Sample]:
-        names = list(result.get("per_class") or {})
+    def samples(self, result: ResultFile, source: Path) -> list[Sample]:
+        names = list(result.table("per_class") or {})
         n = int(self.inputs.params.get("num_classes") or len(names))
         if not n:
             raise InputError("semantic result names no classes (no per_class, no num_classes)", file=source)
         out = []
-        for i, row in enumerate(rows(result["records"], source)):
+        for i, row in enumerate(rows(result.records, source)):
             _need(row, ("image", "cells", "counts"), source, i)
             confusion = np.zeros(n * (n + 1), dtype=np.int64)
             confusion[np.asarray(row["cells"], dtype=np.int64)] = np.asarray(row["counts"], dtype=np.int64)

@@ -15,6 +15,7 @@ import pytest
 from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
 from psalm_bench import evaluate
 from psalm_bench.errors import InputError
+from psalm_bench.formats.result_json import read_result
 from psalm_bench.leaderboard.browse import BrowseInputs, browse
 from psalm_bench.leaderboard.browse_instance import InstanceView
 
@@ -48,9 +49,8 @@ def test_image_ap50_is_pycocotools_ap50_of_that_image(tmp_path):
     gt, pred = _boxes_case(tmp_path)
     result = evaluate("instance", gt, pred, iou_type="bbox", records=True, progress=False)
     result.write_json(tmp_path / "r.json", gt, pred)
-    data = json.loads((tmp_path / "r.json").read_text())
     view = InstanceView(BrowseInputs("instance", gt, pred, None, {"iou_type": "bbox"}))
-    samples = view.samples(data, tmp_path / "r.json")
+    samples = view.samples(read_result(tmp_path / "r.json"), tmp_path / "r.json")
     assert len(samples) == 6 and len({round(s.score, 6) for s in samples}) > 2
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(gt))

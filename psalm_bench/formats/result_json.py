@@ -55,6 +55,24 @@ class ResultFile:
         """The evaluation options (empty without provenance)."""
         return self.provenance.params if self.provenance is not None else {}
 
+    def table(self, name: str) -> dict[str, dict[str, Any]] | None:
+        """The breakdown table ``name`` (``per_class``, ``per_prompt``, ``per_sequence``) if the result holds it."""
+        return self.breakdown if self.breakdown_name == name else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checked result as JSON values, in the file's keys (for code that takes the plain document, e.g. plots)."""
+        out: dict[str, Any] = {"task": self.task, "metrics": dict(self.metrics), "n_samples": self.n_samples, "warnings": list(self.warnings)}
+        if self.breakdown_name is not None:
+            out[self.breakdown_name] = self.breakdown
+        for key, value in (("records", self.records), ("curves", self.curves)):
+            if value is not None:
+                out[key] = value
+        if self.provenance is not None:
+            prov = self.provenance
+            out["provenance"] = {"psalm_bench": prov.psalm_bench, "gt_sha256": prov.gt_sha256, "pred_sha256": prov.pred_sha256,
+                                 "params": dict(prov.params), **({"inputs": prov.inputs} if prov.inputs is not None else {})}
+        return out
+
 
 def read_result(source: Mapping[str, Any] | str | Path, *, role: str = "result", require: Require | None = None,
                 need_provenance: bool = False) -> ResultFile:
