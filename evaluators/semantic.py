@@ -25,7 +25,7 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
 from psalm_bench.pixelops import joint_histogram
-from psalm_bench.pngdecode import label_pair_counts
+from psalm_bench.pngdecode import CONFUSION_SCRATCH_BYTES, label_confusion
 from psalm_bench.formats.semantic import InflatedLabelMap, LabelMap, SampleLoader, SemanticSample, load_class_names, samples_from_folders, samples_from_panoptic
 from psalm_bench.results import EvalResult
 
@@ -92,9 +92,10 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         # matrix, count): what a report needs to bootstrap over images
         self.records: list[dict[str, Any]] = []
         self._pair_table: np.ndarray | None = None  # scratch, not state
+        self._scratch: bytearray | None = None  # label_confusion's count table, not state
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_pair_table": None}
+        return {**self.__dict__, "_pair_table": None, "_scratch": None}
 
     def config(self) -> dict[str, Any]:
         return {"class_names": self.class_names, "ignore_label": self.ignore_label, "protocol": self.protocol}
@@ -115,17 +116,14 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         the n x (n+1) matrix, ascending) and their counts, read off the table
         of (gt value, pred value) pairs; labels out of range are refused."""
         n = len(self.class_names)
-        fused = None
         if isinstance(gt, InflatedLabelMap) and isinstance(pred, InflatedLabelMap):
-            # straight from the two PNGs' scanlines: the same pairs, no image
-            fused = label_pair_counts(gt.scanlines, pred.scanlines, gt.height, gt.width)
-        if fused is not None:
-            pairs, pair_counts = fused
-            size = 256
-        else:
-            table, size = self._label_table(gt.labels, pred.labels)
-            pairs = np.flatnonzero(table)
-            pair_counts = table[pairs].astype(np.int64)
+            # straight from the two PNGs' scanlines: the same cells and checks, no image
+            fused = self._fused_cells(gt, pred, n)
+            if fused is not None:
+                return fused
+        table, size = self._label_table(gt.labels, pred.labels)
+        pairs = np.flatnonzero(table)
+        pair_counts = table[pairs].astype(np.int64)
         ignore = self.ignore_label % size if -size <= self.ignore_label < size else None  # as a table index
         gt_values, pred_values = np.divmod(pairs, size)
         self._check_range(gt_values, n, ignore, gt.source)
@@ -134,6 +132,20 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         self._check_range(pred_values, n, ignore, pred.source)
         cells = gt_values * (n + 1) + np.minimum(pred_values, n)  # the ignore label: column n, 'no prediction'
         return cells, pair_counts
+
+    def _fused_cells(self, gt: InflatedLabelMap, pred: InflatedLabelMap, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``_image_cells`` in one C call on the scanlines (None: decode instead)."""
+        if self._scratch is None:
+            self._scratch = bytearray(CONFUSION_SCRATCH_BYTES)
+        ignore = self.ignore_label % 256 if -256 <= self.ignore_label < 256 else -1  # as a byte value
+        fused = label_confusion(gt.scanlines, pred.scanlines, gt.height, gt.width, n, ignore, self._scratch)
+        if fused is None:
+            return None
+        cells, counts, bad_gt, bad_pred = fused
+        for bad, source in ((bad_gt, gt.source), (bad_pred, pred.source)):
+            if bad >= 0:
+                raise _not_a_class(bad, n, source)
+        return cells, counts
 
     def _label_table(self, gt_labels: np.ndarray, pred_labels: np.ndarray) -> tuple[np.ndarray, int]:
         """The flat (gt value, pred value) count table of two decoded maps and its side."""
@@ -152,8 +164,7 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         """Refuse the smallest value that is neither a class index nor the ignore label."""
         over = values[(values >= n) & (values != ignore)] if ignore is not None else values[values >= n]
         if over.size:
-            label = int(over.min())
-            raise InputError(f"label {label} is not a class index (0..{n - 1}) nor the ignore label", file=source)
+            raise _not_a_class(int(over.min()), n, source)
 
     def merge(self, other: "SemanticEvaluator") -> "SemanticEvaluator":
         self.confusion += other.confusion
@@ -190,6 +201,10 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
             breakdown=per_class,
             records=self.records,
         )
+
+
+def _not_a_class(label: int, n: int, source: str) -> InputError:
+    return InputError(f"label {label} is not a class index (0..{n - 1}) nor the ignore label", file=source)
 
 
 def _percent(value: float) -> float:

@@ -116,6 +116,34 @@ def label_pair_counts(a: bytes, b: bytes, height: int, width: int) -> tuple[np.n
     return np.frombuffer(cells, dtype=np.int64), np.frombuffer(counts, dtype=np.int64)
 
 
+#: Bytes of the scratch buffer ``label_confusion`` counts in: a 256 x 256
+#: uint32 table (kept zero between calls) and its list of cells in use.
+CONFUSION_SCRATCH_BYTES = 2 * 65536 * 4
+
+
+def label_confusion(a: bytes, b: bytes, height: int, width: int, n_classes: int, ignore: int,
+                    scratch: bytearray) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """One image's semantic confusion from two inflated label maps (``a`` the
+    ground truth, from ``inflate_label_png``): the ascending flat cells
+    ``gt * (n + 1) + column`` of the n x (n + 1) matrix (column n: the
+    prediction is ``ignore``) and their int64 counts, pixels whose ground
+    truth is not a class left out; then the smallest ground-truth value and
+    the smallest prediction (over scored pixels) that is neither a class nor
+    ``ignore`` (the ignore label as a byte value, or -1), -1 when none.
+    ``scratch`` (``CONFUSION_SCRATCH_BYTES``, zero-filled when made) is reused
+    from image to image: a fresh 512 KB table per image cost more in page
+    faults than the counting. None when not handled here (an unknown filter
+    type, an extension without this function): decode the maps instead."""
+    count = getattr(_filters, "label_confusion", None)
+    if count is None:
+        return None
+    try:
+        cells, counts, bad_a, bad_b = count(a, b, height, width, n_classes, ignore, scratch)
+    except ValueError:
+        return None
+    return np.frombuffer(cells, dtype=np.int64), np.frombuffer(counts, dtype=np.int64), bad_a, bad_b
+
+
 def panoptic_stream(data: bytes) -> tuple[bytes, int, int, int] | None:
     """(IDAT zlib stream, height, width, bpp) of an 8-bit RGB(A) PNG, not yet
     inflated, or None (decode it the general way)."""
