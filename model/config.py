@@ -113,6 +113,11 @@ class LossConfig:
     num_points: int = 12544
     oversample_ratio: float = 3.0
     importance_sample_ratio: float = 0.75
+    # Not in PSALM (a training-side deviation, 0 = off, as for every shipped config): w > 0 adds an
+    # auxiliary per-pixel class loss on the pixel decoder's 1/8 map, scored against the class
+    # condition embeddings (no new parameters), in category batches only. It asks every pixel of
+    # the map the queries read to say its class, so shape evidence reaches the class head.
+    pixel_class_weight: float = 0.0
 
 
 @dataclass
@@ -185,6 +190,8 @@ class PSALMConfig:
             raise bad("sentence_pooling", f"{self.sentence_pooling!r} is not 'mean' or 'last'")
         if self.region_pooling_eval not in ("mean", "points"):
             raise bad("region_pooling_eval", f"{self.region_pooling_eval!r} is not 'mean' or 'points'")
+        if not (isinstance(self.loss.pixel_class_weight, (int, float)) and 0.0 <= self.loss.pixel_class_weight < float("inf")):
+            raise bad("loss.pixel_class_weight", f"{self.loss.pixel_class_weight!r} is not a finite number >= 0 (0 = off)")
         if self.loss.mask_loss not in ("full", "points"):
             raise bad("loss.mask_loss", f"{self.loss.mask_loss!r} is not 'full' or 'points'")
         if self.projector.stride not in (1, 2):

@@ -27,7 +27,7 @@ from .config import LossConfig
 from .psalm import PSALMOutputs
 from .samples import CATEGORY_TASKS, Batch
 
-LOSS_TERMS = ("class", "seg", "region", "mask", "dice")
+LOSS_TERMS = ("class", "seg", "region", "mask", "dice")  # "pixel_class" joins them when loss.pixel_class_weight > 0
 
 
 @dataclass
@@ -127,6 +127,21 @@ class PSALMCriterion:
             out.append(per)
         return out
 
+    @staticmethod
+    def pixel_class_loss(logits: torch.Tensor, batch: Batch, tgt_full: torch.Tensor, counts: list[int]) -> torch.Tensor:
+        """Soft-target cross-entropy of (B,C,h,w) pixel class logits (background last) against
+        each pixel's class coverage (GT masks area-pooled to h x w; uncovered -> background)."""
+        logits = logits.float()
+        B, C, h, w = logits.shape
+        cover = F.adaptive_avg_pool2d(tgt_full.unsqueeze(1), (h, w))[:, 0] if tgt_full.shape[0] else tgt_full.new_zeros((0, h, w))
+        target = logits.new_zeros((B, C, h, w))
+        owner = torch.repeat_interleave(torch.arange(B, device=logits.device), torch.tensor(counts, device=logits.device))
+        if cover.shape[0]:
+            labels = torch.cat(batch.target_labels).to(logits.device)
+            target.index_put_((owner, labels), cover.to(logits.device), accumulate=True)
+        target[:, -1] = (1.0 - target[:, :-1].sum(1)).clamp_min(0.0)
+        return -(target * logits.log_softmax(1)).sum(1).mean()
+
     def __call__(self, outputs: PSALMOutputs, batch: Batch) -> LossResult:
         c = self.cfg
         preds = outputs.predictions
@@ -191,6 +206,10 @@ class PSALMCriterion:
             for k, v in parts.items():
                 total = total + v
                 acc[k] = acc[k] + v.detach() if k in acc else v.detach()
+        if outputs.pixel_class_logits is not None and c.pixel_class_weight > 0:
+            pixel = c.pixel_class_weight * self.pixel_class_loss(outputs.pixel_class_logits, batch, tgt_full, counts)
+            total = total + pixel
+            acc["pixel_class"] = pixel.detach()
         names = list(acc)
         values = torch.stack([acc[k] for k in names]).cpu().tolist() if names else []  # one sync for logging
         terms = dict.fromkeys(LOSS_TERMS, 0.0)

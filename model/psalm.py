@@ -13,7 +13,7 @@ from psalm_bench.errors import InputError
 
 from .config import PSALMConfig
 from .pixel_decoder import build_pixel_decoder
-from .predictor import Conditions, MaskedAttentionDecoder, PredictionSet
+from .predictor import NEG, Conditions, MaskedAttentionDecoder, PredictionSet
 from .samples import CATEGORY_TASKS, Batch
 from .tokenizer import PSALMTokenizer
 
@@ -31,6 +31,7 @@ class PSALMOutputs:
     predictions: list[PredictionSet]
     class_valid: torch.Tensor | None = None  # (B, C)
     region_valid: torch.Tensor | None = None  # (B, K)
+    pixel_class_logits: torch.Tensor | None = None  # (B, C, h/8, w/8): loss.pixel_class_weight > 0, training only
 
     @property
     def final(self) -> PredictionSet:
@@ -140,8 +141,19 @@ class PSALM(nn.Module):
             cond.regions = self.region_projector(hidden[rows, batch.region_pos])
         mask_features, multi_scale = self.pixel_decoder(feats)
         preds = self.predictor(multi_scale, mask_features, queries, cond)
+        pixel_cls = None
+        if self.training and self.config.loss.pixel_class_weight > 0 and cond.classes is not None:
+            pixel_cls = self.pixel_class_logits(multi_scale[-1], cond)
         return PSALMOutputs(task, preds, class_valid=batch.cond_valid if task in CATEGORY_TASKS else None,
-                            region_valid=batch.region_valid)
+                            region_valid=batch.region_valid, pixel_class_logits=pixel_cls)
+
+    @staticmethod
+    def pixel_class_logits(fmap: torch.Tensor, cond: Conditions) -> torch.Tensor:
+        """(B,d,h,w) 1/8 map x (B,C,d) class embeddings -> (B,C,h,w) logits, padded columns NEG."""
+        logits = torch.einsum("bdhw,bcd->bchw", fmap, cond.classes.to(fmap.dtype))
+        if cond.class_valid is not None:
+            logits = logits.masked_fill(~cond.class_valid[:, :, None, None], NEG)
+        return logits
 
     # -------------------------------------------------------------------------------------
     def parameter_counts(self) -> dict[str, int]:
