@@ -60,7 +60,11 @@ def read_regular_file(path: str | Path, *, what: str = "a file", limit: int | No
 def load_json(path: str | Path) -> Any:
     """Parse a JSON file; a missing, malformed or non-regular file is an InputError."""
     path = Path(path)
-    data = read_regular_file(path, what="a JSON file")
+    return parse_json(read_regular_file(path, what="a JSON file"), path)
+
+
+def parse_json(data: bytes, path: Path) -> Any:
+    """The whole-document parse of load_json (``path`` names the file in errors)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -75,6 +79,70 @@ def load_json(path: str | Path) -> Any:
         raise InputError(f"not valid JSON ({exc})", file=path) from None
     except RecursionError:
         raise InputError("not valid JSON (nested too deep)", file=path) from None
+
+
+class JsonArray:
+    """The elements of one JSON array of a file, parsed one at a time as they
+    are iterated, so that a loader turning each into a kept record never holds
+    the whole document tree (orjson's yyjson tree plus the Python objects,
+    several times the file). Any element orjson refuses (bad syntax, NaN, an
+    integer over 64 bits) sends the rest of the iteration to the whole-file
+    parse: its one-line error, or json's values, exactly as load_json."""
+
+    __slots__ = ("_data", "_spans", "_path", "_key")
+
+    def __init__(self, data: bytes, spans: bytes, path: Path, key: str | None):
+        self._data = data
+        self._spans = memoryview(spans).cast("q")
+        self._path = path
+        self._key = key  # the top-level member holding the array; None: the document is the array
+
+    def __len__(self) -> int:
+        return len(self._spans) // 2
+
+    def __iter__(self) -> Iterator[Any]:
+        view, spans, loads = memoryview(self._data), self._spans, orjson.loads
+        for k in range(len(spans) // 2):
+            try:
+                value = loads(view[spans[2 * k] : spans[2 * k + 1]])
+            except orjson.JSONDecodeError:
+                document = parse_json(self._data, self._path)
+                yield from (document if self._key is None else document[self._key])[k:]
+                return
+            yield value
+
+
+def load_json_pieces(path: str | Path, arrays: tuple[str, ...] = ()) -> Any:
+    """load_json for a large ground truth: a top-level array, or the members
+    named in ``arrays`` of a top-level object when they are arrays, come back
+    as a JsonArray (parsed element by element while iterated); everything
+    else as load_json gives it. Without psalm_bench._native, or where the
+    file's outer structure is not plain JSON, it is load_json."""
+    path = Path(path)
+    data = read_regular_file(path, what="a JSON file")
+    try:
+        from psalm_bench._native import json_spans
+    except ImportError:
+        return parse_json(data, path)
+    top = json_spans(data, 0, True)
+    if top is None:
+        return parse_json(data, path)
+    offsets = memoryview(top[1]).cast("q")
+    first = 0
+    while data[first] in b" \t\n\r":  # json_spans found a container, so this stops at [ or {
+        first += 1
+    if data[first] == 0x5B:  # [
+        return JsonArray(data, top[1], path, None)
+    view, members = memoryview(data), {}
+    try:
+        for k in range(0, len(offsets), 4):
+            key = orjson.loads(view[offsets[k] : offsets[k + 1]])
+            start, end = offsets[k + 2], offsets[k + 3]
+            inner = json_spans(data, start, False) if key in arrays and data[start : start + 1] == b"[" else None
+            members[key] = JsonArray(data, inner[1], path, key) if inner is not None else orjson.loads(view[start:end])
+    except orjson.JSONDecodeError:
+        return parse_json(data, path)
+    return members
 
 
 def _default(obj: Any) -> Any:

@@ -68,3 +68,21 @@ def test_predictions_round_trip(interactive_gt: Path, tmp_path: Path) -> None:
     twice = write_jsonl(tmp_path / "t.jsonl", [lines[0], lines[0]])
     with pytest.raises(InputError, match="duplicate prediction for \\(ann_id 30, point\\), first on line 1"):
         load_interactive_predictions(twice, gt)
+
+
+def test_polygons_kept_compact_and_given_back_as_read(interactive_gt: Path) -> None:
+    """Polygons are stored as float64 arrays (8 bytes a coordinate), handed
+    back as the coordinate lists of the file; the records stream from the
+    file one image at a time, with the same result as from the parsed list."""
+    from array import array
+
+    from psalm_bench.formats.interactive import interactive_gt_from_list
+    from psalm_bench.jsonio import load_json
+
+    gt = load_interactive_gt(interactive_gt)
+    polygon = next(a for image in gt.images for a in image.anns if a.id == 30)
+    assert all(isinstance(c, array) and c.typecode == "d" for c in polygon.polygon_coords)
+    assert polygon.polygons == [[4.0, 4.0, 22.0, 4.0, 22.0, 18.0, 4.0, 18.0]]
+    assert not hasattr(polygon, "__dict__")
+    again = interactive_gt_from_list(load_json(interactive_gt), interactive_gt)
+    assert again == gt
