@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from psalm_bench.errors import InputError
+from psalm_bench.progress import tqdm
 
 from .checkpoint import STATE_FILE, load_training_state, save_model, save_training_state
 from .config import PSALMConfig
@@ -249,8 +249,9 @@ def _train(config: PSALMConfig, sample_source: Callable[[int], list[TrainSample]
                        "seconds": round(run.wall + time.monotonic() - t0, 3)}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
+            # postfix first, without a redraw: in a CI log a redraw is a line, so lines come only at update's interval
+            bar.set_postfix(loss=f"{run.last['loss']:.3f}", task=batch.task, refresh=False)
             bar.update(1)
-            bar.set_postfix(loss=f"{run.last['loss']:.3f}", task=batch.task)
             timed_out = max_seconds is not None and time.monotonic() - t0 >= max_seconds
             if step == steps or timed_out or (checkpoint_every and step % checkpoint_every == 0):
                 _snapshot(run, state_path, step, run.wall + (time.monotonic() - t0), config, tokenizer, hyper)

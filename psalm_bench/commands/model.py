@@ -6,7 +6,6 @@ The only command code that imports psalm_bench.model (lazily, after
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -45,7 +44,7 @@ def train_command(
     recipe = Recipe(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup, seed=seed, world_seed=world_seed,
                     checkpoint_every=max(1, min(200, steps // 8)))
     summary = train_on_world(cfg, out, recipe, device=device, max_seconds=None if max_minutes is None else 60 * max_minutes,
-                             progress=not quiet and sys.stderr.isatty(), loader_workers=loader_workers)
+                             progress=not quiet, loader_workers=loader_workers)  # a bar on a terminal, lines in a CI log
     losses = ", ".join(f"{k} {v:.3f}" for k, v in summary.last_losses.items())
     state = "finished" if summary.completed else "paused (run the same command to resume)"
     typer.echo(f"{state} at step {summary.step}/{summary.steps} on {summary.device} after {summary.wall_seconds / 60:.1f} min; last losses: {losses}")
