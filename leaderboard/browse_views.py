@@ -27,6 +27,7 @@ from psalm_bench.leaderboard.browse_draw import (
     with_zoom,
 )
 from psalm_bench.masks import decode, to_rle
+from psalm_bench.tables import MISSING
 
 
 def rows(records: Any, source: Path) -> list[dict[str, Any]]:
@@ -217,7 +218,7 @@ class SemanticView(TaskView):
             score = float(ious.mean()) if present.any() else 1.0
             label = names if len(names) == n else [str(c) for c in range(n)]
             classes = [label[c] for c in np.flatnonzero(present)]
-            worst = min(zip(ious, classes)) if classes else (1.0, "-")
+            worst = min(zip(ious, classes)) if classes else (1.0, MISSING)
             metrics = {"image mIoU": score, "pixel accuracy": float(inter.sum() / max(1, confusion[:, :n].sum())),
                        "classes": len(classes), "worst class": f"{worst[1]} ({worst[0]:.3f})"}
             out.append(Sample(str(row["image"]), score, str(row["image"]), metrics, {"class": ""}, (str(row["image"]), label)))

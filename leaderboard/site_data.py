@@ -20,6 +20,7 @@ from typing import Any
 from psalm_bench.leaderboard.report import LOWER_IS_BETTER
 from psalm_bench.leaderboard.store import OFFICIAL, Row
 from psalm_bench.results import BREAKDOWNS  # noqa: F401 - the site's pages label breakdown rows with it
+from psalm_bench.tables import MISSING, fmt
 from psalm_bench.tasks import TASKS
 
 # The number a board is ranked by, where it is not the task's first headline metric.
@@ -55,16 +56,11 @@ def stable_name(*parts: str) -> str:
 
 
 def fmt_value(value: Any, digits: int = 1) -> str:
-    """Tables round to one decimal (FORMATS.md); integers stay integers."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if math.isfinite(value) else "–"
-    return str(value)
+    """The table model's text (:func:`psalm_bench.tables.fmt`: one decimal, FORMATS.md; the one
+    missing mark); a float that is not finite is missing too."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return MISSING
+    return fmt(value, digits)
 
 
 def _is_number(value: Any) -> bool:
@@ -301,7 +297,7 @@ def _last_update(rows: Sequence[Row]) -> str:
 
 
 def _day(iso: str) -> str:
-    return iso[:10] if iso else "–"
+    return iso[:10] if iso else MISSING
 
 
 @dataclass

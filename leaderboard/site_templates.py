@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from psalm_bench.tables import escape
+from psalm_bench.tables import MISSING, escape
 
 ASSETS = Path(__file__).resolve().with_name("site_assets")
 TEMPLATES = ASSETS / "templates"
@@ -22,8 +22,10 @@ TEMPLATES = ASSETS / "templates"
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True, finalize=escape, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, finalize=escape, undefined=jinja2.StrictUndefined)
+    env.globals["missing"] = MISSING  # the table model's one missing-value mark, for the pages' own text
+    return env
 
 
 def render(template: str, **context: Any) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from psalm_bench.errors import InputError
+from psalm_bench.results import BREAKDOWNS
 
 if TYPE_CHECKING:
     import jinja2
@@ -422,7 +423,7 @@ def breakdown_table(result: Any) -> str:
         return ""
     first = next(iter(result.breakdown.values()))
     columns = [k for k in first if k not in ("id",)]
-    label = {"per_class": "class", "per_prompt": "prompt", "per_sequence": "sequence"}.get(result.breakdown_name or "", "name")
+    label = BREAKDOWNS.get(result.breakdown_name or "", "name")
     rows = [[name] + [values.get(c) for c in columns] for name, values in result.breakdown.items()]
     return grid([label] + columns, rows)
 
