@@ -17,23 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from psalm_bench.evaluators.base import Evaluator, MetricSpec
+from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import read_regular_file
 from psalm_bench.formats.coco import (Category, CocoInstances, ImageInfo, ResultColumns, load_detections, load_instances, results_columns,
                                       rle_sizes_match_images, unknown_category_warning)
-from psalm_bench.results import EvalResult
+from psalm_bench.results import EvalResult, bytes_digest, digest_key
+from psalm_bench.specs import INSTANCE as SPEC
 from psalm_bench.stdio import quiet_stderr
-
-METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
-IOU_TYPES = ("segm", "bbox")
 
 # AP/AR come from the COCOeval engine in compute(); the report re-accumulates them from the
 # per-image match state (`eval --records`) with instance_state.bootstrap_stats, which equals it bit for bit
-SPEC = MetricSpec(
-    task="instance", metrics=tuple(METRICS), rows=(tuple(METRICS[:6]), tuple(METRICS[6:])), protocols=("pycocotools",),
-    unit="images", records_optional=True,
-)
+METRICS = list(SPEC.metrics)
+IOU_TYPES = ("segm", "bbox")
 
 
 @dataclass
@@ -294,11 +290,13 @@ def evaluate_instance(
     if ground_truth is None:
         ground_truth = load_instances(gt, check_boxes=iou_type == "bbox")
     notes: list[str] = []
+    digests: dict[str, str] = {}
     if workers is None or isinstance(workers, int):
-        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes, release_source=own)
+        coco_gt, coco_dt = engine_inputs(gt, pred, iou_type, ground_truth, notes, release_source=own, digests=digests)
         result = score_with_engine(coco_gt, coco_dt, ground_truth.categories, iou_type, len(ground_truth.images),
                                    records=bool(records), progress=progress)
         result.warnings.extend(ground_truth.warnings + notes)
+        result.input_digests.update(digests)
         return result
     from psalm_bench.evaluators.instance_state import ImageMatcher, InstanceStateEvaluator, state_records
     from psalm_bench.parallel import run_sharded
@@ -316,12 +314,14 @@ def evaluate_instance(
 
 
 def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth: CocoInstances, notes: list[str] | None = None,
-                  release_source: bool = False) -> tuple[Any, Any]:
+                  release_source: bool = False, digests: dict[str, str] | None = None) -> tuple[Any, Any]:
     """The engine's ground truth and validated results (a bad record is one
     InputError; what pycocotools accepts but ignores is a line in ``notes``).
     ``release_source``: the caller owns ``ground_truth`` and needs only its
     images, categories and warnings after: the JSON object and annotations
-    are let go once the engine has its copy, so the results reuse their memory."""
+    are let go once the engine has its copy, so the results reuse their memory.
+    ``digests`` gets the results file's sha256 from the bytes read here
+    (``EvalResult.input_digests``), so the provenance does not read it again."""
     import hotcoco
 
     # the engine takes the object just validated: the file is parsed once
@@ -329,7 +329,11 @@ def engine_inputs(gt: str | Path, pred: str | Path, iou_type: str, ground_truth:
     if release_source:
         ground_truth.source, ground_truth.annotations = None, []
     # a plain mask results file: read and checked in one C pass, handed over as columns
-    columns = results_columns(read_regular_file(pred, what="a COCO results JSON file"), ground_truth)
+    data = read_regular_file(pred, what="a COCO results JSON file")
+    if digests is not None:
+        digests[digest_key(pred)] = bytes_digest(data)
+    columns = results_columns(data, ground_truth)
+    del data  # the columns hold what is needed; the bytes' memory goes back before matching
     if columns is not None:
         coco_dt = _engine_load_columns(coco_gt, columns)
         del columns

@@ -24,6 +24,9 @@ class EvalResult:
     arrays, dataclasses); the JSON carries them under ``records``.
     ``curves`` holds what a plot needs beyond the tables (instance: the
     precision-recall curves, ``evaluators/instance.py``), under ``curves``.
+    ``input_digests``: the sha256 of input files an evaluator hashed from the
+    bytes it scored (``digest_key`` -> hex), so the provenance does not read
+    a results file of hundreds of MB a second time; not in the JSON itself.
     """
 
     task: str
@@ -35,6 +38,7 @@ class EvalResult:
     breakdown: dict[str, dict[str, Any]] | None = None
     records: Any = None
     curves: dict[str, Any] | None = None
+    input_digests: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self, gt: str | Path | list[Path] | None = None, pred: str | Path | list[Path] | None = None) -> dict[str, Any]:
         from psalm_bench import __version__
@@ -50,8 +54,8 @@ class EvalResult:
             out["records"] = self.records
         out["provenance"] = {
             "psalm_bench": __version__,
-            "gt_sha256": input_digest(gt),
-            "pred_sha256": input_digest(pred),
+            "gt_sha256": input_digest(gt, self.input_digests),
+            "pred_sha256": input_digest(pred, self.input_digests),
             "params": dict(self.params),
         }
         if gt is not None and pred is not None:  # where the scored files were, so `browse` and the site can find them
@@ -93,19 +97,40 @@ def _input_names(paths: str | Path | list[Path]) -> list[str]:
     return [Path(p).resolve().as_posix() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
 
 
-def input_digest(paths: str | Path | list[Path] | None) -> str:
+def digest_key(path: str | Path) -> str:
+    """The key of ``EvalResult.input_digests``: the file's resolved POSIX path."""
+    return Path(path).resolve().as_posix()
+
+
+def bytes_digest(data: bytes) -> str:
+    """sha256 of bytes already read: what ``sha256_of`` gives for a file holding them."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def input_digest(paths: str | Path | list[Path] | None, known: dict[str, str] | None = None) -> str:
     """One digest for an input, which may be a file plus its PNG folder: a
-    result's ``gt_sha256`` / ``pred_sha256`` ("" for a missing path)."""
+    result's ``gt_sha256`` / ``pred_sha256`` ("" for a missing path). A file
+    in ``known`` (``digest_key`` -> sha256, hashed as it was read) is not read again."""
     if paths is None:
         return ""
     if isinstance(paths, (str, Path)):
-        return sha256_of(paths)
+        return _file_digest(paths, known)
     import hashlib
 
-    parts = [sha256_of(p) for p in paths]
+    parts = [_file_digest(p, known) for p in paths]
     if len(parts) == 1:
         return parts[0]
     return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def _file_digest(path: str | Path, known: dict[str, str] | None) -> str:
+    if known:
+        digest = known.get(digest_key(path))
+        if digest is not None:
+            return digest
+    return sha256_of(path)
 
 
 _hash_inputs = input_digest  # the name browse and cli_cluster import
