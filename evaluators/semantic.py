@@ -134,11 +134,11 @@ class SemanticEvaluator(Evaluator[LabelMap | np.ndarray, LabelMap | np.ndarray])
         return cells, pair_counts
 
     def _fused_cells(self, gt: InflatedLabelMap, pred: InflatedLabelMap, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """``_image_cells`` in one C call on the scanlines (None: decode instead)."""
+        """``_image_cells`` counted from the two streams' scanlines in C (None: decode instead)."""
         if self._scratch is None:
             self._scratch = bytearray(CONFUSION_SCRATCH_BYTES)
         ignore = self.ignore_label % 256 if -256 <= self.ignore_label < 256 else -1  # as a byte value
-        fused = label_confusion(gt.scanlines, pred.scanlines, gt.height, gt.width, n, ignore, self._scratch)
+        fused = label_confusion((gt.stream, gt.height, gt.width), (pred.stream, pred.height, pred.width), n, ignore, self._scratch)
         if fused is None:
             return None
         cells, counts, bad_gt, bad_pred = fused

@@ -18,9 +18,10 @@
  * 6. Intersect two compressed RLEs on their runs (`rle_inter_union`).
  * 7. Count (a, b) label pairs of two PNG label maps straight from their
  * inflated scanlines (`label_pair_counts`): mIoU's confusion, no image;
- * `label_confusion` gives the confusion's cells themselves, range checked,
- * counted in a caller's reused table (no 512 KB calloc and its page faults
- * per image).
+ * `label_confusion_rows` counts them a block of rows at a time into a
+ * caller's reused table (no 512 KB calloc, no 300 KB of scanlines per map:
+ * page faults) and `label_confusion_cells` gives the confusion's cells,
+ * range checked.
  * 8. The same for two panoptic PNGs' dense segment indices, a block of rows
  * at a time (`panoptic_pair_rows`): PQ's intersection table, no index map.
  * 8b. PQ's matching of one image from that table (`panoptic_match`): what
@@ -1122,37 +1123,103 @@ static PyObject *label_pair_counts(PyObject *self, PyObject *args) {
     return result;
 }
 
-/* label_confusion(raw_a, raw_b, height, width, n, ignore, scratch) ->
- * (cells, counts, bad_a, bad_b): one image's mIoU confusion straight from
- * two inflated label maps (a the ground truth): the ascending flat cells
- * a * (n + 1) + column of the n x (n + 1) matrix (column b, or n for b ==
- * ignore: no prediction) as int64 bytes and their int64 counts; pixels with
- * a >= n (the ignore label) are left out. bad_a: the smallest a >= n other
- * than `ignore`, bad_b: the smallest such b among the pixels scored (a < n),
- * -1 if none (the cells are then meaningless; the caller refuses the file).
- * `ignore` is the ignore label as a byte value, or -1. `scratch`: a writable
- * buffer of at least 512 KB whose first 256 KB are zero, as this call leaves
- * them: the count table, reused from image to image. */
-static PyObject *label_confusion(PyObject *self, PyObject *args) {
-    Py_buffer a, b, s;
-    Py_ssize_t height, width, n, ignore;
-    int all_sub;
-    if (!PyArg_ParseTuple(args, "y*y*nnnnw*", &a, &b, &height, &width, &n, &ignore, &s)) return NULL;
-    PyObject *result = NULL, *cells = NULL, *counts = NULL;
-    unsigned char *rows = NULL;
-    if (n < 0 || n > ((Py_ssize_t)1 << 24) || s.len < (Py_ssize_t)(2 * 65536 * sizeof(uint32_t))) {
-        PyErr_SetString(PyExc_ValueError, "bad class count or scratch buffer under 512 KB");
+/* The scratch of label_confusion_rows / label_confusion_cells (uint32
+ * words): a 256 x 256 count table, zero between images; the cells in use;
+ * their number. */
+#define CONFUSION_SCRATCH_WORDS (2 * 65536 + 1)
+
+static int confusion_scratch(const Py_buffer *s, pair_counts *pc) {
+    if (s->len < (Py_ssize_t)(CONFUSION_SCRATCH_WORDS * sizeof(uint32_t))) {
+        PyErr_SetString(PyExc_ValueError, "scratch buffer too small");
+        return -1;
+    }
+    uint32_t *w = (uint32_t *)s->buf;
+    pc->counts = w;
+    pc->used = w + 65536;
+    pc->n_used = w[2 * 65536];
+    if (pc->n_used > 65536) {
+        PyErr_SetString(PyExc_ValueError, "scratch buffer not made for label_confusion_rows");
+        return -1;
+    }
+    return 0;
+}
+
+/* label_confusion_rows(block_a, block_b, y, width, rows, scratch): add the
+ * (a, b) pixel pairs of rows y.. of two label maps (a block of their inflated
+ * scanlines, the same number of rows each) to the count table in `scratch`.
+ * `rows` (4 * width bytes) carries each map's last reconstructed row to the
+ * next block, for its Up, Average and Paeth rows. ValueError on a block that
+ * is not whole rows or an unknown filter type (nothing counted). */
+static PyObject *label_confusion_rows(PyObject *self, PyObject *args) {
+    Py_buffer a, b, r, s;
+    Py_ssize_t y, width;
+    if (!PyArg_ParseTuple(args, "y*y*nnw*w*", &a, &b, &y, &width, &r, &s)) return NULL;
+    PyObject *result = NULL;
+    pair_counts pc;
+    Py_ssize_t line = width + 1, n_rows = width > 0 ? a.len / line : 0;
+    if (width <= 0 || y < 0 || n_rows == 0 || a.len != b.len || a.len != n_rows * line || r.len < 4 * width ||
+        (uint64_t)(y + n_rows) * (uint64_t)width >= ((uint64_t)1 << 32)) {
+        PyErr_SetString(PyExc_ValueError, "bad block geometry");
         goto done;
     }
-    if (check_label_scanlines(&a, &b, height, width, &all_sub) < 0) goto done;
-    if (!all_sub && (rows = malloc(4 * (size_t)width)) == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    if (confusion_scratch(&s, &pc) < 0) goto done;
+    const unsigned char *ia = (const unsigned char *)a.buf, *ib = (const unsigned char *)b.buf;
+    int all_sub = 1;
+    for (Py_ssize_t k = 0; k < n_rows; k++) {
+        if (ia[k * line] > 4 || ib[k * line] > 4) {
+            PyErr_SetString(PyExc_ValueError, "unknown PNG filter type");
+            goto done;
+        }
+        if (ia[k * line] != 1 || ib[k * line] != 1) all_sub = 0;
     }
-    pair_counts pc = {(uint32_t *)s.buf, (uint32_t *)s.buf + 65536, 0};
+    unsigned char *rows = (unsigned char *)r.buf; /* map a: rows[0..2w), map b: rows[2w..4w), row t at t & 1 */
     Py_BEGIN_ALLOW_THREADS
-    count_label_pairs((const unsigned char *)a.buf, (const unsigned char *)b.buf, height, width, all_sub, rows, &pc);
+    for (Py_ssize_t k = 0; k < n_rows; k++) {
+        Py_ssize_t t = y + k;
+        const unsigned char *sa = ia + k * line, *sb = ib + k * line;
+        unsigned char *row_a = rows + (t & 1) * width, *row_b = rows + 2 * width + (t & 1) * width;
+        if (all_sub) {
+            count_sub_row_pairs(sa + 1, sb + 1, width, &pc);
+            if (k + 1 < n_rows) continue;
+        }
+        /* a block with other filters: every row rebuilt; an all-Sub block: its last (for the next block) */
+        unfilter_row(sa[0], sa + 1, row_a, t > 0 ? rows + ((t + 1) & 1) * width : NULL, width, 1);
+        unfilter_row(sb[0], sb + 1, row_b, t > 0 ? rows + 2 * width + ((t + 1) & 1) * width : NULL, width, 1);
+        if (!all_sub) count_row_pairs(row_a, row_b, width, &pc);
+    }
     Py_END_ALLOW_THREADS
+    ((uint32_t *)s.buf)[2 * 65536] = (uint32_t)pc.n_used;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&r);
+    PyBuffer_Release(&s);
+    return result;
+}
+
+/* label_confusion_cells(n, ignore, scratch) -> (cells, counts, bad_a, bad_b):
+ * one image's mIoU confusion from the pairs label_confusion_rows counted (a
+ * the ground truth), the table left zero for the next image: the ascending
+ * flat cells a * (n + 1) + column of the n x (n + 1) matrix (column b, or n
+ * for b == ignore: no prediction) as int64 bytes and their int64 counts;
+ * pixels with a >= n (the ignore label) are left out. bad_a: the smallest
+ * a >= n other than `ignore`, bad_b: the smallest such b among the pixels
+ * scored (a < n), -1 if none (the cells are then meaningless; the caller
+ * refuses the file). `ignore` is the ignore label as a byte value, or -1. */
+static PyObject *label_confusion_cells(PyObject *self, PyObject *args) {
+    Py_buffer s;
+    Py_ssize_t n, ignore;
+    if (!PyArg_ParseTuple(args, "nnw*", &n, &ignore, &s)) return NULL;
+    PyObject *result = NULL, *cells = NULL, *counts = NULL;
+    pair_counts pc;
+    if (confusion_scratch(&s, &pc) < 0) goto done;
+    if (n < 0 || n > ((Py_ssize_t)1 << 24)) {
+        PyErr_SetString(PyExc_ValueError, "bad class count");
+        goto done;
+    }
+    qsort(pc.used, pc.n_used, sizeof(uint32_t), compare_u32);
     long long bad_a = -1, bad_b = -1;
     Py_ssize_t kept = 0;
     for (Py_ssize_t k = 0; k < pc.n_used; k++) {
@@ -1176,15 +1243,13 @@ static PyObject *label_confusion(PyObject *self, PyObject *args) {
                 count_out[j++] = (int64_t)pc.counts[pc.used[k]];
             }
         }
+        result = Py_BuildValue("(OOLL)", cells, counts, bad_a, bad_b);
     }
     for (Py_ssize_t k = 0; k < pc.n_used; k++) pc.counts[pc.used[k]] = 0; /* the table zero again */
-    if (cells != NULL && counts != NULL) result = Py_BuildValue("(OOLL)", cells, counts, bad_a, bad_b);
+    ((uint32_t *)s.buf)[2 * 65536] = 0;
 done:
     Py_XDECREF(cells);
     Py_XDECREF(counts);
-    free(rows);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
     PyBuffer_Release(&s);
     return result;
 }
@@ -2046,9 +2111,12 @@ static PyMethodDef methods[] = {
     {"label_pair_counts", label_pair_counts, METH_VARARGS,
      "label_pair_counts(raw_a, raw_b, height, width) -> (cells, counts): int64 bytes of the ascending cells a * 256 + b "
      "of the (a, b) pixel pairs of two inflated 8-bit one-channel PNGs, and their counts; no image materialised."},
-    {"label_confusion", label_confusion, METH_VARARGS,
-     "label_confusion(raw_a, raw_b, height, width, n, ignore, scratch) -> (cells, counts, bad_a, bad_b): one image's "
-     "n x (n + 1) confusion cells (int64 bytes, ascending) and counts from two inflated label maps, range checked."},
+    {"label_confusion_rows", label_confusion_rows, METH_VARARGS,
+     "label_confusion_rows(block_a, block_b, y, width, rows, scratch): add the (a, b) pixel pairs of a block of two "
+     "label maps' inflated scanlines (rows y..) to the count table in scratch."},
+    {"label_confusion_cells", label_confusion_cells, METH_VARARGS,
+     "label_confusion_cells(n, ignore, scratch) -> (cells, counts, bad_a, bad_b): the n x (n + 1) confusion cells "
+     "(int64 bytes, ascending) and counts of the pairs counted, range checked; the table left zero."},
     {"scan_ints", scan_ints, METH_VARARGS,
      "scan_ints(data, key, width) -> bytes of int64: the integer (or [width] integers) after every \"key\": in data."},
     {"dense_index", dense_index, METH_VARARGS,

@@ -1,10 +1,12 @@
 """``pngdecode.label_confusion``: one image's confusion cells from two PNGs' scanlines.
 
-It counts in a caller's reused table (no fresh 512 KB table per image), maps
-pairs to the evaluator's n x (n + 1) cells and finds the out-of-range labels
-itself; these tests hold it to numpy on the decoded maps, for every row
-filter, widths around the 16-pixel SIMD step, several class counts and
-ignore labels, and check the table is left zero for the next image.
+It inflates both streams a block of rows at a time, counts in a caller's
+reused table (no fresh 512 KB table, no 300 KB scanline buffers per image),
+maps pairs to the evaluator's n x (n + 1) cells and finds the out-of-range
+labels itself; these tests hold it to numpy on the decoded maps, for every
+row filter (rows that need the row above across block boundaries), widths
+around the 16-pixel SIMD step, several class counts and ignore labels, and
+check the table is left zero for the next image.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import zlib
 import numpy as np
 import pytest
 
-from psalm_bench.pngdecode import CONFUSION_SCRATCH_BYTES, inflate_label_png, label_confusion
+from psalm_bench.pngdecode import CONFUSION_SCRATCH_BYTES, label_confusion, label_stream
 
 pytest.importorskip("psalm_bench._native")
 
@@ -42,13 +44,13 @@ def _filtered(labels: np.ndarray, filters: list[int]) -> bytes:
     return bytes(out)
 
 
-def _png(labels: np.ndarray, filters: list[int]) -> bytes:
+def _png(labels: np.ndarray, filters: list[int], raw: bytes | None = None) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     h, w = labels.shape
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(_filtered(labels, filters))) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw if raw is not None else _filtered(labels, filters))) + chunk(b"IEND", b"")
 
 
 def _map(rng: np.random.Generator, h: int, w: int, values: list[int]) -> np.ndarray:
@@ -71,29 +73,33 @@ def _expected(a: np.ndarray, b: np.ndarray, n: int, ignore: int) -> tuple[list[i
     return cells.tolist(), counts.tolist(), int(bad_gt.min()) if bad_gt.size else -1, int(bad_pred.min()) if bad_pred.size else -1
 
 
-def _run(a: np.ndarray, b: np.ndarray, fa: list[int], fb: list[int], n: int, ignore: int, scratch: bytearray) -> tuple[list[int], list[int], int, int]:
-    sa, h, w = inflate_label_png(_png(a, fa))
-    sb, _, _ = inflate_label_png(_png(b, fb))
-    got = label_confusion(sa, sb, h, w, n, ignore, scratch)
-    assert got is not None
+def _zero(scratch: bytearray) -> bool:
+    """The count table and the number of cells in use are zero (ready for the next image)."""
+    return not any(scratch[:65536 * 4]) and not any(scratch[2 * 65536 * 4:])
+
+
+def _run(a: np.ndarray, b: np.ndarray, fa: list[int], fb: list[int], n: int, ignore: int, scratch: bytearray,
+         block_rows: int = 96) -> tuple[list[int], list[int], int, int]:
+    got = label_confusion(label_stream(_png(a, fa)), label_stream(_png(b, fb)), n, ignore, scratch, block_rows=block_rows)
+    assert got is not None and _zero(scratch)
     cells, counts, bad_gt, bad_pred = got
     assert cells.dtype == np.int64 and counts.dtype == np.int64
     return cells.tolist(), counts.tolist(), bad_gt, bad_pred
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 16), (3, 31), (9, 17), (12, 48), (7, 129)])
-@pytest.mark.parametrize("fa,fb", [([1], [1]), ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0]), ([1], [2, 1])])
-def test_cells_counts_and_bad_labels_equal_numpy(shape: tuple[int, int], fa: list[int], fb: list[int]) -> None:
+@pytest.mark.parametrize("fa,fb", [([1], [1]), ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0]), ([1], [2, 1]), ([1, 1, 1, 2], [1, 1, 4])])
+@pytest.mark.parametrize("block_rows", [1, 2, 96])
+def test_cells_counts_and_bad_labels_equal_numpy(shape: tuple[int, int], fa: list[int], fb: list[int], block_rows: int) -> None:
     rng = np.random.default_rng(shape[0] * 997 + shape[1])
     scratch = bytearray(CONFUSION_SCRATCH_BYTES)
     for n, ignore, values in [(4, 255, [0, 1, 2, 3, 255]), (3, 255, [0, 1, 2, 5, 255]), (200, -1, [0, 9, 150, 199, 201, 255]),
                               (300, 255, [0, 7, 255]), (1, 255, [0, 0, 4, 255])]:
         a, b = _map(rng, *shape, values), _map(rng, *shape, values)
-        got, want = _run(a, b, fa, fb, n, ignore, scratch), _expected(a, b, n, ignore)
+        got, want = _run(a, b, fa, fb, n, ignore, scratch, block_rows), _expected(a, b, n, ignore)
         assert got[2:] == want[2:]
         if want[2:] == (-1, -1):  # with a bad label the file is refused and the cells do not matter
             assert got == want
-        assert not any(scratch[:65536 * 4])  # the count table is zero again for the next image
 
 
 def test_a_long_run_of_images_reuses_one_table() -> None:
@@ -115,10 +121,29 @@ def test_bad_prediction_under_ignored_ground_truth_is_not_reported() -> None:
     assert _run(a, b, [1], [1], 3, 255, scratch)[2:] == (-1, 7)
 
 
-def test_a_short_scratch_or_an_unknown_filter_falls_back() -> None:
-    a = np.zeros((4, 4), np.uint8)
-    sa, h, w = inflate_label_png(_png(a, [1]))
-    assert label_confusion(sa, sa, h, w, 2, 255, bytearray(1000)) is None
-    bad = bytearray(sa)
-    bad[2 * (w + 1)] = 9  # row 2's filter byte
-    assert label_confusion(bytes(bad), sa, h, w, 2, 255, bytearray(CONFUSION_SCRATCH_BYTES)) is None
+@pytest.mark.parametrize("damage", ["filter", "short", "long", "corrupt", "size"])
+def test_what_it_does_not_handle_falls_back_with_the_table_zero(damage: str) -> None:
+    a = np.zeros((6, 20), np.uint8)
+    a[:, 5:9] = 2
+    good = label_stream(_png(a, [1]))
+    raw = bytearray(_filtered(a, [1, 2]))
+    if damage == "filter":
+        raw[4 * 21] = 9  # row 4's filter byte
+    elif damage == "short":
+        raw = raw[:-21]
+    elif damage == "long":
+        raw += raw[-21:]
+    bad = label_stream(_png(a, [1], bytes(raw)))
+    if damage == "corrupt":
+        bad = (good[0][:-6] + b"\xff" * 6, 6, 20)
+    elif damage == "size":
+        bad = label_stream(_png(np.zeros((5, 20), np.uint8), [1]))
+    scratch = bytearray(CONFUSION_SCRATCH_BYTES)
+    assert label_confusion(good, bad, 3, 255, scratch, block_rows=2) is None and _zero(scratch)
+    assert label_confusion(good, good, 3, 255, scratch, block_rows=2)[0].tolist() == [0, 2 * 4 + 2]
+
+
+def test_a_short_scratch_is_refused() -> None:
+    good = label_stream(_png(np.zeros((4, 4), np.uint8), [1]))
+    with pytest.raises(ValueError):
+        label_confusion(good, good, 2, 255, bytearray(1000))

@@ -18,7 +18,7 @@ import numpy as np
 from psalm_bench.errors import InputError
 from psalm_bench.paths import require_folder
 from psalm_bench.jsonio import load_json
-from psalm_bench.pngdecode import decode_panoptic_dense_fast, inflate_label_png
+from psalm_bench.pngdecode import decode_panoptic_dense_fast, label_stream
 from psalm_bench.pngio import label_map_from_png, read_label_map, read_panoptic_ids, read_png_bytes
 
 
@@ -36,15 +36,16 @@ class LabelMap:
 
 @dataclass(frozen=True)
 class InflatedLabelMap:
-    """An 8-bit one-channel PNG label map, inflated but not unfiltered.
+    """An 8-bit one-channel PNG label map, its zlib stream not yet inflated.
 
-    The semantic evaluator counts (GT, prediction) pixel pairs straight from
-    the scanlines of two of these, so neither image is ever written out (the
-    unfiltering and a second pass over both maps were half of mIoU's time).
-    ``labels`` decodes the map, exactly as ``read_label_map`` would, when an
-    array is needed after all."""
+    The semantic evaluator inflates two of these a block of rows at a time and
+    counts (GT, prediction) pixel pairs straight from the scanlines, so
+    neither image is ever written out (the unfiltering and a second pass over
+    both maps were half of mIoU's time; whole 300 KB scanline buffers, page
+    faults). ``labels`` decodes the map, exactly as ``read_label_map`` would,
+    when an array is needed after all."""
 
-    scanlines: bytes
+    stream: bytes  # the IDAT chunks' zlib stream
     height: int
     width: int
     png: bytes
@@ -191,13 +192,13 @@ class SampleLoader:
 
     @staticmethod
     def _inflated(path: Path, expect: tuple[int, ...] | None = None) -> InflatedLabelMap | None:
-        """The PNG inflated, when it is an 8-bit one-channel map; else None (read it the general way)."""
+        """The PNG's stream, when it is an 8-bit one-channel map; else None (read it the general way)."""
         data = read_png_bytes(path, expect)
-        inflated = inflate_label_png(data)
-        if inflated is None:
+        stream = label_stream(data)
+        if stream is None:
             return None
-        scanlines, height, width = inflated
-        return InflatedLabelMap(scanlines, height, width, data, str(path))
+        idat, height, width = stream
+        return InflatedLabelMap(idat, height, width, data, str(path))
 
     def _read(self, role: str, path: Path, expect: tuple[int, int] | None = None) -> np.ndarray:
         labels = read_label_map(path, self._buffers.get(role), expect)
