@@ -100,6 +100,16 @@ class JsonArray:
     def __len__(self) -> int:
         return len(self._spans) // 2
 
+    def __getitem__(self, k: int) -> Any:
+        """Element ``k`` parsed again (a loader compares a repeated record with its first)."""
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        try:
+            return orjson.loads(memoryview(self._data)[self._spans[2 * k] : self._spans[2 * k + 1]])
+        except orjson.JSONDecodeError:
+            document = parse_json(self._data, self._path)
+            return (document if self._key is None else document[self._key])[k]
+
     def __iter__(self) -> Iterator[Any]:
         view, spans, loads = memoryview(self._data), self._spans, orjson.loads
         for k in range(len(spans) // 2):

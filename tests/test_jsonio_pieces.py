@@ -176,3 +176,12 @@ def test_iterating_never_holds_the_whole_tree(tmp_path, monkeypatch):
 
     whole, pieces = peak(load_json), peak(load_json_pieces)
     assert pieces * 10 < whole, (pieces, whole)
+
+
+def test_element_parsed_again_by_index(tmp_path):
+    path = tmp_path / "gt.json"
+    path.write_bytes(b'{"annotations": [{"image_id": 1}, {"image_id": 2, "x": NaN}]}')
+    got = load_json_pieces(path, ("annotations",))["annotations"]
+    assert got[0] == {"image_id": 1} and got[1]["image_id"] == 2  # the NaN one through json, as load_json
+    with pytest.raises(IndexError):
+        got[2]

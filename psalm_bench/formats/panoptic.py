@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import dump_json, gc_paused, load_json
+from psalm_bench.jsonio import JsonArray, dump_json, gc_paused, load_json_pieces
 from psalm_bench.paths import inside, require_folder
 from psalm_bench.pngdecode import panoptic_stream
 from psalm_bench.pngio import read_panoptic_ids, read_png_bytes
@@ -282,13 +282,17 @@ def _require_int(obj: dict, key: str, what: str, file: Path, record: str) -> int
 
 
 def _top_level(path: Path, keys: Sequence[str]) -> dict[str, Any]:
-    data = load_json(path)
+    # 'annotations' parsed one image at a time while it is checked: the whole
+    # document tree of 5000 images' segments_info was the load's peak
+    data = load_json_pieces(path, ("annotations",))
+    if isinstance(data, JsonArray):
+        data = list(data)  # not an object: only its type is named below
     if not isinstance(data, dict):
         raise InputError(f"expected a COCO panoptic JSON object, got a JSON {type(data).__name__}", file=path)
     for key in keys:
         if key not in data:
             raise InputError(f"missing top-level key '{key}'", file=path)
-        if not isinstance(data[key], list):
+        if not isinstance(data[key], (list, JsonArray)):
             raise InputError(f"'{key}' must be a list, got {type(data[key]).__name__}", file=path)
     return data
 
@@ -313,7 +317,7 @@ def parse_categories(raw: Any, file: Path) -> dict[int, PanopticCategory]:
 
 
 def _parse_annotations(
-    raw: list[Any],
+    raw: list[Any] | JsonArray,
     file: Path,
     categories: Mapping[int, PanopticCategory],
     *,
@@ -326,16 +330,16 @@ def _parse_annotations(
     ``repeats``, as panopticapi's dicts keep one; listed again differently it
     is an error (panopticapi would silently keep the last)."""
     annotations: list[PanopticAnnotation] = []
-    seen: dict[int, Any] = {}
+    seen: dict[int, int] = {}  # image id -> its record's index (the record itself is not kept)
     for i, ann in enumerate(raw):
         image_id = _require_int(ann, "image_id", "annotation", file, f"annotations[{i}]")
         record = f"image {image_id}"
         if image_id in seen:
-            if repeats is not None and ann == seen[image_id]:
+            if repeats is not None and ann == raw[seen[image_id]]:
                 repeats.append(record)
                 continue
             raise InputError("image listed twice in 'annotations'" + (" with different content" if repeats is not None else ""), file=file, record=record)
-        seen[image_id] = ann
+        seen[image_id] = i
         file_name = _require(ann, "file_name", "annotation", file, record)
         if not isinstance(file_name, str) or not file_name:
             raise InputError(f"'file_name' must be a non-empty string, got {file_name!r}", file=file, record=record)
