@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, Generic, Mapping, Sequence, TypeVar
+from typing import Any, Generic, Mapping, TypeVar
 
 import numpy as np
 
-from psalm_bench.errors import InputError
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import MetricSpec, check_protocol  # noqa: F401 - the one definition, importable here as before
 
 Self = TypeVar("Self", bound="Evaluator")
 GT = TypeVar("GT")
@@ -67,45 +66,7 @@ class Evaluator(ABC, Generic[GT, Pred]):
 
 
 # ---------------------------------------------------------------------------
-# One metric definition per task
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """What a task reports and how its numbers compare, declared once in the
-    evaluator module that computes them (the report, tables and site read it).
-
-    ``unit`` names the sampling unit the report's bootstrap resamples (None:
-    the task keeps no per-sample records); ``eps`` are the protocol constants
-    its formulas use; ``corpus`` maps a metric that per-sample records cannot
-    resample to the reason; ``records_optional``: records only with
-    ``eval --records``.
-    """
-
-    task: str
-    metrics: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    protocols: tuple[str, ...]
-    unit: str | None
-    lower_is_better: frozenset[str] = frozenset()
-    eps: Mapping[str, float] = field(default_factory=dict)
-    corpus: Mapping[str, str] = field(default_factory=dict)
-    records_optional: bool = False
-
-    def higher_is_better(self, name: str) -> bool:
-        return name not in self.lower_is_better
-
-    def check_protocol(self, protocol: str) -> str:
-        """``protocol`` if this task defines it; else the one-line InputError every entry gives."""
-        return check_protocol(self.task, protocol, self.protocols)
-
-
-def check_protocol(task: str, protocol: str, protocols: Sequence[str]) -> str:
-    """The one protocol check (evaluate_* and the evaluator classes alike): an
-    InputError, so a Python caller and the CLI see the same line."""
-    if protocol not in protocols:
-        raise InputError(f"unknown protocol {protocol!r} for {task}: --protocol must be one of {', '.join(protocols)}")
-    return protocol
+# Helpers of the ``sums -> metrics`` functions (each task's MetricSpec: psalm_bench.specs)
 
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -38,25 +38,18 @@ import cv2
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator, MetricSpec
+from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.evaluators.vos import FrameScorer
 from psalm_bench.formats.egoexo import DIRECTIONS, EVAL_MAX_DIM, CorrespondenceSample, eval_size, load_egoexo_gt, load_egoexo_predictions, pair_predictions
 from psalm_bench.masks import decode
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import CONF_THRESH, CORRESPONDENCE_MEASURES, CORRESPONDENCE_PREFIX, LOCATION_NORM
+from psalm_bench.specs import CORRESPONDENCE as SPEC
 
-PROTOCOLS = ("egoexo", "native")
-CONF_THRESH = 0.5
-LOCATION_NORM = float(np.sqrt(480 ** 2 + 480 ** 2))  # location_score(size=(480, 480)), whatever the frame size
-PREFIX = {"ego-exo": "EgoExo", "exo-ego": "ExoEgo"}
-MEASURES = ("IoU", "VA", "LE", "CA")
-METRICS = [f"{PREFIX[d]}_{m}" for d in DIRECTIONS for m in MEASURES]
-
-# compared as point values by the report (no per-sample layout there); LE is an error
-SPEC = MetricSpec(
-    task="correspondence", metrics=tuple(METRICS), rows=tuple(tuple(f"{PREFIX[d]}_{m}" for m in MEASURES) for d in DIRECTIONS),
-    protocols=PROTOCOLS, unit=None, lower_is_better=frozenset(f"{PREFIX[d]}_LE" for d in DIRECTIONS),
-    eps={"conf_thresh": CONF_THRESH, "location_norm": LOCATION_NORM},
-)
+PROTOCOLS = SPEC.protocols
+PREFIX = CORRESPONDENCE_PREFIX
+MEASURES = CORRESPONDENCE_MEASURES
+METRICS = list(SPEC.metrics)
 
 
 # ---------------------------------------------------------------------------

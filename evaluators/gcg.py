@@ -68,7 +68,7 @@ import numpy as np
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
+from psalm_bench.evaluators.base import Evaluator, point, ratio
 from psalm_bench.formats.multi_target import (
     GcgPrediction,
     GcgSample,
@@ -78,19 +78,13 @@ from psalm_bench.formats.multi_target import (
 from psalm_bench.masks import RLE, pairwise_intersections
 from psalm_bench.parallel import run_sharded
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import GCG as GCG_SPEC
+from psalm_bench.specs import GLAMM_IOU_THRESHOLD, GLAMM_TEXT_THRESHOLD
 from psalm_bench.stdio import quiet_stderr
 
-GCG_PROTOCOLS = ("glamm",)
-GCG_METRICS = ["AP50", "AP", "mIoU", "Recall", "METEOR", "CIDEr"]
-GLAMM_IOU_THRESHOLD = 0.5
-GLAMM_TEXT_THRESHOLD = 0.5
+GCG_PROTOCOLS = GCG_SPEC.protocols
+GCG_METRICS = list(GCG_SPEC.metrics)
 
-GCG_SPEC = MetricSpec(
-    task="gcg", metrics=tuple(GCG_METRICS), rows=(("AP50", "mIoU", "Recall", "METEOR", "CIDEr"),), protocols=GCG_PROTOCOLS,
-    unit="images", eps={"iou_threshold": GLAMM_IOU_THRESHOLD, "text_threshold": GLAMM_TEXT_THRESHOLD},
-    corpus={"METEOR": "corpus-level METEOR (one score over all captions)",
-            "CIDEr": "corpus-level CIDEr-D (IDF from the evaluated references)"},
-)
 # columns of GCG's summed records: per-image mIoU, Recall TP, GT phrases
 GCG_SUMS = ("mIoU", "tp", "n_gt")
 

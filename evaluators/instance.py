@@ -17,23 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from psalm_bench.evaluators.base import Evaluator, MetricSpec
+from psalm_bench.evaluators.base import Evaluator
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import read_regular_file
 from psalm_bench.formats.coco import (Category, CocoInstances, ImageInfo, ResultColumns, load_detections, load_instances, results_columns,
                                       rle_sizes_match_images, unknown_category_warning)
 from psalm_bench.results import EvalResult, bytes_digest, digest_key
+from psalm_bench.specs import INSTANCE as SPEC
 from psalm_bench.stdio import quiet_stderr
-
-METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
-IOU_TYPES = ("segm", "bbox")
 
 # AP/AR come from the COCOeval engine in compute(); the report re-accumulates them from the
 # per-image match state (`eval --records`) with instance_state.bootstrap_stats, which equals it bit for bit
-SPEC = MetricSpec(
-    task="instance", metrics=tuple(METRICS), rows=(tuple(METRICS[:6]), tuple(METRICS[6:])), protocols=("pycocotools",),
-    unit="images", records_optional=True,
-)
+METRICS = list(SPEC.metrics)
+IOU_TYPES = ("segm", "bbox")
 
 
 @dataclass

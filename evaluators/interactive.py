@@ -33,8 +33,7 @@ import math
 import numpy as np
 from pycocotools import mask as mask_api
 
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
-from psalm_bench.evaluators.referring import PSALM_CIOU_EPS, PSALM_EPS  # PSALM's constants, defined once
+from psalm_bench.evaluators.base import Evaluator, point, ratio
 from psalm_bench.formats.interactive import (
     PROMPTS,
     InteractiveAnnotation,
@@ -44,17 +43,13 @@ from psalm_bench.formats.interactive import (
 )
 from psalm_bench.masks import RLE, intersection_union, polygons_to_rle
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import INTERACTIVE as SPEC
+from psalm_bench.specs import PSALM_CIOU_EPS, PSALM_EPS  # PSALM's constants, defined once
 
-METRICS = [f"{p}_{m}" for p in PROMPTS for m in ("mIoU", "cIoU")] + ["mIoU", "cIoU"]
-PROTOCOLS = ("all-instances", "psalm")
+METRICS = list(SPEC.metrics)
+PROTOCOLS = SPEC.protocols
 GROUPS = (*PROMPTS, "")  # each prompt type, then all prompts ("": the unprefixed mIoU / cIoU)
 SUMS = ("count", "IoU", "I", "U")  # summed per group, so a row of sums has 4 * len(GROUPS) columns
-
-SPEC = MetricSpec(
-    task="interactive", metrics=tuple(METRICS),
-    rows=(tuple(f"{p}_mIoU" for p in PROMPTS) + ("mIoU",), tuple(f"{p}_cIoU" for p in PROMPTS) + ("cIoU",)),
-    protocols=PROTOCOLS, unit="(instance, prompt) pairs", eps={"iou": PSALM_EPS, "cIoU": PSALM_CIOU_EPS},
-)
 
 
 def interactive_metrics(sums: np.ndarray, protocol: str) -> dict[str, np.ndarray]:

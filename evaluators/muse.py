@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
+from psalm_bench.evaluators.base import Evaluator, point
 from psalm_bench.formats.multi_target import (
     MuseSample,
     load_muse_gt,
@@ -96,19 +96,14 @@ from psalm_bench.formats.multi_target import (
 from psalm_bench.masks import RLE, pairwise_intersections
 from psalm_bench.parallel import run_sharded
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import MUSE as MUSE_SPEC
+from psalm_bench.specs import PIXELLM_CIOU_EPS, PIXELLM_COUNT_EPS, PIXELLM_IOU_EPS
 
-MUSE_PROTOCOLS = ("pixellm", "per-image")
-MUSE_METRICS = ["gIoU", "cIoU"]
+MUSE_PROTOCOLS = MUSE_SPEC.protocols
+MUSE_METRICS = list(MUSE_SPEC.metrics)
 BCE_LOG_CLAMP = 100.0  # PyTorch binary_cross_entropy clamps log(p) at -100
-PIXELLM_IOU_EPS = 1e-5  # acc_iou += I / (U + 1e-5)
-PIXELLM_CIOU_EPS = 1e-10  # ciou = sum I / (sum U + 1e-10)
-PIXELLM_COUNT_EPS = 1e-5  # AverageMeter.all_reduce: avg = sum / (count + 1e-5)
 MASK_ONLY = "mask-only scoring (no text scores given)"
 
-MUSE_SPEC = MetricSpec(
-    task="muse", metrics=tuple(MUSE_METRICS), rows=(tuple(MUSE_METRICS),), protocols=MUSE_PROTOCOLS, unit="items",
-    eps={"iou": PIXELLM_IOU_EPS, "cIoU": PIXELLM_CIOU_EPS, "count": PIXELLM_COUNT_EPS},
-)
 # columns of MUSE's summed records: I, U, pair IoU sum, max(#pred, #gt), scored items, item IoU
 # (the last two over items with a mask on either side)
 MUSE_SUMS = ("I", "U", "iou_sum", "max_num", "scored", "IoU")

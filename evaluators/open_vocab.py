@@ -49,11 +49,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import MetricSpec
-from psalm_bench.evaluators.semantic import METRICS as SEMANTIC_METRICS
 from psalm_bench.evaluators.semantic import PROTOCOLS, SemanticEvaluator
 from psalm_bench.formats.semantic import LabelMap
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import OV_INSTANCE as OV_INSTANCE_SPEC  # noqa: F401 - the tasks' specs, importable here as before
+from psalm_bench.specs import OV_SEMANTIC as OV_SEMANTIC_SPEC  # noqa: F401
 
 if TYPE_CHECKING:
     from psalm_bench.formats.coco import CocoInstances
@@ -62,12 +62,6 @@ BENCHMARKS = ("a150", "cityscapes", "pc59", "pc459", "pas20")
 INSTANCE_BENCHMARKS = ("a150", "cityscapes")
 LAYOUTS = ("official", "prepared")
 
-# ov-semantic: compared as point values (its result keeps no records the report reads);
-# ov-instance: the instance metrics, resampled per image with `eval --records`
-OV_SEMANTIC_SPEC = MetricSpec(task="ov-semantic", metrics=tuple(SEMANTIC_METRICS), rows=(tuple(SEMANTIC_METRICS),), protocols=PROTOCOLS, unit=None)
-OV_INSTANCE_SPEC = MetricSpec(task="ov-instance", metrics=("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"),
-                              rows=(("AP", "AP50", "AP75", "APs", "APm", "APl"), ("AR1", "AR10", "AR100", "ARs", "ARm", "ARl")),
-                              protocols=("pycocotools",), unit="images", records_optional=True)
 
 _GT_SUFFIXES = {".png"}
 _GT_SUFFIXES_16BIT = {".png", ".tif", ".tiff", ".mat"}

@@ -48,7 +48,7 @@ try:
     from psalm_bench import _native
 except ImportError:  # built without a C compiler: numpy fallback
     _native = None
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
+from psalm_bench.evaluators.base import Evaluator, point
 from psalm_bench.formats.panoptic import (
     MAX_SEGMENT_ID,
     PanopticAnnotation,
@@ -65,16 +65,12 @@ from psalm_bench.pixelops import joint_histogram
 from psalm_bench.pngdecode import dense_from_stream, panoptic_pair_table
 from psalm_bench.pngio import read_panoptic_ids
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import PANOPTIC as SPEC
 
-METRICS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
-PROTOCOL = "panopticapi"
+METRICS = list(SPEC.metrics)
+PROTOCOL = SPEC.protocols[0]
 SUMS = ("tp", "fp", "fn", "iou")  # per category (K columns each): a row of sums is tp | fp | fn | iou
 GROUPS = (("", None), ("_th", True), ("_st", False))  # all categories, things, stuff
-
-SPEC = MetricSpec(
-    task="panoptic", metrics=tuple(METRICS),
-    rows=(("PQ", "PQ_th", "PQ_st", "SQ", "SQ_th", "SQ_st", "RQ", "RQ_th", "RQ_st"),), protocols=(PROTOCOL,), unit="images",
-)
 
 
 def category_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, iou: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -57,7 +57,7 @@ import numpy as np
 from pycocotools import mask as mask_api
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, check_protocol, point, ratio
+from psalm_bench.evaluators.base import Evaluator, check_protocol, point, ratio
 from psalm_bench.formats.refer import (
     Predictions,
     Ref,
@@ -71,23 +71,15 @@ from psalm_bench.formats.refer import (
 from psalm_bench.masks import RLE, intersection_union
 from psalm_bench.parallel import run_sharded
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import GREF as GREF_SPEC
+from psalm_bench.specs import PSALM_CIOU_EPS, PSALM_EPS
+from psalm_bench.specs import REFCOCO as REFCOCO_SPEC
 
-REFCOCO_METRICS = ["cIoU", "gIoU", "Pr@0.5", "Pr@0.6", "Pr@0.7", "Pr@0.8", "Pr@0.9"]
-GREF_METRICS = ["cIoU", "gIoU", "N-acc", "T-acc"]
+REFCOCO_METRICS = list(REFCOCO_SPEC.metrics)
+GREF_METRICS = list(GREF_SPEC.metrics)
 PR_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # literals, as ReLA: IoU >= k counts
-REFCOCO_PROTOCOLS = ("lisa", "mmdet", "psalm")
-GREF_PROTOCOLS = ("rela", "gsva", "psalm")
-PSALM_EPS = 1e-5  # PSALM: acc_iou = I / (U + 1e-5)
-PSALM_CIOU_EPS = 1e-10  # PSALM: ciou = sum I / (sum U + 1e-10)
-
-REFCOCO_SPEC = MetricSpec(
-    task="refcoco", metrics=tuple(REFCOCO_METRICS), rows=(tuple(REFCOCO_METRICS),), protocols=REFCOCO_PROTOCOLS,
-    unit="sentences", eps={"iou": PSALM_EPS, "cIoU": PSALM_CIOU_EPS},
-)
-GREF_SPEC = MetricSpec(
-    task="gref", metrics=tuple(GREF_METRICS), rows=(tuple(GREF_METRICS),), protocols=GREF_PROTOCOLS,
-    unit="sentences", eps={"iou": PSALM_EPS, "cIoU": PSALM_CIOU_EPS},
-)
+REFCOCO_PROTOCOLS = REFCOCO_SPEC.protocols
+GREF_PROTOCOLS = GREF_SPEC.protocols
 # columns of the summed records: refcoco I, U, IoU, then one count per Pr@ threshold;
 # gref I, U, IoU, then the no-target confusion TP, FN, TN, FP (pred no-target on a no-target sample is a TP)
 REFCOCO_SUMS = ("I", "U", "IoU", *(f"IoU>={k}" for k in PR_THRESHOLDS))

@@ -23,17 +23,16 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point
+from psalm_bench.evaluators.base import Evaluator, point
 from psalm_bench.pixelops import joint_histogram
 from psalm_bench.pngdecode import CONFUSION_SCRATCH_BYTES, label_confusion
 from psalm_bench.formats.semantic import InflatedLabelMap, LabelMap, SampleLoader, SemanticSample, load_class_names, samples_from_folders, samples_from_panoptic
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import SEMANTIC as SPEC
 
-METRICS = ["mIoU", "fwIoU", "mACC", "pACC"]
-PROTOCOLS = ("detectron2", "mmseg")
+METRICS = list(SPEC.metrics)
+PROTOCOLS = SPEC.protocols
 SUMS = ("tp", "pos_gt", "pos_pred")  # per class (n columns each): a row of sums is tp | pos_gt | pos_pred
-
-SPEC = MetricSpec(task="semantic", metrics=tuple(METRICS), rows=(tuple(METRICS),), protocols=PROTOCOLS, unit="images")
 
 
 def class_scores(tp: np.ndarray, pos_gt: np.ndarray, pos_pred: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -45,19 +45,15 @@ import cv2
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.evaluators.base import Evaluator, MetricSpec, point, ratio
+from psalm_bench.evaluators.base import Evaluator, point, ratio
 from psalm_bench.formats.davis import VOID, VosSample, load_davis, object_ids, pair_predictions, read_frame, scored_objects
 from psalm_bench.results import EvalResult
+from psalm_bench.specs import BOUND_TH
+from psalm_bench.specs import VOS as SPEC
 
-METRICS = ["J&F", "J", "J-recall", "J-decay", "F", "F-recall", "F-decay"]
-PROTOCOLS = ("davis2017", "all-frames")
-BOUND_TH = 0.008
+METRICS = list(SPEC.metrics)
+PROTOCOLS = SPEC.protocols
 SUMS = ("J-mean", "J-recall", "J-decay", "F-mean", "F-recall", "F-decay")  # per-object db_statistics x 100, summed over objects
-
-SPEC = MetricSpec(
-    task="vos", metrics=tuple(METRICS), rows=(tuple(METRICS),), protocols=PROTOCOLS, unit="objects",
-    lower_is_better=frozenset({"J-decay", "F-decay"}), eps={"bound_th": BOUND_TH},
-)
 
 
 def vos_metrics(sums: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from psalm_bench.leaderboard.report import LOWER_IS_BETTER
 from psalm_bench.leaderboard.store import OFFICIAL, Row
+from psalm_bench.leaderboard.store_records import task_metric_names
 from psalm_bench.results import BREAKDOWNS  # noqa: F401 - the site's pages label breakdown rows with it
 from psalm_bench.tables import MISSING, fmt
 from psalm_bench.tasks import TASKS
@@ -226,8 +227,10 @@ class Board:
 
 
 def headline_metrics(task: str, rows: Sequence[Row]) -> list[str]:
+    """A board's metric columns: the task's MetricSpec headline (what a stored result
+    carries, in its printed rows' order); for a task without one, the rows' own names."""
     if task in TASKS:
-        return [m for group in TASKS[task].table_rows for m in group]
+        return task_metric_names(task)
     names: list[str] = []
     for row in rows:
         names += [m for m in row.metrics if m not in names]

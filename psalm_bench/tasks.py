@@ -5,7 +5,7 @@ fast and tools, import-linter included, can still follow the call), the
 options it accepts (the one list the CLI, the API and the shards check
 against; tests/test_cli_tasks.py holds it equal to the runner's signature and
 to `eval`'s flags); the layout of its printed table is its MetricSpec's rows
-(evaluators/, one definition).
+(psalm_bench/specs.py, one definition the evaluators compute with).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ class Task:
     @property
     def table_rows(self) -> list[list[str]]:
         """The headline metrics, one printed row per list: the rows of the task's
-        MetricSpec, declared once in its evaluator module (imported on first use)."""
-        from psalm_bench.evaluators import metric_spec
+        MetricSpec (psalm_bench.specs, plain data: no evaluator is imported)."""
+        from psalm_bench.specs import SPECS
 
-        spec = metric_spec(self.name)
+        spec = SPECS.get(self.name)
         return [list(row) for row in spec.rows] if spec is not None else []
 
     def run(self, gt: Any, pred: Any, **options: Any) -> EvalResult:

@@ -15,9 +15,9 @@ def test_the_registry_declares_no_rows_of_its_own():
 
 
 def test_a_change_of_the_spec_is_what_the_registry_prints(monkeypatch):
-    from psalm_bench.evaluators import referring
+    from psalm_bench import specs
 
     spec = metric_spec("refcoco")
-    monkeypatch.setattr(referring, "REFCOCO_SPEC", dataclasses.replace(spec, rows=(("gIoU", "cIoU"),)))
+    monkeypatch.setitem(specs.SPECS, "refcoco", dataclasses.replace(spec, rows=(("gIoU", "cIoU"),)))
     assert TASKS["refcoco"].table_rows == [["gIoU", "cIoU"]]
     assert TASKS["gref"].table_rows == [list(row) for row in metric_spec("gref").rows]

@@ -39,8 +39,8 @@ from typing import Any
 from psalm_bench.errors import InputError
 from psalm_bench.jsonio import dump_json, load_json
 from psalm_bench.masks import RLE, MaskFormatError, first_bad_counts, to_rle
+from psalm_bench.specs import DIRECTIONS  # the task's directions, defined once
 
-DIRECTIONS = ("ego-exo", "exo-ego")
 EGO_MARK = "aria"  # the official test for an ego camera: 'aria' in its name
 EVAL_MAX_DIM = 480  # utils.reshape_img_nopad: GT masks are scored with their longer side at 480
 

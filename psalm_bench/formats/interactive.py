@@ -29,7 +29,8 @@ from psalm_bench.formats.jsonl import read_jsonl
 from psalm_bench.jsonio import JsonArray, load_json_pieces
 from psalm_bench.masks import RLE, MaskFormatError, to_rle
 
-PROMPTS = ("point", "scribble", "box", "mask")
+from psalm_bench.specs import PROMPTS  # the task's prompt types, defined once
+
 PROMPT_KEYS = {prompt: f"{prompt}_visual_prompt_mask" for prompt in PROMPTS}
 
 
