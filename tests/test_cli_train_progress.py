@@ -29,8 +29,9 @@ def test_train_writes_one_line_per_interval_not_per_postfix(tmp_path: Path, tok,
     err = capsys.readouterr().err
     assert "\r" not in err, repr(err)
     lines = err.splitlines()
-    # a postfix redraw would add a line per step; the loss shown is the step's own
-    assert [m.group(1) if (m := LINE.match(line)) else line for line in lines] == ["1", "2", "3"], lines
+    counts = [m.group(1) if (m := LINE.match(line)) else line for line in lines]
+    # a line per update and one at the close, at most; a postfix redraw would add a line per step
+    assert counts[:3] == ["1", "2", "3"] and set(counts[3:]) <= {"3"} and len(counts) <= 4, lines
 
 
 def test_train_command_prints_progress_lines_when_stderr_is_a_file(tmp_path: Path) -> None:
