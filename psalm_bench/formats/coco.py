@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import gc_paused, load_json, write_atomic
+from psalm_bench.jsonio import JsonArray, gc_paused, load_json, load_json_pieces, write_atomic
 from psalm_bench.masks import MaskFormatError, check_segmentation, first_bad_counts, to_rle
 
 
@@ -124,7 +124,16 @@ def read_coco_json(path: str | Path, keys: tuple[str, ...] = ("images", "annotat
     ('annotations' a list), else one InputError. Validating its records is
     the caller's policy (:func:`instances_from_dict` refuses a bad one,
     build-interactive skips and counts it)."""
-    data = load_json(path)
+    # the big arrays parsed record by record into the lists kept: no whole
+    # document tree beside them (RefCOCO's 14 MB instances.json peaked 30 MB
+    # above what it leaves)
+    data = load_json_pieces(path, ("annotations", "images"))
+    if isinstance(data, JsonArray):
+        data = list(data)  # not an object: only its type is named below
+    elif isinstance(data, dict):
+        for key in ("annotations", "images"):
+            if isinstance(data.get(key), JsonArray):
+                data[key] = list(data[key])
     if not isinstance(data, dict):
         raise InputError(f"expected a COCO instances object with {', '.join(keys)}", file=path)
     for key in keys:
