@@ -17,6 +17,7 @@ N``, then the refcoco, gref, interactive and vos folders of
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -28,18 +29,20 @@ import task_workloads  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--out" in args:  # the generator takes the folder as a positional argument
-        at = args.index("--out")
-        folder = args[at + 1]
-        del args[at:at + 2]
-    else:
-        folder = "bench-data"
-    images = None
-    if "--images" in args:
-        at = args.index("--images")
-        images = int(args[at + 1])
-        args[at:at + 2] = ["--n-images", str(images), "--n-panoptic", str(images)]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=False)
+    parser.add_argument("out", nargs="?", help="output folder (default bench-data)")
+    parser.add_argument("--out", dest="out_option", help="output folder, as the positional argument")
+    parser.add_argument("--images", type=int, help="every task's workload at N images")
+    known, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if "-h" in rest or "--help" in rest:
+        parser.print_help()
+        print("\nthe generator's options:")
+        generator_main(["--help"])
+    if known.out and known.out_option and known.out != known.out_option:
+        parser.error(f"two output folders: {known.out} and --out {known.out_option}")
+    folder = known.out or known.out_option or "bench-data"
+    images = known.images
+    args = rest if images is None else ["--n-images", str(images), "--n-panoptic", str(images), *rest]
     start = time.perf_counter()
     generator_main([folder, *args])
     if images is not None:
