@@ -55,6 +55,7 @@ class CategoryProbe:
     chance_ce: float  # ln(number of thing classes): a head that cannot tell things apart
     thing: ClassScore
     thing_acc_among_things: float  # argmax over the thing columns only: shape evidence alone
+    thing_majority_acc: float  # share of the commonest thing class: what naming one class for all scores
     thing_iou: float  # mean mask IoU of the query matched to each thing (1/4 resolution)
     stuff: ClassScore
     background: ClassScore  # unmatched queries against the background column
@@ -93,6 +94,7 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
     st_loss: list[float] = []
     bg_loss: list[float] = []
     th_hits = st_hits = bg_hits = th_among = 0
+    th_labels: list[int] = []
     ious: list[float] = []
     try:
         with torch.no_grad():
@@ -119,6 +121,7 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
                             th_loss.append(ce[j])
                             th_hits += hit
                             th_among += int(things[int(among[j])] == lab)
+                            th_labels.append(lab)
                             ious.append(float(inter[j] / union[j]))
                         else:
                             st_loss.append(ce[j])
@@ -133,6 +136,7 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
     return CategoryProbe(
         scenes=len(samples), chance_ce=math.log(len(things)), thing=_score(th_loss, th_hits),
         thing_acc_among_things=th_among / len(th_loss) if th_loss else math.nan,
+        thing_majority_acc=float(np.bincount(th_labels).max() / len(th_labels)) if th_labels else math.nan,
         thing_iou=float(np.mean(ious)) if ious else math.nan, stuff=_score(st_loss, st_hits),
         background=_score(bg_loss, bg_hits))
 

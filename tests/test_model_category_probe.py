@@ -75,6 +75,8 @@ def test_oracle_scores_are_what_it_was_built_to_say():
     assert res.background.acc == 1.0 and res.background.ce < 1e-2
     assert res.thing_iou > 0.99  # the mask-only matcher found each segment's own query
     assert res.chance_ce == pytest.approx(math.log(N_THINGS))
+    th = labels[labels < N_THINGS]
+    assert res.thing_majority_acc == pytest.approx(np.bincount(th).max() / th.size)
 
 
 def test_tiny_model_on_val_scenes_counts_every_segment_once():
