@@ -25,6 +25,13 @@ from psalm_bench.cli_guard import run_cli
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "psalm_bench" / "examples"
 
+
+def write_label_map(path: Path, labels: np.ndarray) -> None:
+    """A single-channel 8-bit label PNG, as the edited cases need (psalm-bench itself only reads them)."""
+    from PIL import Image
+
+    Image.fromarray(labels.astype(np.uint8)).save(path, optimize=False)
+
 # pycocotools COCOeval segm stats x 100 of the unedited instance example (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl)
 INSTANCE_METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 PANOPTIC_METRICS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
@@ -285,8 +292,6 @@ def test_semantic_from_panoptic_maps_unlisted_ids_to_ignore(tmp_path: Path, caps
     writes only the listed segments: a PNG id that segments_info lacks is
     ignored, not an error; a perfect prediction of the rest scores 100."""
     from psalm_bench.formats.semantic import read_panoptic_as_labels, samples_from_panoptic
-    from psalm_bench.pngio import write_label_map
-
     case = tmp_path / "case"
     shutil.copytree(EXAMPLES / "panoptic", case)
     (case / "sem").mkdir()
@@ -406,7 +411,7 @@ def test_refer_row(case: str, tmp_path: Path, capsys) -> None:
 
 
 def _semantic_case(folder: Path, edit: Callable[[dict[str, np.ndarray], dict[str, np.ndarray]], None]) -> tuple[Path, Path]:
-    from psalm_bench.pngio import read_label_map, write_label_map
+    from psalm_bench.pngio import read_label_map
 
     source = EXAMPLES / "semantic"
     gts = {p.stem: read_label_map(p).copy() for p in sorted((source / "gt").glob("*.png"))}

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import JsonArray, dump_json, gc_paused, load_json_pieces
+from psalm_bench.jsonio import JsonArray, gc_paused, load_json_pieces
 from psalm_bench.paths import inside, require_folder
 from psalm_bench.pngdecode import panoptic_stream
 from psalm_bench.pngio import read_panoptic_ids, read_png_bytes
@@ -467,43 +467,3 @@ def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnn
             continue
         raise InputError("PNG file not found", file=dataset.png_dir / name, record=f"image {ann.image_id}")
 
-
-# --------------------------------------------------------------------------
-# writing
-
-
-def panoptic_json(
-    annotations: Iterable[PanopticAnnotation],
-    categories: Iterable[PanopticCategory] | None = None,
-    images: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The COCO panoptic JSON object for these records (areas and iscrowd
-    are written where known)."""
-    out: dict[str, Any] = {}
-    if images is not None:
-        out["images"] = images
-    anns = []
-    for ann in annotations:
-        segs = []
-        for seg in ann.segments:
-            entry: dict[str, Any] = {"id": seg.id, "category_id": seg.category_id}
-            if seg.area is not None:
-                entry["area"] = seg.area
-                entry["iscrowd"] = int(seg.iscrowd)
-            segs.append(entry)
-        anns.append({"image_id": ann.image_id, "file_name": ann.file_name, "segments_info": segs})
-    out["annotations"] = anns
-    if categories is not None:
-        out["categories"] = [{"id": c.id, "name": c.name, "isthing": int(c.isthing)} for c in categories]
-    return out
-
-
-def write_panoptic_json(
-    path: str | Path,
-    annotations: Iterable[PanopticAnnotation],
-    categories: Iterable[PanopticCategory] | None = None,
-    images: list[dict[str, Any]] | None = None,
-) -> None:
-    """Write a panoptic JSON (atomically); the PNGs go through
-    :func:`psalm_bench.pngio.write_panoptic_ids`."""
-    dump_json(panoptic_json(annotations, categories, images), path)
