@@ -91,7 +91,6 @@ both give the same prompts.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -334,31 +333,3 @@ def _write_records(handle: Any, state: dict[str, Any], progress_file: Path, imag
             pool.shutdown(wait=True, cancel_futures=True)
     return skipped, empty
 
-
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - the CLI wiring lives in psalm_bench.cli
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--instances", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--format", choices=FORMATS, default="psalm")
-    ap.add_argument("--mode", choices=MODES, default="released")
-    ap.add_argument("--preview", type=int, default=0)
-    ap.add_argument("--preview-dir", type=Path)
-    ap.add_argument("--images", type=Path)
-    ap.add_argument("--resume", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        summary = build_interactive(args.instances, args.out, seed=args.seed, workers=args.workers, format=args.format,
-                                    preview=args.preview, preview_dir=args.preview_dir, images=args.images,
-                                    resume=args.resume, mode=args.mode, progress=sys.stderr.isatty())
-    except InputError as exc:
-        print(f"psalm-bench: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    print("\n".join(summary.lines()))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
