@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from psalm_bench import tables
 from psalm_bench.errors import InputError
+from psalm_bench.specs import PROMPTS
 from psalm_bench.tables import MISSING, Col, Table, latex_escape  # noqa: F401  (latex_escape: public here too)
 
 FORMATS = ("text", "markdown", "latex", "html", "csv")
@@ -128,7 +129,7 @@ LAYOUTS: dict[str, Layout] = {
             "PSALM Table 10: interactive segmentation on COCO-Interactive",
             tuple(
                 _group(prompt.capitalize(), "interactive", "coco-interactive", [("val", f"{prompt}_mIoU", "mIoU"), ("val", f"{prompt}_cIoU", "cIoU")])
-                for prompt in ("point", "scribble", "box", "mask")
+                for prompt in PROMPTS  # the paper's column order
             ),
             meta=(),
         ),

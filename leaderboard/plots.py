@@ -22,6 +22,7 @@ from psalm_bench.errors import InputError
 from psalm_bench.evaluators.instance import parse_curve
 from psalm_bench.leaderboard.browse_chart import INK, SERIES, Canvas, heat, ramp
 from psalm_bench.leaderboard.browse_views import rows
+from psalm_bench.specs import PROMPTS
 
 MAX_CLASS_PANELS = 120  # per-class PR panels, worst AP first
 MAX_SEQUENCE_PANELS = 60
@@ -116,7 +117,7 @@ def histogram_data(result: dict[str, Any], source: Path) -> dict[str, np.ndarray
         if "prompt" not in row or "IoU" not in row:
             raise InputError("record lacks prompt or IoU", file=source, record=f"records[{i}]")
         out.setdefault(str(row["prompt"]), []).append(float(row["IoU"]))
-    order = [p for p in ("point", "scribble", "box", "mask") if p in out] + sorted(set(out) - {"point", "scribble", "box", "mask"})
+    order = [p for p in PROMPTS if p in out] + sorted(set(out) - set(PROMPTS))
     edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
     return {p: np.histogram(np.clip(out[p], 0.0, 1.0), bins=edges)[0] for p in order}
 
