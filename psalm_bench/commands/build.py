@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -88,7 +87,7 @@ def synth_command(
     from psalm_bench.generators.embedded import ensure_world
     from psalm_bench.generators.world import build_world
 
-    progress = not quiet and sys.stderr.isatty()
+    progress = not quiet  # a bar on a terminal, lines in a CI log (psalm_bench/progress.py): a small world is minutes
     n = workers or min(4, os.cpu_count() or 1)
     if out is None:
         if engine or address:

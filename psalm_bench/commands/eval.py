@@ -80,7 +80,8 @@ def _ground_truth(task: str, gt: Optional[Path], split: Optional[str], world: Op
         return task, gt, {}, None
     from psalm_bench.world_gt import world_gt
 
-    found = world_gt(task, split, world=world, progress=not quiet and sys.stderr.isatty())
+    # the first use builds the world (minutes): a bar on a terminal, lines in a CI log
+    found = world_gt(task, split, world=world, progress=not quiet)
     typer.echo(found.describe(), err=True)
     return found.eval_task, found.gt, found.options, (found.root, found.task)
 
