@@ -156,19 +156,27 @@ def _whole_image(h: int, w: int) -> dict:
 
 def write_muse_whole_image_baseline(muse_json: str | Path, out: str | Path) -> Path:
     """MUSE: every question answered with one object, the whole image (PixelLM's
-    release layout in, psalm-bench's MUSE JSON Lines out)."""
-    records = orjson.loads(Path(muse_json).read_bytes())
-    lines = [{"id": r["id"], "questions": [{"masks": [_whole_image(r["height"], r["width"])]} for _ in r["questions"]]} for r in records]
+    release layout or psalm-bench's in, read and checked by formats.multi_target;
+    psalm-bench's MUSE JSON Lines out)."""
+    from psalm_bench.formats.multi_target import load_muse_gt
+
+    lines = [{"id": s.id, "questions": [{"masks": [_whole_image(s.height, s.width)]} for _ in s.questions]} for s in load_muse_gt(muse_json)]
     return write_jsonl(Path(out), lines)
 
 
-def write_gcg_whole_image_baseline(caption_gt: str | Path, out_dir: str | Path) -> Path:
+def write_gcg_whole_image_baseline(caption_gt: str | Path, out_dir: str | Path, split: str | None = None) -> Path:
     """GCG: the same caption for every image, "A picture of an object.", its one
-    phrase grounded to the whole image (GLaMM's infer.py folder out)."""
+    phrase grounded to the whole image (GLaMM's infer.py folder out). The ground
+    truth is what ``eval --task gcg`` reads (formats.multi_target.load_gcg_gt):
+    GLaMM's caption or mask file (its companion beside it), their folder with
+    ``split``, or psalm-bench's GCG file."""
+    from psalm_bench.formats.multi_target import load_gcg_gt
+
+    samples = load_gcg_gt(caption_gt, split)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for image in orjson.loads(Path(caption_gt).read_bytes())["images"]:
-        rec = {"image_id": image["id"], "caption": "A picture of an object.", "phrases": ["an object"],
-               "pred_masks": [_whole_image(image["height"], image["width"])]}
-        (out_dir / f"{image['id']}.json").write_bytes(orjson.dumps(rec))
+    for sample in samples:
+        rec = {"image_id": sample.id, "caption": "A picture of an object.", "phrases": ["an object"],
+               "pred_masks": [_whole_image(sample.height, sample.width)]}
+        (out_dir / f"{sample.id}.json").write_bytes(orjson.dumps(rec))
     return out_dir

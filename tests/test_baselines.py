@@ -1,4 +1,5 @@
-"""The prompt-as-mask baselines: each conversion, and scoring through the evaluator."""
+"""The non-learned baselines: the prompt-as-mask conversions and their scores, the first-frame VOS
+baseline, and the MUSE/GCG whole-image ones read through the formats eval reads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from psalm_bench import masks
 from psalm_bench.generators.baselines import PROMPTS, baseline_mask, point_disk, scribble_hull, write_prompt_baseline
@@ -71,3 +73,75 @@ def test_first_frame_baseline_scores_its_first_frames_perfectly(tmp_path):
     assert sorted(p.name for p in (pred / "seq").iterdir()) == [f"{t:05d}.png" for t in range(5)]
     m = get_task("vos").run(root, pred).metrics
     assert 0 < m["J"] < 100  # the object moved away from where the copy holds it
+
+
+# ---------------------------------------------------------------- MUSE and GCG whole-image baselines
+
+H, W = 6, 10
+
+
+def _whole(h: int = H, w: int = W) -> dict:
+    rle = masks.encode(np.ones((h, w), np.uint8))
+    return {"size": [h, w], "counts": rle["counts"].decode() if isinstance(rle["counts"], bytes) else rle["counts"]}
+
+
+def test_muse_whole_image_baseline_reads_both_layouts(tmp_path):
+    """PixelLM's release records and psalm-bench's own give one whole-image mask per question."""
+    from psalm_bench.generators.baselines import write_muse_whole_image_baseline
+
+    pixellm = [{"id": 3, "file_name": "a.jpg", "height": H, "width": W, "ann_list": [{}], "questions": ["q0", "q1"], "answers": [[], []]}]
+    (tmp_path / "muse.json").write_text(json.dumps(pixellm))
+    lines = [json.loads(x) for x in write_muse_whole_image_baseline(tmp_path / "muse.json", tmp_path / "m.jsonl").read_text().splitlines()]
+    assert lines == [{"id": 3, "questions": [{"masks": [_whole()]}, {"masks": [_whole()]}]}]
+    own = [{"id": "b", "height": 4, "width": 5, "questions": [{"question": "q", "masks": []}]}]
+    (tmp_path / "own.json").write_text(json.dumps(own))
+    lines = [json.loads(x) for x in write_muse_whole_image_baseline(tmp_path / "own.json", tmp_path / "o.jsonl").read_text().splitlines()]
+    assert lines == [{"id": "b", "questions": [{"masks": [_whole(4, 5)]}]}]
+
+
+def _glamm_pair(folder: Path) -> tuple[Path, Path]:
+    images = [{"id": "000000000007", "file_name": "000000000007.jpg", "height": H, "width": W},
+              {"id": "000000000009", "file_name": "000000000009.jpg", "height": 4, "width": 5}]
+    mask = {"images": images, "annotations": [{"id": 1, "image_id": "000000000007", "category_id": 1, "segmentation": _whole()}]}
+    caption = {"images": images[::-1], "annotations": [{"image_id": i["id"], "caption": "a thing", "labels": ["a thing"] if i["height"] == H else []}
+                                                       for i in images]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "val_gcg_coco_mask_gt.json").write_text(json.dumps(mask))
+    (folder / "val_gcg_coco_caption_gt.json").write_text(json.dumps(caption))
+    return folder / "val_gcg_coco_mask_gt.json", folder / "val_gcg_coco_caption_gt.json"
+
+
+def test_gcg_whole_image_baseline_reads_what_eval_reads(tmp_path):
+    """GLaMM's caption file (its mask file beside it), their folder, or psalm-bench's GCG file."""
+    from psalm_bench.generators.baselines import write_gcg_whole_image_baseline
+
+    _, caption = _glamm_pair(tmp_path / "glamm")
+    for source, split in ((caption, None), (tmp_path / "glamm", "val")):
+        out = write_gcg_whole_image_baseline(source, tmp_path / f"g-{split}", split=split)
+        assert sorted(p.name for p in out.iterdir()) == ["000000000007.json", "000000000009.json"]
+        assert json.loads((out / "000000000009.json").read_text()) == {
+            "image_id": "000000000009", "caption": "A picture of an object.", "phrases": ["an object"], "pred_masks": [_whole(4, 5)]}
+    own = [{"id": "x", "height": H, "width": W, "caption": "c", "phrases": []}]
+    (tmp_path / "gcg.json").write_text(json.dumps(own))
+    rec = json.loads((write_gcg_whole_image_baseline(tmp_path / "gcg.json", tmp_path / "own") / "x.json").read_text())
+    assert rec == {"image_id": "x", "caption": "A picture of an object.", "phrases": ["an object"], "pred_masks": [_whole()]}
+
+
+@pytest.mark.parametrize("which", ["muse", "gcg"])
+def test_whole_image_baselines_refuse_a_bad_file_in_one_line(tmp_path, which):
+    """A record without its size is the format's one-line InputError (it was a KeyError traceback)."""
+    from psalm_bench.errors import InputError
+    from psalm_bench.generators.baselines import write_gcg_whole_image_baseline, write_muse_whole_image_baseline
+
+    if which == "muse":
+        (tmp_path / "muse.json").write_text(json.dumps([{"id": 3, "ann_list": [{}], "questions": ["q"], "answers": [[]]}]))
+        with pytest.raises(InputError, match=r"muse\.json.*'height' must be a positive integer"):
+            write_muse_whole_image_baseline(tmp_path / "muse.json", tmp_path / "m.jsonl")
+    else:
+        mask, caption = _glamm_pair(tmp_path / "glamm")
+        doc = json.loads(mask.read_text())
+        del doc["images"][1]["height"]
+        mask.write_text(json.dumps(doc))
+        with pytest.raises(InputError, match=r"'height' must be a positive integer"):
+            write_gcg_whole_image_baseline(caption, tmp_path / "g")
+    assert not (tmp_path / "m.jsonl").exists() and not (tmp_path / "g").exists()

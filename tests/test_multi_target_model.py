@@ -1,7 +1,7 @@
 """What reproduce's MUSE and GCG rows are made of: the model's per-question
 objects (proposals above the threshold, duplicates suppressed, top-1 when none
-passes), the GCG files built from instance detections, and the whole-image
-baselines, each checked on hand-made inputs."""
+passes), the GCG files built from instance detections, each checked on hand-made inputs
+(the whole-image baselines: tests/test_baselines.py, no torch needed)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from psalm_bench.generators.baselines import write_gcg_whole_image_baseline, write_muse_whole_image_baseline  # noqa: E402
 from psalm_bench.masks import encode  # noqa: E402
 from psalm_bench.model.predict_multi import gcg_from_instances, muse_masks  # noqa: E402
 
@@ -59,12 +58,3 @@ def test_gcg_from_instances_takes_the_top_detections_as_phrases(tmp_path: Path):
     assert rec["caption"] == "A picture of the circle and the star." and rec["phrases"] == ["the circle", "the star"]
     assert rec["pred_masks"] == [_rle(0, 2), _rle(5, 9)]
 
-
-def test_whole_image_baselines(tmp_path: Path):
-    muse = [{"id": 3, "file_name": "a.jpg", "height": H, "width": W, "ann_list": [{}], "questions": ["q0", "q1"], "answers": [[], []]}]
-    (tmp_path / "muse.json").write_text(json.dumps(muse))
-    lines = [json.loads(x) for x in write_muse_whole_image_baseline(tmp_path / "muse.json", tmp_path / "m.jsonl").read_text().splitlines()]
-    assert lines == [{"id": 3, "questions": [{"masks": [_rle(0, 10)]}, {"masks": [_rle(0, 10)]}]}]
-    (tmp_path / "cap.json").write_text(json.dumps({"images": [{"id": "x", "height": H, "width": W}], "annotations": []}))
-    rec = json.loads((write_gcg_whole_image_baseline(tmp_path / "cap.json", tmp_path / "g") / "x.json").read_text())
-    assert rec == {"image_id": "x", "caption": "A picture of an object.", "phrases": ["an object"], "pred_masks": [_rle(0, 10)]}
