@@ -15,8 +15,8 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_api
 
+from psalm_bench import masks
 from psalm_bench.errors import InputError
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -106,9 +106,9 @@ def shape_polygon(name: str, cx: float, cy: float, radius: float, angle: float) 
 
 
 def rasterize(points: np.ndarray, height: int, width: int) -> np.ndarray:
-    """pycocotools' rasterisation of one polygon: the mask a polygon annotation means."""
-    rle = mask_api.frPyObjects([points.ravel().tolist()], height, width)
-    return mask_api.decode(rle)[:, :, 0].astype(bool)
+    """pycocotools' rasterisation of one polygon, the mask a polygon annotation means
+    (masks.polygons_to_rle, the one rasteriser the readers and evaluators use)."""
+    return masks.decode(masks.polygons_to_rle([points.ravel().tolist()], height, width)).astype(bool)
 
 
 def shape_mask(name: str, points: np.ndarray, cx: float, cy: float, radius: float, height: int, width: int) -> np.ndarray:
