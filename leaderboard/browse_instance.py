@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
+from psalm_bench.formats.coco import CocoInstances, ImageInfo, load_detections, load_instances
 from psalm_bench.formats.result_json import ResultFile
-from psalm_bench.jsonio import load_json
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import PALETTE, box_mask, compose_segments, load_image
 from psalm_bench.leaderboard.browse_segments import FN_COLOUR, FP_COLOUR
@@ -95,30 +95,24 @@ class InstanceView(TaskView):
         return out
 
     @cached_property
-    def gt_json(self) -> dict[str, Any]:
-        data = load_json(self.inputs.gt)
-        if not isinstance(data, dict):
-            raise InputError("expected a COCO instances JSON", file=self.inputs.gt)
-        return data
+    def ground_truth(self) -> CocoInstances:
+        """The COCO instances GT, read and checked as `eval` reads it (formats.coco)."""
+        return load_instances(self.inputs.gt, check_boxes=self.bbox)
 
     @cached_property
     def names(self) -> dict[int, str]:
-        return {c["id"]: str(c.get("name", c["id"])) for c in self.gt_json.get("categories", [])}
+        return {cat_id: cat.name for cat_id, cat in self.ground_truth.categories.items()}
 
     @cached_property
-    def _index(self) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]], dict[int, list[dict[str, Any]]]]:
-        images = {i["id"]: i for i in self.gt_json.get("images", [])}
+    def _index(self) -> tuple[dict[int, ImageInfo], dict[int, list[dict[str, Any]]], dict[int, list[dict[str, Any]]]]:
+        truth = self.ground_truth
         gts: dict[int, list[dict[str, Any]]] = {}
-        for ann in self.gt_json.get("annotations", []):
+        for ann in truth.annotations:
             gts.setdefault(ann["image_id"], []).append(ann)
-        detections = load_json(self.inputs.pred)
-        if not isinstance(detections, list):
-            raise InputError("expected a COCO results JSON (a list of detections)", file=self.inputs.pred)
         dets: dict[int, list[dict[str, Any]]] = {}
-        for det in detections:
-            if isinstance(det, dict):
-                dets.setdefault(det.get("image_id"), []).append(det)
-        return images, gts, dets
+        for det in load_detections(self.inputs.pred, truth, "bbox" if self.bbox else "segm").detections:
+            dets.setdefault(det["image_id"], []).append(det)
+        return truth.images, gts, dets
 
     @property
     def bbox(self) -> bool:
@@ -142,13 +136,13 @@ class InstanceView(TaskView):
         info = images.get(image_id)
         if info is None:
             raise InputError(f"image {image_id} of the result is not in the ground truth", file=self.inputs.gt)
-        h, w = int(info["height"]), int(info["width"])
+        h, w = info.height, info.width
         gt_anns = [a for a in gts.get(image_id, []) if a.get("category_id") in self.names]
         det_anns = [d for d in dets.get(image_id, []) if d.get("category_id") in self.names]
         matches, best = match_image(gt_anns, det_anns, lambda a: self._rle(a, h, w), self.bbox)
         roots = [r for r in (self.inputs.images, self.inputs.gt.parent / "val2017", self.inputs.gt.parent.parent / "val2017",
                              self.inputs.gt.parent / "images", self.inputs.gt.parent) if r is not None]
-        rgb, found = load_image(find_image(str(info.get("file_name", "")), roots), h, w)
+        rgb, found = load_image(find_image(info.file_name, roots), h, w)
         gt_ids, pred_ids = np.zeros((h, w), np.int32), np.zeros((h, w), np.int32)
         gt_styles: dict[int, tuple[tuple[int, int, int], float]] = {}
         pred_styles: dict[int, tuple[tuple[int, int, int], float]] = {}
@@ -194,7 +188,7 @@ class InstanceView(TaskView):
         legend = [(MATCH_COLOURS[0], "left: ground truth, right: detections; a matched pair (IoU >= 0.5) shares a colour"),
                   (FN_COLOUR, "ground truth no detection matched"), (FP_COLOUR, "detection that matched nothing"),
                   (CROWD_COLOUR, "crowd region, and detections it absorbs")]
-        notes = [] if found else [f"image {info.get('file_name', image_id)} not found (pass --images DIR); drawn on grey"]
+        notes = [] if found else [f"image {info.file_name or image_id} not found (pass --images DIR); drawn on grey"]
         n_unmatched = sum(1 for g in matches.values() if g is None)
         if n_unmatched > len(drawn_unmatched):
             notes.append(f"{n_unmatched - len(drawn_unmatched)} more unmatched detections (lower scores) not drawn")
