@@ -111,6 +111,10 @@ class InstanceView(TaskView):
             gts.setdefault(ann["image_id"], []).append(ann)
         dets: dict[int, list[dict[str, Any]]] = {}
         for det in load_detections(self.inputs.pred, truth, "bbox" if self.bbox else "segm").detections:
+            if self.bbox and "bbox" not in det:  # a mask's box, as pycocotools' loadRes (and the engine) derive it
+                from pycocotools import mask as mask_utils
+
+                det = {**det, "bbox": [float(v) for v in mask_utils.toBbox(det["segmentation"])]}
             dets.setdefault(det["image_id"], []).append(det)
         return truth.images, gts, dets
 

@@ -106,3 +106,21 @@ def test_an_instance_result_without_records_asks_for_them(crowd_case, tmp_path):
         browse(crowd_case["plain"], None, None, tmp_path / "out")
     run = run_cli("browse", str(crowd_case["plain"]), "--out", str(tmp_path / "cli"))
     assert_one_line_error(run, "--records")
+
+
+def test_a_box_result_of_mask_detections_draws_their_boxes(tmp_path):
+    """--iou-type bbox on detections that give only masks: eval scores their boxes
+    (pycocotools' loadRes derives them); browse drew a KeyError traceback, now the
+    same boxes, matched to the records' true positives."""
+    examples = Path(__file__).resolve().parents[1] / "psalm_bench" / "examples" / "instance"
+    gt, pred = examples / "gt.json", examples / "pred.json"
+    assert not any("bbox" in d for d in json.loads(pred.read_text()))
+    result = evaluate("instance", gt, pred, iou_type="bbox", records=True, progress=False)
+    result.write_json(tmp_path / "r.json", gt, pred)
+    view = InstanceView(BrowseInputs("instance", gt, pred, None, {"iou_type": "bbox"}))
+    samples = view.samples(read_result(tmp_path / "r.json"), tmp_path / "r.json")
+    assert len(samples) == 8
+    for sample in samples:
+        picture = view.draw(sample)
+        assert not [n for n in picture.notes if "matches drawn" in n], picture.notes
+        assert sum(row[0] == "matched" for row in picture.table[1:]) == sample.metrics["TP@0.5"]
