@@ -12,44 +12,41 @@ void plus its own class's crowd is ignored. The diagonal is then PQ's TP per cla
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.jsonio import load_json
+from psalm_bench.formats.panoptic import PanopticSegment, load_panoptic_gt, load_panoptic_pred
 from psalm_bench.pixelops import joint_histogram
 from psalm_bench.progress import tqdm
 
 
 def panoptic_confusion(gt_json: Path, pred_json: Path, progress: bool = False) -> tuple[np.ndarray, list[str], list[int]]:
     """(C+1) x (C+1) segment counts, rows GT class, columns predicted class, the last
-    row/column "none" (a missed GT segment / a false-positive prediction), and the class names and ids."""
+    row/column "none" (a missed GT segment / a false-positive prediction), and the class names and ids.
+    Both JSONs are read and checked as `eval` reads them (formats.panoptic)."""
     from psalm_bench.pngio import read_panoptic_ids
 
-    gt_data, pred_data = load_json(gt_json), load_json(pred_json)
-    if not isinstance(gt_data, dict) or not isinstance(pred_data, dict):
-        raise InputError("expected a COCO panoptic JSON", file=gt_json if not isinstance(gt_data, dict) else pred_json)
-    categories = sorted(gt_data.get("categories", []), key=lambda c: c["id"])
-    ids = [int(c["id"]) for c in categories]
+    gt = load_panoptic_gt(gt_json)
+    pred = load_panoptic_pred(pred_json, gt)
+    categories = sorted(gt.categories.values(), key=lambda c: c.id)
+    ids = [c.id for c in categories]
     position = {c: k for k, c in enumerate(ids)}
     n = len(ids)
     counts = np.zeros((n + 1, n + 1), dtype=np.int64)
-    preds = {a.get("image_id"): a for a in pred_data.get("annotations", [])}
-    gt_dir, pred_dir = gt_json.with_suffix(""), pred_json.with_suffix("")
-    for gt_ann in tqdm(gt_data.get("annotations", []), desc="panoptic confusion", unit="image", disable=not progress):
-        gt_segs = [s for s in gt_ann.get("segments_info", []) if s.get("category_id") in position]
-        pred_ann = preds.get(gt_ann.get("image_id"))
-        pred_segs = [s for s in (pred_ann or {}).get("segments_info", []) if s.get("category_id") in position]
+    for gt_ann in tqdm(gt.images, desc="panoptic confusion", unit="image", disable=not progress):
+        gt_segs = gt_ann.segments
+        pred_ann = pred.by_image.get(gt_ann.image_id)
+        pred_segs = pred_ann.segments if pred_ann is not None else []
         if pred_ann is None or not pred_segs:
             for s in gt_segs:
-                if not s.get("iscrowd"):
-                    counts[position[s["category_id"]], n] += 1
+                if not s.iscrowd:
+                    counts[position[s.category_id], n] += 1
             continue
-        gt_ids = read_panoptic_ids(gt_dir / gt_ann["file_name"])
-        pred_ids = read_panoptic_ids(pred_dir / pred_ann["file_name"], expect=gt_ids.shape)
+        gt_ids = read_panoptic_ids(gt.png_path(gt_ann))
+        pred_ids = read_panoptic_ids(pred.png_path(pred_ann), expect=gt_ids.shape)
         _add_image(counts, position, n, gt_ids, pred_ids, gt_segs, pred_segs)
-    return counts, [str(c.get("name", c["id"])) for c in categories], ids
+    return counts, [c.name for c in categories], ids
 
 
 def _dense(ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
@@ -75,19 +72,19 @@ def _dense(ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
 
 
 def _add_image(counts: np.ndarray, position: dict[int, int], n: int, gt_ids: np.ndarray, pred_ids: np.ndarray,
-               gt_segs: list[dict[str, Any]], pred_segs: list[dict[str, Any]]) -> None:
+               gt_segs: list[PanopticSegment], pred_segs: list[PanopticSegment]) -> None:
     if len(gt_segs) > 60000 or len(pred_segs) > 60000:
         raise InputError(f"{max(len(gt_segs), len(pred_segs))} segments in one image: more than the confusion plot indexes")
-    gi = _dense(gt_ids, np.array([s["id"] for s in gt_segs], dtype=np.uint32))
-    pi = _dense(pred_ids, np.array([s["id"] for s in pred_segs], dtype=np.uint32))
+    gi = _dense(gt_ids, np.array([s.id for s in gt_segs], dtype=np.uint32))
+    pi = _dense(pred_ids, np.array([s.id for s in pred_segs], dtype=np.uint32))
     cols = len(pred_segs) + 2
     table = joint_histogram(gi, pi, cols, (len(gt_segs) + 2) * cols).reshape(len(gt_segs) + 2, cols)
     on_void = table[1]  # predicted pixels on GT void
     pred_area = table.sum(axis=0)
-    gt_area = np.array([float(s.get("area", 0)) for s in gt_segs])
-    crowd = np.array([bool(s.get("iscrowd")) for s in gt_segs], dtype=bool)
-    gt_cat = [position[s["category_id"]] for s in gt_segs]
-    pred_cat = [position[s["category_id"]] for s in pred_segs]
+    gt_area = np.array([float(s.area or 0) for s in gt_segs])
+    crowd = np.array([s.iscrowd for s in gt_segs], dtype=bool)
+    gt_cat = [position[s.category_id] for s in gt_segs]
+    pred_cat = [position[s.category_id] for s in pred_segs]
     matched_gt, matched_pred = set(), set()
     for g in range(len(gt_segs)):
         if crowd[g]:

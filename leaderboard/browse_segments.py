@@ -11,7 +11,7 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.formats.result_json import ResultFile
-from psalm_bench.jsonio import load_json
+from psalm_bench.formats.panoptic import PanopticAnnotation, PanopticDataset, load_panoptic_gt, load_panoptic_image_files, load_panoptic_pred
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import GT_COLOUR, PALETTE, PRED_COLOUR, Layer, compose, compose_segments, load_image, strip
 from psalm_bench.leaderboard.browse_views import find_image, rows
@@ -48,52 +48,44 @@ class PanopticView(TaskView):
         return out
 
     @cached_property
-    def gt_json(self) -> dict[str, Any]:
-        return load_json(self.inputs.gt)
+    def gt(self) -> PanopticDataset:
+        """The ground truth, read and checked as `eval` reads it (formats.panoptic)."""
+        return load_panoptic_gt(self.inputs.gt)
 
     @cached_property
-    def pred_json(self) -> dict[str, Any]:
-        return load_json(self.inputs.pred)
+    def pred(self) -> PanopticDataset:
+        return load_panoptic_pred(self.inputs.pred, self.gt)
 
     @cached_property
     def names(self) -> dict[int, str]:
-        return {c["id"]: c.get("name", str(c["id"])) for c in self.gt_json.get("categories", [])}
+        return {cat_id: cat.name for cat_id, cat in self.gt.categories.items()}
 
     @cached_property
-    def _by_image(self) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
-        def index(data: dict[str, Any]) -> dict[Any, dict[str, Any]]:
-            out: dict[Any, dict[str, Any]] = {}
-            for ann in data.get("annotations", []):
-                out.setdefault(ann.get("image_id"), ann)
-            return out
+    def _images(self) -> dict[int, str]:
+        return load_panoptic_image_files(self.inputs.gt)
 
-        return index(self.gt_json), index(self.pred_json)
-
-    @cached_property
-    def _images(self) -> dict[Any, dict[str, Any]]:
-        return {i.get("id"): i for i in self.gt_json.get("images", [])}
-
-    def _annotation(self, data: dict[str, Any], image_id: int, path: Path) -> dict[str, Any]:
-        ann = self._by_image[0 if data is self.gt_json else 1].get(image_id)
+    @staticmethod
+    def _annotation(data: PanopticDataset, image_id: int) -> PanopticAnnotation:
+        ann = data.by_image.get(image_id)
         if ann is None:
-            raise InputError(f"no annotation for image {image_id}", file=path)
+            raise InputError(f"no annotation for image {image_id}", file=data.path)
         return ann
 
     def draw(self, sample: Sample) -> Picture:
         from psalm_bench.pngio import read_panoptic_ids
 
         image_id = sample.handle
-        gt_ann = self._annotation(self.gt_json, image_id, self.inputs.gt)
-        pred_ann = self._annotation(self.pred_json, image_id, self.inputs.pred)
-        gt_ids = read_panoptic_ids(self.inputs.gt.with_suffix("") / gt_ann["file_name"]).astype(np.int64)
-        pred_ids = read_panoptic_ids(self.inputs.pred.with_suffix("") / pred_ann["file_name"]).astype(np.int64)
-        gt_segs = {s["id"]: s for s in gt_ann["segments_info"]}
-        pred_segs = {s["id"]: s for s in pred_ann["segments_info"]}
+        gt_ann = self._annotation(self.gt, image_id)
+        pred_ann = self._annotation(self.pred, image_id)
+        gt_ids = read_panoptic_ids(self.gt.png_path(gt_ann)).astype(np.int64)
+        pred_ids = read_panoptic_ids(self.pred.png_path(pred_ann)).astype(np.int64)
+        gt_segs = {s.id: s for s in gt_ann.segments}
+        pred_segs = {s.id: s for s in pred_ann.segments}
         pairs, gt_area, pred_area = _pair_counts(gt_ids, pred_ids)
         matched: list[tuple[int, int, float]] = []
         for (g, p), inter in pairs.items():
             gs, ps = gt_segs.get(g), pred_segs.get(p)
-            if gs is None or ps is None or gs.get("iscrowd") or gs["category_id"] != ps["category_id"]:
+            if gs is None or ps is None or gs.iscrowd or gs.category_id != ps.category_id:
                 continue
             union = pred_area[p] + gt_area[g] - inter - pairs.get((0, p), 0)
             iou = inter / union
@@ -101,30 +93,30 @@ class PanopticView(TaskView):
                 matched.append((g, p, iou))
         matched_gt = {g for g, _, _ in matched}
         matched_pred = {p for _, p, _ in matched}
-        info = self._images.get(image_id, {})
+        file_name = self._images.get(image_id, "")
         h, w = gt_ids.shape
         roots = [r for r in (self.inputs.images, self.inputs.gt.parent / "val2017", self.inputs.gt.parent / "images", self.inputs.gt.parent) if r is not None]
-        rgb, found = load_image(find_image(info.get("file_name", ""), roots), h, w)
+        rgb, found = load_image(find_image(file_name, roots), h, w)
         gt_styles: dict[int, tuple[tuple[int, int, int], float]] = {}
         pred_styles: dict[int, tuple[tuple[int, int, int], float]] = {}
         table = [["", "class", "IoU", "GT id", "pred id"]]
         for k, (g, p, iou) in enumerate(sorted(matched, key=lambda m: m[2])):
             colour = tuple(int(c) for c in PALETTE[k % len(PALETTE)])
             gt_styles[g] = pred_styles[p] = (colour, 0.45)
-            table.append(["matched", self.names.get(gt_segs[g]["category_id"], "?"), f"{iou:.3f}", str(g), str(p)])
+            table.append(["matched", self.names.get(gt_segs[g].category_id, "?"), f"{iou:.3f}", str(g), str(p)])
         for g, seg in gt_segs.items():
-            if g not in matched_gt and not seg.get("iscrowd") and gt_area.get(g):
+            if g not in matched_gt and not seg.iscrowd and gt_area.get(g):
                 gt_styles[g] = (FN_COLOUR, 0.6)
-                table.append(["missed (FN)", self.names.get(seg["category_id"], "?"), "", str(g), ""])
+                table.append(["missed (FN)", self.names.get(seg.category_id, "?"), "", str(g), ""])
         for p, seg in pred_segs.items():
             if p not in matched_pred and pred_area.get(p):
                 pred_styles[p] = (FP_COLOUR, 0.6)
-                table.append(["unmatched (FP or ignored)", self.names.get(seg["category_id"], "?"), "", "", str(p)])
+                table.append(["unmatched (FP or ignored)", self.names.get(seg.category_id, "?"), "", "", str(p)])
         gap = np.full((h, 4, 3), 255, np.uint8)
         picture = np.concatenate([compose_segments(rgb, gt_ids, gt_styles), gap, compose_segments(rgb, pred_ids, pred_styles)], axis=1)
         legend = [((200, 200, 200), "left: ground truth, right: prediction; a matched pair shares a colour"),
                   (FN_COLOUR, "ground-truth segment with no match"), (FP_COLOUR, "predicted segment with no match")]
-        notes = [] if found else [f"image {info.get('file_name', image_id)} not found (pass --images DIR); drawn on grey"]
+        notes = [] if found else [f"image {file_name or image_id} not found (pass --images DIR); drawn on grey"]
         if len(matched) != sample.metrics["TP"]:
             notes.append(f"{len(matched)} matches drawn, the result counted {sample.metrics['TP']} TP")
         return Picture(picture, legend, [], notes, table)

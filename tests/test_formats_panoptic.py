@@ -56,3 +56,20 @@ def test_prediction_round_trip_against_its_ground_truth(tmp_path: Path) -> None:
     assert other.extra_ids == [8] and other.images == []
     with pytest.raises(InputError, match="ground truth does not have"):
         load_panoptic_pred(tmp_path / "other.json", gt, ignore_extra=False)
+
+
+def test_image_files_are_read_beside_the_checked_dataset(tmp_path: Path) -> None:
+    """The photos' file names a viewer (browse) draws on: from ``images``, which the dataset itself never reads."""
+    from psalm_bench.formats.panoptic import load_panoptic_image_files
+
+    path = _write(tmp_path, "gt", _ids(), [PanopticSegment(5 + 256 * 3, 2, 48.0, False)])
+    assert load_panoptic_image_files(path) == {7: "7.jpg"}
+    no_images = write_coco_json(tmp_path / "bare.json", {"annotations": [], "categories": CATS})
+    assert load_panoptic_image_files(no_images) == {}
+    for doc, fragment in (([1, 2], "got a JSON list"), ({"images": {"id": 7}}, "'images' must be a list"),
+                          ({"images": [{"file_name": "a.jpg"}]}, "image has no 'id'"),
+                          ({"images": [{"id": "7"}]}, "'id' must be an integer"),
+                          ({"images": [{"id": 7, "file_name": 3}]}, "'file_name' must be a string")):
+        bad = write_coco_json(tmp_path / "bad.json", doc)
+        with pytest.raises(InputError, match=fragment):
+            load_panoptic_image_files(bad)

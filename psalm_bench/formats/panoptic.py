@@ -467,3 +467,27 @@ def check_pngs_exist(dataset: PanopticDataset, annotations: Iterable[PanopticAnn
             continue
         raise InputError("PNG file not found", file=dataset.png_dir / name, record=f"image {ann.image_id}")
 
+
+
+def load_panoptic_image_files(path: str | Path) -> dict[int, str]:
+    """Image id -> ``file_name`` of the JSON's ``images`` (the photos the PNGs
+    segment), for a viewer that draws them; empty when the JSON has none.
+
+    Not part of the checked dataset because panopticapi never reads ``images``
+    (:func:`load_panoptic_gt` does not either); ``annotations`` is left unparsed."""
+    path = Path(path)
+    data = load_json_pieces(path, ("annotations",))
+    if not isinstance(data, dict):
+        kind = "list" if isinstance(data, JsonArray) else type(data).__name__
+        raise InputError(f"expected a COCO panoptic JSON object, got a JSON {kind}", file=path)
+    images = data.get("images", [])
+    if not isinstance(images, list):
+        raise InputError(f"'images' must be a list, got {type(images).__name__}", file=path)
+    files: dict[int, str] = {}
+    for i, image in enumerate(images):
+        image_id = _require_int(image, "id", "image", path, f"images[{i}]")
+        name = image.get("file_name", "")
+        if not isinstance(name, str):
+            raise InputError(f"image 'file_name' must be a string, got {name!r}", file=path, record=f"image {image_id}")
+        files[image_id] = name  # listed twice: the last, as a dict of the list keeps
+    return files
