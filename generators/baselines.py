@@ -41,7 +41,6 @@ import orjson
 from psalm_bench import masks
 from psalm_bench.formats.interactive import PROMPTS, prediction_record
 from psalm_bench.formats.jsonl import write_jsonl
-from psalm_bench.generators.interactive import iter_records
 
 POINT_RADIUS = 10
 
@@ -76,18 +75,23 @@ def baseline_mask(kind: str, prompt_rle: dict) -> dict:
 
 
 def baseline_lines(interactive_json: Path) -> Iterator[bytes]:
-    """One JSONL prediction line per (instance, prompt) of a COCO-Interactive file."""
-    for record in iter_records(Path(interactive_json)):
-        image_id = record["image_info"]["id"]
-        for ann in record["anns"]:
+    """One JSONL prediction line per (instance, prompt) of a COCO-Interactive file,
+    read and checked as `eval` reads it (formats.interactive: any JSON layout, not
+    only build-interactive's line per record); a null prompt gives an empty mask."""
+    from psalm_bench.formats.interactive import load_interactive_gt
+
+    for image in load_interactive_gt(interactive_json).images:
+        empty: dict | None = None
+        for ann in image.anns:
             for kind in PROMPTS:
-                rle = dict(ann[f"{kind}_visual_prompt_mask"])
-                if isinstance(rle.get("counts"), bytes):
-                    rle["counts"] = rle["counts"].decode("ascii")
+                rle = ann.prompts[kind]
+                if rle is None:
+                    empty = empty or masks.encode(np.zeros((image.height, image.width), np.uint8))
+                    rle = empty
                 segmentation = baseline_mask(kind, rle)
                 if isinstance(segmentation.get("counts"), bytes):
                     segmentation = {"size": segmentation["size"], "counts": segmentation["counts"].decode("ascii")}
-                yield orjson.dumps(prediction_record(image_id, ann["id"], kind, segmentation))
+                yield orjson.dumps(prediction_record(image.image_id, ann.id, kind, segmentation))
 
 
 def write_prompt_baseline(interactive_json: str | Path, out: str | Path) -> Path:

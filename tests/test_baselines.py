@@ -145,3 +145,27 @@ def test_whole_image_baselines_refuse_a_bad_file_in_one_line(tmp_path, which):
         with pytest.raises(InputError, match=r"'height' must be a positive integer"):
             write_gcg_whole_image_baseline(caption, tmp_path / "g")
     assert not (tmp_path / "m.jsonl").exists() and not (tmp_path / "g").exists()
+
+
+def test_prompt_baseline_reads_any_json_layout_of_coco_interactive(tmp_path):
+    """The file as eval reads it: PSALM's one-line JSON or an indented one gives the same lines as
+    build-interactive's line-per-record file (both were a traceback); a null prompt is an empty mask."""
+    from psalm_bench.errors import InputError
+
+    built = tmp_path / "interactive.json"
+    build_interactive(EXAMPLES / "instance" / "gt.json", built, seed=0, progress=False)
+    reference = write_prompt_baseline(built, tmp_path / "ref.jsonl").read_bytes()
+    records = json.loads(built.read_text())
+    for name, text in (("one-line", json.dumps(records)), ("indented", json.dumps(records, indent=2))):
+        (tmp_path / f"{name}.json").write_text(text)
+        assert write_prompt_baseline(tmp_path / f"{name}.json", tmp_path / f"{name}.jsonl").read_bytes() == reference, name
+    records[0]["anns"][0]["point_visual_prompt_mask"] = None
+    (tmp_path / "null.json").write_text(json.dumps(records))
+    lines = [json.loads(x) for x in write_prompt_baseline(tmp_path / "null.json", tmp_path / "null.jsonl").read_text().splitlines()]
+    ann = records[0]["anns"][0]["id"]
+    [line] = [x for x in lines if x["ann_id"] == ann and x["prompt"] == "point"]
+    assert not masks.decode(masks.to_rle(line["segmentation"], *line["segmentation"]["size"])).any()
+    del records[0]["anns"][0]["box_visual_prompt_mask"]
+    (tmp_path / "bad.json").write_text(json.dumps(records))
+    with pytest.raises(InputError, match="missing 'box_visual_prompt_mask'"):
+        write_prompt_baseline(tmp_path / "bad.json", tmp_path / "bad.jsonl")
