@@ -61,6 +61,9 @@ class BrowseInputs:
     pred: Path
     images: Path | None
     params: dict[str, Any]
+    # panoptic: the PNG folders it was scored with (None: the JSON's path without .json)
+    gt_dir: Path | None = None
+    pred_dir: Path | None = None
 
 
 class TaskView:
@@ -119,19 +122,25 @@ def browse(
     filters: dict[str, str] | None = None,
     progress: bool = False,
     back: tuple[str, str] | None = None,
+    gt_dir: Path | None = None,
+    pred_dir: Path | None = None,
 ) -> BrowseReport:
     """Write the browse pages for ``result_path`` into ``out`` (replaced if it holds an earlier browse).
 
-    ``gt`` / ``pred`` default to the files the result's provenance names."""
+    ``gt`` / ``pred`` default to the files the result's provenance names; a
+    panoptic result's PNG folders (``gt_dir`` / ``pred_dir``) to the folders it
+    names beside a JSON taken from it, else the JSON's path without .json."""
     start = time.perf_counter()
     result = _load_result(result_path)
     task = result.task
+    if task == "panoptic":
+        gt_dir, pred_dir = recorded_png_dirs(result, gt, pred, gt_dir, pred_dir)
     gt, pred = recorded_inputs(result, result_path, gt, pred)
     _views()
     view_cls = VIEWS.get(task)
     if view_cls is None:
         raise InputError(f"task {task!r} has no browse view (browsable: {', '.join(sorted(VIEWS))})", file=result_path)
-    view = view_cls(BrowseInputs(task, Path(gt), Path(pred), images, dict(result.params)))
+    view = view_cls(BrowseInputs(task, Path(gt), Path(pred), images, dict(result.params), gt_dir, pred_dir))
     gt_files, pred_files = view.hashed_inputs()
     _check_hash(result, result_path, "gt_sha256", gt_files, "ground truth")
     _check_hash(result, result_path, "pred_sha256", pred_files, "prediction")
@@ -169,7 +178,7 @@ def browse(
         plots.append(f"No segment confusion matrix: it reads all {n_images} images again (browse draws it up to {CONFUSION_MAX_IMAGES}); "
                      "psalm_bench.leaderboard.plots.write_plots(result, path, out, (gt, pred)) draws it")
     try:
-        plots += write_plots(result, result_path, out / "plots", scored, progress)
+        plots += write_plots(result, result_path, out / "plots", scored, progress, png_dirs=(view.inputs.gt_dir, view.inputs.pred_dir))
     except InputError as exc:  # an older result without what a plot needs: the gallery still stands
         plots.append(f"No plots: {exc}")
     _write_pages(out, title, result_path, baseline, chosen, pictures, deltas, view.score_name, back, plots)
@@ -185,6 +194,20 @@ def recorded_inputs(result: ResultFile, path: Path, gt: Path | None = None, pred
             if not (isinstance(names, list) and names and isinstance(names[0], str)):
                 raise InputError(f"provenance names no {name} file (result written before psalm-bench recorded its inputs); pass --{name}", file=path)
     chosen = [Path(given) if given is not None else Path(inputs[name][0]) for name, given in (("gt", gt), ("pred", pred))]
+    return chosen[0], chosen[1]
+
+
+def recorded_png_dirs(result: ResultFile, gt: Path | None, pred: Path | None, gt_dir: Path | None,
+                      pred_dir: Path | None) -> tuple[Path | None, Path | None]:
+    """A panoptic result's PNG folders: those given, else the second input the provenance
+    records for a JSON taken from it (`eval --gt-dir`/`--pred-dir` may have named any folder)."""
+    inputs = result.provenance.inputs if result.provenance is not None else None
+    chosen = []
+    for name, json_given, given in (("gt", gt, gt_dir), ("pred", pred, pred_dir)):
+        names = inputs.get(name) if isinstance(inputs, dict) else None
+        if given is None and json_given is None and isinstance(names, list) and len(names) == 2 and isinstance(names[1], str):
+            given = Path(names[1])
+        chosen.append(Path(given) if given is not None else None)
     return chosen[0], chosen[1]
 
 
@@ -210,9 +233,10 @@ def _check_hash(result: ResultFile, path: Path, key: str, files: list[Path], wha
     from psalm_bench.results import _hash_inputs
 
     expected = getattr(result.provenance, key) if result.provenance is not None else ""
-    for f in files:
+    for k, f in enumerate(files):
         if not f.exists():
-            raise InputError(f"the {what} {f} is not there (moved?); pass where it is now", file=path)
+            flag = ("--gt" if what == "ground truth" else "--pred") + ("-dir" if k else "")  # the second file: panoptic's PNG folder
+            raise InputError(f"the {what} {f} is not there (moved?); pass where it is now ({flag})", file=path)
     if not expected:
         raise InputError(f"provenance has no {key}: cannot tell whether {files[0]} is the {what} it was scored on", file=path)
     actual = _hash_inputs(files if len(files) > 1 else files[0])

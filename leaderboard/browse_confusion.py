@@ -21,14 +21,16 @@ from psalm_bench.pixelops import joint_histogram
 from psalm_bench.progress import tqdm
 
 
-def panoptic_confusion(gt_json: Path, pred_json: Path, progress: bool = False) -> tuple[np.ndarray, list[str], list[int]]:
+def panoptic_confusion(gt_json: Path, pred_json: Path, progress: bool = False, *, gt_dir: Path | None = None,
+                       pred_dir: Path | None = None) -> tuple[np.ndarray, list[str], list[int]]:
     """(C+1) x (C+1) segment counts, rows GT class, columns predicted class, the last
     row/column "none" (a missed GT segment / a false-positive prediction), and the class names and ids.
-    Both JSONs are read and checked as `eval` reads them (formats.panoptic)."""
+    Both JSONs are read and checked as `eval` reads them (formats.panoptic); the PNG folders
+    are ``gt_dir`` / ``pred_dir``, by default each JSON's path without .json."""
     from psalm_bench.pngio import read_panoptic_ids
 
-    gt = load_panoptic_gt(gt_json)
-    pred = load_panoptic_pred(pred_json, gt)
+    gt = load_panoptic_gt(gt_json, gt_dir)
+    pred = load_panoptic_pred(pred_json, gt, pred_dir)
     categories = sorted(gt.categories.values(), key=lambda c: c.id)
     ids = [c.id for c in categories]
     position = {c: k for k, c in enumerate(ids)}

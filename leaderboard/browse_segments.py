@@ -11,7 +11,8 @@ import numpy as np
 
 from psalm_bench.errors import InputError
 from psalm_bench.formats.result_json import ResultFile
-from psalm_bench.formats.panoptic import PanopticAnnotation, PanopticDataset, load_panoptic_gt, load_panoptic_image_files, load_panoptic_pred
+from psalm_bench.formats.panoptic import (PanopticAnnotation, PanopticDataset, default_png_dir, load_panoptic_gt, load_panoptic_image_files,
+                                          load_panoptic_pred)
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import GT_COLOUR, PALETTE, PRED_COLOUR, Layer, compose, compose_segments, load_image, strip
 from psalm_bench.leaderboard.browse_views import find_image, rows
@@ -27,8 +28,13 @@ class PanopticView(TaskView):
 
     score_name = "image PQ"
 
+    def png_dirs(self) -> tuple[Path, Path]:
+        """The PNG folders: those the result was scored with, else each JSON's path without .json."""
+        return (self.inputs.gt_dir or default_png_dir(self.inputs.gt), self.inputs.pred_dir or default_png_dir(self.inputs.pred))
+
     def hashed_inputs(self) -> tuple[list[Path], list[Path]]:
-        return [self.inputs.gt, self.inputs.gt.with_suffix("")], [self.inputs.pred, self.inputs.pred.with_suffix("")]
+        gt_dir, pred_dir = self.png_dirs()
+        return [self.inputs.gt, gt_dir], [self.inputs.pred, pred_dir]
 
     def samples(self, result: ResultFile, source: Path) -> list[Sample]:
         records = result.records
@@ -50,11 +56,11 @@ class PanopticView(TaskView):
     @cached_property
     def gt(self) -> PanopticDataset:
         """The ground truth, read and checked as `eval` reads it (formats.panoptic)."""
-        return load_panoptic_gt(self.inputs.gt)
+        return load_panoptic_gt(self.inputs.gt, self.png_dirs()[0])
 
     @cached_property
     def pred(self) -> PanopticDataset:
-        return load_panoptic_pred(self.inputs.pred, self.gt)
+        return load_panoptic_pred(self.inputs.pred, self.gt, self.png_dirs()[1])
 
     @cached_property
     def names(self) -> dict[int, str]:

@@ -292,10 +292,11 @@ def _semantic_plots(result: dict[str, Any], source: Path) -> list[tuple[Canvas, 
     return [_confusion(matrix, names)] if names else []
 
 
-def _panoptic_plots(result: dict[str, Any], source: Path, inputs: tuple[Path, Path] | None, progress: bool) -> list[tuple[Canvas, PlotFile]]:
+def _panoptic_plots(result: dict[str, Any], source: Path, inputs: tuple[Path, Path] | None, progress: bool,
+                    png_dirs: tuple[Path | None, Path | None] = (None, None)) -> list[tuple[Canvas, PlotFile]]:
     if inputs is None:
         return []
-    counts, names, _ = panoptic_confusion_data(inputs[0], inputs[1], progress)
+    counts, names, _ = panoptic_confusion_data(inputs[0], inputs[1], progress, png_dirs)
     n = len(names)
     shown = [k for k in range(n) if counts[k].any() or counts[:, k].any()]
     if not shown:
@@ -307,10 +308,11 @@ def _panoptic_plots(result: dict[str, Any], source: Path, inputs: tuple[Path, Pa
     return [(canvas, PlotFile(plot.name, "Segment confusion matrix", caption))]
 
 
-def panoptic_confusion_data(gt: Path, pred: Path, progress: bool = False) -> tuple[np.ndarray, list[str], list[int]]:
+def panoptic_confusion_data(gt: Path, pred: Path, progress: bool = False,
+                            png_dirs: tuple[Path | None, Path | None] = (None, None)) -> tuple[np.ndarray, list[str], list[int]]:
     from psalm_bench.leaderboard.browse_confusion import panoptic_confusion
 
-    return panoptic_confusion(gt, pred, progress)
+    return panoptic_confusion(gt, pred, progress, gt_dir=png_dirs[0], pred_dir=png_dirs[1])
 
 
 def _interactive_plots(result: dict[str, Any], source: Path) -> list[tuple[Canvas, PlotFile]]:
@@ -352,17 +354,18 @@ def _as_json(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_plots(result: dict[str, Any] | Any, source: Path, out: Path, inputs: tuple[Path, Path] | None = None,
-                progress: bool = False) -> list[PlotFile]:
+                progress: bool = False, png_dirs: tuple[Path | None, Path | None] = (None, None)) -> list[PlotFile]:
     """Draw the task's plots of ``result`` (read from ``source``) into ``out``; none for a task without plots.
     ``inputs``: the (GT, prediction) files it was scored on, for plots the result alone cannot give
-    (panoptic's segment confusion, which reads every image once)."""
+    (panoptic's segment confusion, which reads every image once; ``png_dirs`` its PNG folders
+    when not the JSONs' paths without .json)."""
     if not isinstance(result, dict):  # an EvalResult from the Python API
         result = result.to_dict()
     if _holds_arrays(result):
         result = _as_json(result)
     task = str(result.get("task"))
     if task == "panoptic":
-        drawn = _panoptic_plots(result, source, inputs, progress)
+        drawn = _panoptic_plots(result, source, inputs, progress, png_dirs)
     else:
         plotter = PLOTTERS.get(task)
         drawn = plotter(result, source) if plotter is not None else []

@@ -356,3 +356,28 @@ def test_compose_segments_draws_what_one_layer_per_segment_draws():
     styles = {1: ((230, 25, 75), 0.45), 2: ((40, 120, 255), 0.6), 4: ((255, 40, 40), 0.6), 5: ((60, 180, 75), 0.45)}
     layers = [Layer(ids == k, colour, alpha=alpha) for k, (colour, alpha) in styles.items()]
     assert np.array_equal(compose_segments(image, ids, styles), compose(image, layers))
+
+
+def test_panoptic_scored_with_png_folders_elsewhere_browses_from_its_provenance(tmp_path):
+    """eval --gt-dir/--pred-dir may name any PNG folders: browse takes them from the provenance
+    (it looked only beside each JSON and refused), or from its own --gt-dir/--pred-dir."""
+    import shutil
+
+    (tmp_path / "json").mkdir()
+    gt, pred = tmp_path / "json" / "gt.json", tmp_path / "json" / "pred.json"
+    shutil.copy(EXAMPLES / "panoptic" / "gt.json", gt)
+    shutil.copy(EXAMPLES / "panoptic" / "pred.json", pred)
+    gt_dir, pred_dir = tmp_path / "pngs" / "truth", tmp_path / "pngs" / "guess"
+    shutil.copytree(EXAMPLES / "panoptic" / "gt", gt_dir)
+    shutil.copytree(EXAMPLES / "panoptic" / "pred", pred_dir)
+    result = tmp_path / "r.json"
+    run = run_cli("eval", "--task", "panoptic", "--gt", gt, "--pred", pred, "--gt-dir", gt_dir, "--pred-dir", pred_dir, "--json", result, "-q")
+    assert run.returncode == 0, run.stderr
+    report = browse(result, None, None, tmp_path / "b", worst=3)
+    assert report.shown == 3 and (tmp_path / "b" / "plots" / "confusion.png").is_file()
+    # a JSON given by hand leaves its PNG folder to the default, which is not there: one line naming the flag
+    run = run_cli("browse", result, "--gt", gt, "--out", tmp_path / "c", "-q")
+    assert_one_line_error(run, str(gt.with_suffix("")), "--gt-dir")
+    run = run_cli("browse", result, "--gt", gt, "--gt-dir", gt_dir, "--out", tmp_path / "c", "-k", "3", "-q")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (tmp_path / "c" / "img").iterdir()) == sorted(p.name for p in (tmp_path / "b" / "img").iterdir())

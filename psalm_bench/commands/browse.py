@@ -14,6 +14,8 @@ def browse_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static pages (replaced if it holds an earlier browse).")],
     gt: Annotated[Optional[Path], typer.Option("--gt", help="The ground truth it was scored on (checked against the result's sha256). [default: the file its provenance names]")] = None,
     pred: Annotated[Optional[Path], typer.Option("--pred", help="The predictions it was scored on (checked against the result's sha256). [default: the file its provenance names]")] = None,
+    gt_dir: Annotated[Optional[Path], typer.Option("--gt-dir", help="panoptic: the ground truth's PNG folder. [default: the folder the provenance names beside its JSON, else the JSON's path without .json]")] = None,
+    pred_dir: Annotated[Optional[Path], typer.Option("--pred-dir", help="panoptic: the predictions' PNG folder. [default: the folder the provenance names beside its JSON, else the JSON's path without .json]")] = None,
     worst: Annotated[int, typer.Option("--worst", "-k", min=1, help="How many samples to draw.")] = 20,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Another result on the same ground truth: show the K samples that regressed most. [default: none; the K worst]")] = None,
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of the images. [default: beside the ground truth]")] = None,
@@ -26,5 +28,6 @@ def browse_command(
     from psalm_bench.leaderboard.browse import browse
 
     filters = {k: v for k, v in {"prompt": prompt, "target": target, "sequence": sequence}.items() if v is not None}
-    report = browse(result, gt, pred, out, worst=worst, baseline=baseline, images=images, filters=filters, progress=not quiet and sys.stderr.isatty())
+    report = browse(result, gt, pred, out, worst=worst, baseline=baseline, images=images, filters=filters, progress=not quiet and sys.stderr.isatty(),
+                    gt_dir=gt_dir, pred_dir=pred_dir)
     typer.echo(report.describe())
