@@ -40,6 +40,7 @@ from PIL import Image
 from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
+from psalm_bench.formats.egoexo import write_egoexo_gt
 from psalm_bench.generators.world_render import COLOURS, finish_image, light_direction, paint, sample_look, shape_mask, shape_polygon, stuff_layout, stuff_texture
 from psalm_bench.generators.world_scene import KNOWN_THINGS, SIZE_RANGE, SIZE_WORDS, TEXTURES
 from psalm_bench.jsonio import dump_json
@@ -291,7 +292,7 @@ def build_egoexo(out: str | Path, *, seed: int = 0, size: str = "small", workers
         bar.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    dump_json({"version": EGOEXO_VERSION, "challenge": "correspondence", "annotations": annotations}, out / GT_NAME)
+    write_egoexo_gt(out / GT_NAME, annotations, version=EGOEXO_VERSION, challenge="correspondence")  # formats.egoexo's writer
     counts = count_samples(annotations)
     dump_json({"name": "psalm-bench-egoexo", "version": EGOEXO_VERSION, "seed": seed, "size": size, "gt": GT_NAME, "frames": "takes",
                "cameras": {cam: list(shape) for cam, shape in CAMERA_SHAPES.items()}, "counts": counts}, out / MANIFEST)
