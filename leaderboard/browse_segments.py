@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from psalm_bench.errors import InputError
-from psalm_bench.formats.result_json import ResultFile
 from psalm_bench.formats.panoptic import (PanopticAnnotation, PanopticDataset, default_png_dir, load_panoptic_gt, load_panoptic_image_files,
                                           load_panoptic_pred)
+from psalm_bench.formats.result_json import ResultFile
 from psalm_bench.leaderboard.browse import Picture, Sample, TaskView, register_view
 from psalm_bench.leaderboard.browse_draw import GT_COLOUR, PALETTE, PRED_COLOUR, Layer, compose, compose_segments, load_image, strip
 from psalm_bench.leaderboard.browse_views import find_image, rows
