@@ -2,9 +2,15 @@
 
 Declared here rather than in pyproject's experimental ``[tool.setuptools.ext-modules]``
 table, which makes setuptools warn on every build. ``optional=True``: without a
-compiler the install still works, on exact pure-Python fallbacks.
+compiler the install still works, on exact pure-Python fallbacks. The sources
+are one file per group of kernels in csrc/ (module.c: the method table).
 """
+
+from pathlib import Path
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("psalm_bench._native", sources=["psalm_bench/_native.c"], optional=True)])
+CSRC = Path("csrc")
+SOURCES = sorted(str(p) for p in CSRC.glob("*.c"))
+
+setup(ext_modules=[Extension("psalm_bench._native", sources=SOURCES, depends=[str(CSRC / "native.h")], optional=True)])

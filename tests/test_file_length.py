@@ -15,10 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 LIMIT = 800
 CODE_SUFFIXES = (".py", ".c", ".h", ".html", ".js", ".css", ".svg")
 # path -> why it is still longer; each is a gap to close, not a licence to grow
-OVER_THE_LIMIT = {
-    "psalm_bench/_native.c": "the one C extension module (PNG, RLE, JSON-span and panoptic kernels); splitting it into "
-                             "several translation units is open (issue 14's audit)",
-}
+OVER_THE_LIMIT: dict[str, str] = {}
 
 
 def too_long(paths: list[str], read=lambda p: (REPO / p).read_text(errors="replace")) -> dict[str, int]:
@@ -38,7 +35,7 @@ def tracked_files() -> list[str]:
         proc = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
         names = proc.stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
-        names = [p.relative_to(REPO).as_posix() for d in ("psalm_bench", "evaluators", "generators", "model", "leaderboard", "tests", "benchmarks", "tools", "docs")
+        names = [p.relative_to(REPO).as_posix() for d in ("psalm_bench", "csrc", "evaluators", "generators", "model", "leaderboard", "tests", "benchmarks", "tools", "docs")
                  for p in (REPO / d).rglob("*") if p.is_file()]
     return [p for p in names if (REPO / p).is_file()]
 
