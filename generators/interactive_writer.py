@@ -13,10 +13,12 @@ from typing import Any
 import cv2
 import orjson
 
+from psalm_bench.errors import InputError
 from psalm_bench.formats.interactive import PROMPTS
 from psalm_bench.generators.coco_reader import _is_number, instance_mask
 from psalm_bench.generators.interactive_rle import _compress_many, _Skip
 from psalm_bench.generators.prompt_drawers import PROMPT_KEYS, make_prompts
+from psalm_bench.jsonio import JsonArray, load_json_pieces
 
 
 def _ann_record(ann: dict[str, Any], height: int, width: int, seed: int, mode: str, empty: Counter) -> dict[str, Any]:
@@ -90,12 +92,35 @@ def _chunks(start: int, n: int, size: int) -> Iterator[range]:
 
 
 
+def _one_record_per_line(path: Path) -> bool:
+    """Whether ``path`` has build_interactive's layout: ``[``, then one record per line."""
+    with open(path, "rb") as handle:
+        if handle.readline().rstrip(b"\r\n") != b"[":
+            return False
+        line = handle.readline().rstrip(b"\r\n")
+    if line == b"]":
+        return True
+    try:
+        return isinstance(orjson.loads(line[:-1] if line.endswith(b",") else line), dict)
+    except orjson.JSONDecodeError:  # an indented file: its second line is a fragment
+        return False
+
+
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Stream the image records of a file written by ``build_interactive``
-    (one record per line), without loading the whole list."""
+    """The image records of a COCO-Interactive file, one at a time: streamed line by
+    line from build_interactive's layout (one record per line), and from any other
+    JSON layout (PSALM's one-line file, an indented one) through
+    jsonio.load_json_pieces, which parses one record at a time too."""
+    path = Path(path)
+    if not _one_record_per_line(path):
+        data = load_json_pieces(path)
+        if not isinstance(data, (list, JsonArray)):
+            raise InputError("COCO-Interactive ground truth must be a JSON list of image records", file=path)
+        yield from data
+        return
     with open(path, "rb") as handle:
         for line in handle:
-            line = line.rstrip(b"\n")
+            line = line.rstrip(b"\r\n")
             if line in (b"[", b"]", b""):
                 continue
             yield orjson.loads(line[:-1] if line.endswith(b",") else line)

@@ -465,3 +465,21 @@ def test_built_file_is_scored_by_the_interactive_evaluator(tmp_path):
     result = evaluate("interactive", out, pred, progress=False)
     assert result.metrics["box_mIoU"] == 100.0 and result.metrics["box_cIoU"] == 100.0
     assert 0 < result.metrics["mask_mIoU"] < 100.0
+
+
+def test_iter_records_reads_any_json_layout(tmp_path):
+    """build-interactive's line-per-record file streams line by line; PSALM's one-line
+    file and an indented one (which predict --task interactive met as a traceback) give
+    the same records; a file that is no list of records is one InputError."""
+    examples = Path(__file__).resolve().parents[1] / "psalm_bench" / "examples" / "instance" / "gt.json"
+    built = tmp_path / "ci.json"
+    gi.build_interactive(examples, built, seed=0, progress=False)
+    streamed = list(gi.iter_records(built))
+    assert len(streamed) == 8 and streamed == json.loads(built.read_text())
+    for name, text in (("one-line", json.dumps(streamed)), ("indented", json.dumps(streamed, indent=2)),
+                       ("crlf", built.read_text().replace("\n", "\r\n"))):
+        (tmp_path / f"{name}.json").write_bytes(text.encode())
+        assert list(gi.iter_records(tmp_path / f"{name}.json")) == streamed, name
+    (tmp_path / "object.json").write_text(json.dumps({"images": streamed}))
+    with pytest.raises(InputError, match="must be a JSON list of image records"):
+        list(gi.iter_records(tmp_path / "object.json"))
