@@ -43,12 +43,11 @@ from psalm_bench.evaluators.vos import FrameScorer
 from psalm_bench.formats.egoexo import DIRECTIONS, EVAL_MAX_DIM, CorrespondenceSample, eval_size, load_egoexo_gt, load_egoexo_predictions, pair_predictions
 from psalm_bench.masks import decode
 from psalm_bench.results import EvalResult
-from psalm_bench.specs import CONF_THRESH, CORRESPONDENCE_MEASURES, CORRESPONDENCE_PREFIX, LOCATION_NORM
+from psalm_bench.specs import CONF_THRESH, CORRESPONDENCE_PREFIX, LOCATION_NORM
 from psalm_bench.specs import CORRESPONDENCE as SPEC
 
 PROTOCOLS = SPEC.protocols
 PREFIX = CORRESPONDENCE_PREFIX
-MEASURES = CORRESPONDENCE_MEASURES
 METRICS = list(SPEC.metrics)
 
 

@@ -38,7 +38,6 @@ AREA_RANGES = ((0.0, 1e5 ** 2), (0.0, 32.0 ** 2), (32.0 ** 2, 96.0 ** 2), (96.0 
 AREA_LABELS = ("all", "small", "medium", "large")
 MAX_DETS = (1, 10, 100)
 N_T, N_A = len(IOU_THRESHOLDS), len(AREA_RANGES)
-_BITS = (1 << np.arange(N_T, dtype=np.uint16)).astype(np.uint16)
 
 
 @dataclass
