@@ -40,7 +40,7 @@ from PIL import Image
 from psalm_bench.progress import tqdm  # a bar on a terminal, lines in a log
 
 from psalm_bench.errors import InputError
-from psalm_bench.formats.egoexo import write_egoexo_gt
+from psalm_bench.formats.egoexo import DIRECTIONS, write_egoexo_gt
 from psalm_bench.generators.world_render import COLOURS, finish_image, light_direction, paint, sample_look, shape_mask, shape_polygon, stuff_layout, stuff_texture
 from psalm_bench.generators.world_scene import KNOWN_THINGS, SIZE_RANGE, SIZE_WORDS, TEXTURES
 from psalm_bench.jsonio import dump_json
@@ -255,7 +255,7 @@ class EgoExoSummary:
 def count_samples(annotations: dict[str, Any]) -> dict[str, int]:
     """Scored frames per direction and how many show the object (evaluate_take's rule)."""
     counts = {"takes": len(annotations), "objects": 0}
-    for direction in ("ego-exo", "exo-ego"):
+    for direction in DIRECTIONS:
         counts[f"{direction}_samples"] = counts[f"{direction}_visible"] = 0
     for take in annotations.values():
         for obj, cams in take["masks"].items():
