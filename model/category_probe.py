@@ -56,6 +56,7 @@ class CategoryProbe:
     thing: ClassScore
     thing_acc_among_things: float  # argmax over the thing columns only: shape evidence alone
     thing_majority_acc: float  # share of the commonest thing class: what naming one class for all scores
+    thing_recall: dict[str, float]  # per thing class, argmax among things: one class named for all shows here
     thing_iou: float  # mean mask IoU of the query matched to each thing (1/4 resolution)
     stuff: ClassScore
     background: ClassScore  # unmatched queries against the background column
@@ -79,6 +80,11 @@ def _score(losses: list[float], hits: int) -> ClassScore:
     return ClassScore(len(losses), float(np.mean(losses)) if losses else math.nan, hits / len(losses) if losses else math.nan)
 
 
+def _recall(labels: list[int], hits: list[bool], names: Sequence[str], things: Sequence[int]) -> dict[str, float]:
+    lab, hit = np.asarray(labels, np.int64), np.asarray(hits, bool)
+    return {names[k]: float(hit[lab == k].mean()) for k in things if (lab == k).any()}
+
+
 def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer, samples: Sequence[TrainSample],  # long: one pass accumulating three groups
                    batch: int = 8, thing_labels: Sequence[int] | None = None) -> CategoryProbe:
     """Score ``samples`` (panoptic samples sharing one class list) in eval mode. ``thing_labels``:
@@ -93,8 +99,9 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
     th_loss: list[float] = []
     st_loss: list[float] = []
     bg_loss: list[float] = []
-    th_hits = st_hits = bg_hits = th_among = 0
+    th_hits = st_hits = bg_hits = 0
     th_labels: list[int] = []
+    th_among_hits: list[bool] = []
     ious: list[float] = []
     try:
         with torch.no_grad():
@@ -120,7 +127,7 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
                         if lab in thing_set:
                             th_loss.append(ce[j])
                             th_hits += hit
-                            th_among += int(things[int(among[j])] == lab)
+                            th_among_hits.append(things[int(among[j])] == lab)
                             th_labels.append(lab)
                             ious.append(float(inter[j] / union[j]))
                         else:
@@ -135,8 +142,9 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
         model.train(was_training)
     return CategoryProbe(
         scenes=len(samples), chance_ce=math.log(len(things)), thing=_score(th_loss, th_hits),
-        thing_acc_among_things=th_among / len(th_loss) if th_loss else math.nan,
+        thing_acc_among_things=float(np.mean(th_among_hits)) if th_among_hits else math.nan,
         thing_majority_acc=float(np.bincount(th_labels).max() / len(th_labels)) if th_labels else math.nan,
+        thing_recall=_recall(th_labels, th_among_hits, samples[0].class_names or [], things),
         thing_iou=float(np.mean(ious)) if ious else math.nan, stuff=_score(st_loss, st_hits),
         background=_score(bg_loss, bg_hits))
 

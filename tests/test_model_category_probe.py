@@ -71,6 +71,8 @@ def test_oracle_scores_are_what_it_was_built_to_say():
     n_th, n_st = int((labels < N_THINGS).sum()), int((labels >= N_THINGS).sum())
     assert (res.thing.n, res.stuff.n, res.background.n) == (n_th, n_st, 4 * 40 - n_th - n_st)
     assert res.thing.acc == 1.0 and res.thing_acc_among_things == 1.0 and res.thing.ce < 1e-2
+    names = known_class_names()
+    assert res.thing_recall == {names[k]: 1.0 for k in sorted(set(labels[labels < N_THINGS].tolist()))}
     assert res.stuff.acc == 0.0 and res.stuff.ce > 7.0  # named as a thing: wrong on purpose
     assert res.background.acc == 1.0 and res.background.ce < 1e-2
     assert res.thing_iou > 0.99  # the mask-only matcher found each segment's own query
@@ -93,6 +95,7 @@ def test_tiny_model_on_val_scenes_counts_every_segment_once():
     assert all(math.isfinite(v) for v in (res.thing.ce, res.stuff.ce, res.background.ce, res.thing_iou))
     assert 0.0 <= res.thing.acc <= 1.0 and 0.0 <= res.thing_acc_among_things <= 1.0
     assert model.training  # the probe leaves the mode as it found it
+    assert set(res.thing_recall) <= set(known_class_names()[:N_THINGS]) and all(0.0 <= v <= 1.0 for v in res.thing_recall.values())
 
 
 def test_command_on_a_missing_folder_is_one_line_exit_2(tmp_path, capsys):
