@@ -41,11 +41,12 @@ from psalm_bench.generators.interactive import Crop, make_prompts
 from psalm_bench.generators.world import annotation_id
 from psalm_bench.generators.world_scene import CATEGORIES, MAX_INDEX, Scene, generate_scene
 from psalm_bench.generators.world_text import generalized_expressions, referring_expressions
+from psalm_bench.specs import PROMPTS
 
 from .samples import TrainSample
 
 TRAIN_TASKS = ("panoptic", "referring", "interactive")
-PROMPT_KINDS = ("point", "scribble", "box", "mask")
+PROMPT_KINDS = PROMPTS  # the task's prompt types, defined once (psalm_bench.specs)
 JPEG_QUALITY = 95
 
 

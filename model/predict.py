@@ -30,6 +30,8 @@ from psalm_bench.formats.jsonl import write_jsonl
 from psalm_bench.formats.refer import prediction_record as refer_prediction
 from psalm_bench.jsonio import output_error
 from psalm_bench.paths import output_file
+from psalm_bench.pngio import write_label_map, write_panoptic_ids
+from psalm_bench.specs import DIRECTIONS, PROMPTS
 
 from .inference import (
     davis_frame_inference,
@@ -45,7 +47,7 @@ from .inference import (
 )
 from .samples import TrainSample, collate
 
-PROMPT_KINDS = ("point", "scribble", "box", "mask")
+PROMPT_KINDS = PROMPTS  # the task's prompt types, defined once (psalm_bench.specs)
 
 
 def bundled_model_dir() -> Path:
@@ -155,10 +157,6 @@ class CategoryOutputs:
     semantic_dir: Path
 
 
-def _id_to_rgb(seg: np.ndarray) -> np.ndarray:
-    return np.stack([seg % 256, (seg // 256) % 256, seg // 65536], axis=-1).astype(np.uint8)
-
-
 def predict_task(predictor: Predictor, task: str, gt: Path, images: Path | None, out: Path, *, split: str = "val", no_target: bool = False) -> str:
     """`psalm-bench predict --task TASK`: the model over one ground truth, into the
     files `eval` reads; returns the line saying what was written. ``ov`` is the
@@ -230,7 +228,7 @@ def predict_categories(
         logits = upsample_masks(out.mask_logits, out.geometry)
         stem = Path(im["file_name"]).stem
         pan = panoptic_inference(out.class_logits, logits, isthing, object_mask_threshold=object_mask_threshold, overlap_threshold=overlap_threshold)
-        Image.fromarray(_id_to_rgb(pan.seg)).save(pan_dir / f"{stem}.png")
+        write_panoptic_ids(pan_dir / f"{stem}.png", pan.seg)
         pan_annotations.append({
             "image_id": im["id"], "file_name": f"{stem}.png",
             "segments_info": [{"id": s.id, "category_id": cat_ids[s.category], "iscrowd": 0, "area": s.area} for s in pan.segments],
@@ -240,7 +238,7 @@ def predict_categories(
             if m.any():
                 results.append(detection(im["id"], cat_ids[int(label)], _rle(m), float(score)))
         sem = semantic_inference(out.class_logits, logits).argmax(0).numpy()
-        Image.fromarray(to_semantic[sem]).save(sem_dir / f"{stem}.png")
+        write_label_map(sem_dir / f"{stem}.png", to_semantic[sem])
 
     predictor.run(samples(), len(images), "category tasks", consume)
     pan_json = write_coco_json(out_dir / "panoptic.json", {
@@ -430,7 +428,7 @@ def predict_vos(predictor: Predictor, davis_root: Path, out_dir: Path, *, split:
 # --------------------------------------------------------------- Ego-Exo4D correspondence
 
 
-def predict_correspondence(predictor: Predictor, gt_json: Path, frames_root: Path, out: Path, *, directions: Sequence[str] = ("ego-exo", "exo-ego")) -> Path:
+def predict_correspondence(predictor: Predictor, gt_json: Path, frames_root: Path, out: Path, *, directions: Sequence[str] = DIRECTIONS) -> Path:
     """Ego-Exo4D correspondence as PSALM's appendix does it, zero-shot: the
     query view's GT mask is a "mask" visual prompt pooled from the query
     frame, the model segments the synchronised frame of the other view, and

@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from psalm_bench.errors import InputError
+from psalm_bench.specs import PROMPTS
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)
 PAD_VALUE = 128.0
 
-PROMPT_KINDS = ("point", "scribble", "box", "mask")
+PROMPT_KINDS = PROMPTS  # the task's prompt types, defined once (psalm_bench.specs)
 
 
 @dataclass

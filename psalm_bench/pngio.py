@@ -152,6 +152,13 @@ def read_panoptic_ids(path: str | Path, expect: tuple[int, int] | None = None) -
     return rgb0.view(np.dtype("<u4"))[..., 0].astype(np.uint32, copy=False)
 
 
+def write_label_map(path: str | Path, labels: np.ndarray) -> None:
+    """An 8-bit one-channel label PNG (semantic predictions; 255 = ignore)."""
+    from PIL import Image
+
+    Image.fromarray(labels.astype(np.uint8)).save(path, optimize=False)
+
+
 def write_panoptic_ids(path: str | Path, ids: np.ndarray) -> None:
     ids = ids.astype(np.uint32)
     rgb = np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], axis=-1).astype(np.uint8)

@@ -22,15 +22,10 @@ import pytest
 
 from psalm_bench.cli import app
 from psalm_bench.cli_guard import run_cli
+from psalm_bench.pngio import write_label_map
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "psalm_bench" / "examples"
 
-
-def write_label_map(path: Path, labels: np.ndarray) -> None:
-    """A single-channel 8-bit label PNG, as the edited cases need (psalm-bench itself only reads them)."""
-    from PIL import Image
-
-    Image.fromarray(labels.astype(np.uint8)).save(path, optimize=False)
 
 # pycocotools COCOeval segm stats x 100 of the unedited instance example (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl)
 INSTANCE_METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
