@@ -105,11 +105,28 @@ class PSALM(nn.Module):
         w = batch.region_weights.to(fmap.dtype)  # (B,K,g,g), rows sum to 1
         return torch.einsum("bkij,bhij->bkh", w, fmap)
 
+    def _image_features(self, pixel_values: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The vision tower's features, each image of the batch once: at inference a
+        batch that holds an image several times in a row (an image's referring
+        sentences are predicted together, ~10 per image) runs the tower and the
+        pixel decoder on it once, about half of a referring forward. ``owner``
+        maps each row to its image's features (None: every row its own)."""
+        rows = pixel_values.shape[0]
+        if self.training or rows < 2:
+            return self.vision_tower(pixel_values), None
+        first = [0] + [i for i in range(1, rows) if not torch.equal(pixel_values[i], pixel_values[i - 1])]
+        if len(first) == rows:
+            return self.vision_tower(pixel_values), None
+        starts = torch.zeros(rows, dtype=torch.long, device=pixel_values.device)
+        starts[first] = 1
+        owner = torch.cumsum(starts, 0) - 1
+        return self.vision_tower(pixel_values[first]), owner
+
     def forward(self, batch: Batch) -> PSALMOutputs:
         task = batch.task
         B = batch.size
-        feats = self.vision_tower(batch.pixel_values)
-        token_map = self.mm_projector(feats[-1])  # (B,g,g,H)
+        feats, owner = self._image_features(batch.pixel_values)
+        token_map = self.mm_projector(feats[-1] if owner is None else feats[-1][owner])  # (B,g,g,H)
         embeds = self.llm.embed_tokens(batch.input_ids)
         dt = embeds.dtype
         rows = torch.arange(B, device=embeds.device)[:, None]
@@ -140,6 +157,8 @@ class PSALM(nn.Module):
         else:
             cond.regions = self.region_projector(hidden[rows, batch.region_pos])
         mask_features, multi_scale = self.pixel_decoder(feats)
+        if owner is not None:  # each row its image's
+            mask_features, multi_scale = mask_features[owner], [level[owner] for level in multi_scale]
         preds = self.predictor(multi_scale, mask_features, queries, cond)
         pixel_cls = None
         if self.training and self.config.loss.pixel_class_weight > 0 and cond.classes is not None:
