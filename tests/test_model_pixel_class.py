@@ -1,6 +1,6 @@
 """loss.pixel_class_weight: the auxiliary per-pixel class loss on the pixel decoder's 1/8 map.
 
-A training-only deviation from PSALM (off in every shipped config): in category batches each
+A training-only deviation from PSALM (off in every shipped config but the opt-in ``bundled-shape``): in category batches each
 pixel of the 1/8 map is scored against the class condition embeddings and trained towards the
 classes its area covers. No parameters are added, so checkpoints keep their keys.
 """
@@ -40,6 +40,7 @@ def _setup(weight: float):
 def test_off_in_every_shipped_config_and_checked():
     for name in ("tiny", "tiny-paper", "bundled", "bundled-lite0", "swinb-phi15"):
         assert get_config(name).loss.pixel_class_weight == 0.0
+    assert get_config("bundled-shape").loss.pixel_class_weight == 2.0  # the named opt-in variant
     cfg = get_config("tiny")
     for bad in (-1.0, float("nan"), float("inf"), "2"):
         with pytest.raises(InputError, match="pixel_class_weight"):

@@ -141,7 +141,7 @@ def test_bf16_autocast_forward_backward(tok):
         assert torch.isfinite(loss.total) and model.seg_query.grad is not None
 
 
-@pytest.mark.parametrize("name", ["tiny", "tiny-paper", "bundled", "swinb-phi15"])
+@pytest.mark.parametrize("name", ["tiny", "tiny-paper", "bundled", "bundled-shape", "swinb-phi15"])
 def test_every_shipped_config_holds_the_world_tokenizer(name):
     """`psalm-bench train --config NAME` on the default world must not stop at
     'tokenizer has N tokens but llm.vocab_size is M'."""

@@ -72,9 +72,10 @@ def test_shape_crops_follow_the_mask_box():
     assert torch.all(crops[0, 2] < 0.01)
 
 
-def test_descriptor_is_off_in_every_shipped_config_and_checked():
+def test_descriptor_is_off_in_every_shipped_config_but_the_opt_in_one_and_checked():
     for name in ("tiny", "tiny-paper", "bundled", "bundled-lite0", "swinb-phi15"):
         assert get_config(name).decoder.class_shape_descriptor == 0
+    assert get_config("bundled-shape").decoder.class_shape_descriptor == 16  # the named opt-in variant
     cfg = get_config("tiny")
     with pytest.raises(InputError, match="class_shape_descriptor"):
         replace(cfg, decoder=replace(cfg.decoder, class_shape_descriptor=2)).validate()
@@ -86,3 +87,12 @@ def test_shape_scenes_are_seeded_and_named_by_shape():
     img, masks, labels = shape_scene(5)
     assert masks.shape[0] == labels.shape[0] >= 1 and labels.max() < len(SHAPE_CLASSES)
     assert not (masks.sum(0) > 1).any()  # shapes never overlap
+
+
+def test_bundled_shape_is_bundled_with_the_two_shape_options_only():
+    """The opt-in variant measured in model/config.py's docstring; the shipped ``bundled`` stays PSALM's recipe."""
+    a, b = get_config("bundled-shape").to_dict(), get_config("bundled").to_dict()
+    diffs = {(k, s) for k in a if isinstance(a[k], dict) for s in a[k] if a[k][s] != b[k][s]}
+    assert diffs == {("decoder", "class_shape_descriptor"), ("loss", "pixel_class_weight")}
+    assert a["name"] == "bundled-shape" and {k: v for k, v in a.items() if not isinstance(v, dict) and k != "name"} == \
+        {k: v for k, v in b.items() if not isinstance(v, dict) and k != "name"}
