@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -44,16 +45,22 @@ class PSALMOutputs:
 
 def phi_config(cfg: PSALMConfig) -> PhiConfig:
     llm = cfg.llm
+    # transformers 5 takes the rotary settings as one rope_parameters dict; 4.x (LISA/LLaVA-era
+    # environments) takes the same two numbers as plain fields and has no rope_parameters.
+    if "rope_parameters" in inspect.signature(PhiConfig.__init__).parameters:
+        rope = {"rope_parameters": {"rope_type": "default", "rope_theta": llm.rope_theta,
+                                    "partial_rotary_factor": llm.partial_rotary_factor}}
+    else:
+        rope = {"rope_theta": llm.rope_theta, "partial_rotary_factor": llm.partial_rotary_factor}
     pc = PhiConfig(
         vocab_size=llm.vocab_size, hidden_size=llm.hidden_size, intermediate_size=llm.intermediate_size,
         num_hidden_layers=llm.num_layers, num_attention_heads=llm.num_heads,
         max_position_embeddings=llm.max_position_embeddings, layer_norm_eps=llm.layer_norm_eps,
         hidden_act=llm.hidden_act, resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0,
-        rope_parameters={"rope_type": "default", "rope_theta": llm.rope_theta,
-                         "partial_rotary_factor": llm.partial_rotary_factor},
-        use_cache=False,
+        **rope, use_cache=False,
     )
-    pc._attn_implementation = "sdpa"
+    # Phi has an SDPA attention from transformers 4.40; 4.37-4.39 refuse "sdpa" and run eager.
+    pc._attn_implementation = "sdpa" if getattr(PhiModel, "_supports_sdpa", False) else "eager"
     return pc
 
 

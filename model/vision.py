@@ -13,8 +13,26 @@ import re
 import torch
 from torch import nn
 from transformers import SwinBackbone, SwinConfig
+from transformers.models.swin import modeling_swin
 
 from .config import ProjectorConfig, VisionConfig
+
+# transformers before 5.9 (all of 4.x: LISA/LLaVA-era environments) lays SwinBackbone out
+# without the inner ``swin.`` model and with BERT-style block names (``attention.self.query``,
+# ``intermediate.dense``, ...); 5.9 renamed them. Checkpoints and the key mapping below use the
+# 5.9 names: with an older transformers, VisionTower's state dict is renamed to them on the way
+# out (``_modern_key``) and back on the way in (``_installed_key``), so the same files load on both.
+_LEGACY_SWIN = hasattr(modeling_swin, "SwinSelfAttention")
+_LEGACY_BLOCK = {  # name inside a block before 5.9 -> its 5.9 name
+    "attention.self.query": "attention.q_proj",
+    "attention.self.key": "attention.k_proj",
+    "attention.self.value": "attention.v_proj",
+    "attention.output.dense": "attention.o_proj",
+    "intermediate.dense": "mlp.fc1",
+    "output.dense": "mlp.fc2",
+}
+_LEGACY_TABLE = ("attention.self.relative_position_bias_table",
+                 "attention.relative_position_bias.relative_position_bias_table")
 
 
 class VisionTower(nn.Module):
@@ -36,8 +54,24 @@ class VisionTower(nn.Module):
             drop_path_rate=cfg.drop_path_rate, layer_norm_eps=1e-5,
             out_features=["stage1", "stage2", "stage3", "stage4"],
         )
-        self.backbone = SwinBackbone(hf)
-        self.backbone.swin.layernorm = nn.Identity()  # unused by the backbone outputs; no official key
+        if _LEGACY_SWIN and torch.empty(()).is_meta:
+            # transformers < 4.53 calls .item() on a tensor while it builds the encoder, which a
+            # meta tensor cannot do: build on the CPU, then move to meta.
+            with torch.device("cpu"):
+                self.backbone = SwinBackbone(hf).to("meta")
+        else:
+            self.backbone = SwinBackbone(hf)
+        if hasattr(self.backbone, "swin"):
+            self.backbone.swin.layernorm = nn.Identity()  # unused by the backbone outputs; no official key
+        if _LEGACY_SWIN:
+            # the older layout saves relative_position_index, a buffer computed from the window
+            # size; 5.9 keeps it out of the state dict, and so does a checkpoint here.
+            for m in self.backbone.modules():
+                if isinstance(m, modeling_swin.SwinSelfAttention):
+                    m.register_buffer("relative_position_index", m.relative_position_index, persistent=False)
+            # torch 2.1-2.4 have these hooks only under their private names
+            self.backbone._register_state_dict_hook(_state_dict_in_modern_names)
+            self.backbone._register_load_state_dict_pre_hook(_load_from_modern_names)
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         if hasattr(self, "effnet"):
@@ -53,6 +87,48 @@ _BLOCK_RENAMES = {
     "mlp.fc1": "mlp.fc1",
     "mlp.fc2": "mlp.fc2",
 }
+
+
+def _modern_key(k: str) -> str:
+    """A ``SwinBackbone`` key of the layout before transformers 5.9 -> its 5.9 name (5.9 keys pass as they are)."""
+    if not k.startswith(("embeddings.", "encoder.")):
+        return k
+    k = "swin." + k
+    if (m := _HF_BLOCK.match(k)):
+        prefix, rest = k[: len(k) - len(m[3])], m[3]
+        if rest == _LEGACY_TABLE[0]:
+            return prefix + _LEGACY_TABLE[1]
+        head, _, param = rest.rpartition(".")
+        if head in _LEGACY_BLOCK:
+            return f"{prefix}{_LEGACY_BLOCK[head]}.{param}"
+    return k
+
+
+def _installed_key(k: str) -> str:
+    """A 5.9 ``SwinBackbone`` key -> its name in the installed transformers' layout."""
+    if not _LEGACY_SWIN or not k.startswith("swin."):
+        return k
+    if (m := _HF_BLOCK.match(k)):
+        prefix, rest = k[: len(k) - len(m[3])], m[3]
+        if rest == _LEGACY_TABLE[1]:
+            return prefix[len("swin."):] + _LEGACY_TABLE[0]
+        head, _, param = rest.rpartition(".")
+        old = {v: o for o, v in _LEGACY_BLOCK.items()}.get(head)
+        if old is not None:
+            return f"{prefix[len('swin.'):]}{old}.{param}"
+    return k[len("swin."):]
+
+
+def _state_dict_in_modern_names(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """State-dict hook: the older layout's keys under their 5.9 names (the backbone's keys come last, order kept)."""
+    for k in [k for k in state_dict if k.startswith(prefix)]:
+        state_dict[prefix + _modern_key(k[len(prefix):])] = state_dict.pop(k)
+
+
+def _load_from_modern_names(state_dict: dict, prefix: str, *args) -> None:
+    """Load pre-hook: 5.9 names back to the installed layout's."""
+    for k in [k for k in state_dict if k.startswith(prefix)]:
+        state_dict[prefix + _installed_key(k[len(prefix):])] = state_dict.pop(k)
 
 
 def swin_hf_key_to_official(k: str) -> str | None:

@@ -27,8 +27,12 @@ EXTRA_OF: dict[str, str] = {
 }
 
 # The oldest versions the model is tested with (README "Installing"); older
-# ones fail deep inside the model with errors that do not say why.
-MODEL_MINIMUM = {"torch": (2, 5), "transformers": (5, 9)}
+# ones fail deep inside the model with errors that do not say why (torch 2.3.1
+# gives NaN correspondence scores, 2.1.2 rejects a float attention mask under
+# bf16 autocast; transformers has PhiModel from 4.37).
+MODEL_MINIMUM = {"torch": (2, 4), "transformers": (4, 37)}
+# transformers 5 with an older torch: 5.9 imports torch.distributed.tensor.device_mesh (torch 2.5)
+TORCH_FOR_TRANSFORMERS_5 = (2, 5)
 
 
 def install_hint(extra: str) -> str:
@@ -58,9 +62,15 @@ def _release(version: str) -> tuple[int, ...]:
 
 def require_model(what: str = "the reference model") -> None:
     """torch and transformers importable and not older than the tested oldest ends."""
+    found: dict[str, str] = {}
     for name, minimum in MODEL_MINIMUM.items():
         module = require(name, what)
-        found = getattr(module, "__version__", "0")
-        if _release(found)[: len(minimum)] < minimum:
+        found[name] = getattr(module, "__version__", "0")
+        if _release(found[name])[: len(minimum)] < minimum:
             lowest = ".".join(map(str, minimum))
-            raise InputError(f"{what} needs {name}>={lowest} (found {found}): {install_hint('model')}")
+            raise InputError(f"{what} needs {name}>={lowest} (found {found[name]}): {install_hint('model')}")
+    torch_needed = TORCH_FOR_TRANSFORMERS_5
+    if _release(found["transformers"])[:1] >= (5,) and _release(found["torch"])[:2] < torch_needed:
+        lowest = ".".join(map(str, torch_needed))
+        raise InputError(f"{what} needs torch>={lowest} with transformers {found['transformers']} "
+                         f"(found {found['torch']}): {install_hint('model')}")

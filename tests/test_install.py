@@ -103,8 +103,9 @@ def test_model_commands_without_transformers_name_the_extra(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("torch", "transformers", "fragments"), [
-    ("2.13.0+cpu", "4.31.0", ("transformers>=5.9", "found 4.31.0")),  # a LISA-era transformers beside psalm-bench
-    ("2.4.1", "5.23.0", ("torch>=2.5", "found 2.4.1")),  # transformers 5.9 imports torch.distributed.tensor.device_mesh (2.5)
+    ("2.13.0+cpu", "4.31.0", ("transformers>=4.37", "found 4.31.0")),  # a LISA-era transformers: no PhiModel before 4.37
+    ("2.3.1", "4.37.2", ("torch>=2.4", "found 2.3.1")),  # torch 2.3.1: NaN correspondence scores
+    ("2.4.1", "5.23.0", ("torch>=2.5", "with transformers 5.23.0", "found 2.4.1")),  # transformers 5.9 imports torch.distributed.tensor.device_mesh (2.5)
 ])
 def test_too_old_model_packages_are_one_line(tmp_path: Path, torch: str, transformers: str, fragments: tuple[str, ...]) -> None:
     env = _fake_packages(tmp_path, dict(os.environ), torch=torch, transformers=transformers)
