@@ -277,9 +277,14 @@ def test_hf_style_tokenizer_gets_pad_then_seg(tmp_path):
 
 def test_deformable_attention_and_sine_pe_match_transformers_mask2former():
     """Cross-check against an independent implementation (HF Mask2Former's pixel-decoder parts)."""
+    import inspect
+
     from transformers.models.mask2former import modeling_mask2former as hf
 
     from psalm_bench.model.pixel_decoder import MSDeformAttn, MSDeformTransformer, sine_position_embedding
+
+    if "num_position_features" not in inspect.signature(hf.Mask2FormerSinePositionEmbedding.__init__).parameters:
+        pytest.skip("the reference's call signature is transformers >= 5.9's (the [model] extra allows 4.37; CI runs the newest end)")
 
     torch.manual_seed(0)
     x = torch.randn(2, 32, 5, 7)
