@@ -32,7 +32,8 @@ from .config import PSALMConfig
 from .criterion import PSALMCriterion
 from .data import jpeg_round_trip, known_class_names, panoptic_sample
 from .psalm import PSALM
-from .samples import TrainSample, collate
+from .samples import TrainSample
+from .shape_toy import matched_batches
 from .tokenizer import PSALMTokenizer
 
 VAL_SCENES = 200  # the default ("small") world's val split
@@ -85,7 +86,7 @@ def _recall(labels: list[int], hits: list[bool], names: Sequence[str], things: S
     return {names[k]: float(hit[lab == k].mean()) for k in things if (lab == k).any()}
 
 
-def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer, samples: Sequence[TrainSample],  # long: one pass accumulating three groups
+def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer, samples: Sequence[TrainSample],
                    batch: int = 8, thing_labels: Sequence[int] | None = None) -> CategoryProbe:
     """Score ``samples`` (panoptic samples sharing one class list) in eval mode. ``thing_labels``:
     the class indices that are things (default: the world's known things, which come first)."""
@@ -94,8 +95,6 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
     things = sorted(thing_labels) if thing_labels is not None else [k for k, c in enumerate(CATEGORIES.known) if c.isthing]
     thing_set = set(things)
     matcher = PSALMCriterion(replace(config.loss, class_weight=0.0))  # mask costs only
-    was_training = model.training
-    model.eval()
     th_loss: list[float] = []
     st_loss: list[float] = []
     bg_loss: list[float] = []
@@ -103,43 +102,35 @@ def category_probe(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer,
     th_labels: list[int] = []
     th_among_hits: list[bool] = []
     ious: list[float] = []
-    try:
-        with torch.no_grad():
-            for i in range(0, len(samples), batch):
-                b = collate(samples[i : i + batch], config, tokenizer, False)
-                out = model(b)
-                match = matcher(out, b).matches[-1]
-                logp = out.final.class_logits.float().log_softmax(-1)  # (B,Q,C+1), background last
-                size = tuple(out.final.masks.shape[-2:])
-                for k, (q, t) in enumerate(match):
-                    q_t, t_t = torch.as_tensor(q, dtype=torch.long), torch.as_tensor(t, dtype=torch.long)
-                    labels = b.target_labels[k][t_t]
-                    lp = logp[k, q_t]
-                    ce = (-lp.gather(1, labels[:, None])[:, 0]).tolist()
-                    top = lp.argmax(-1)
-                    among = lp[:, things].argmax(-1)
-                    gt = torch.nn.functional.adaptive_avg_pool2d(b.target_masks[k][t_t].float()[:, None], size)[:, 0] > 0.5
-                    pred = out.final.masks[k, q_t].float() > 0
-                    inter = (gt & pred).flatten(1).sum(1).float()
-                    union = (gt | pred).flatten(1).sum(1).clamp_min(1).float()
-                    for j, lab in enumerate(labels.tolist()):
-                        hit = int(top[j]) == lab
-                        if lab in thing_set:
-                            th_loss.append(ce[j])
-                            th_hits += hit
-                            th_among_hits.append(things[int(among[j])] == lab)
-                            th_labels.append(lab)
-                            ious.append(float(inter[j] / union[j]))
-                        else:
-                            st_loss.append(ce[j])
-                            st_hits += hit
-                    free = torch.ones(logp.shape[1], dtype=torch.bool)
-                    free[q_t] = False
-                    bg = logp[k, free]
-                    bg_loss += (-bg[:, -1]).tolist()
-                    bg_hits += int((bg.argmax(-1) == logp.shape[-1] - 1).sum())
-    finally:
-        model.train(was_training)
+    for b, out, match, logp in matched_batches(model, config, tokenizer, samples, batch, matcher):  # logp (B,Q,C+1), background last
+        size = tuple(out.final.masks.shape[-2:])
+        for k, (q, t) in enumerate(match):
+            q_t, t_t = torch.as_tensor(q, dtype=torch.long), torch.as_tensor(t, dtype=torch.long)
+            labels = b.target_labels[k][t_t]
+            lp = logp[k, q_t]
+            ce = (-lp.gather(1, labels[:, None])[:, 0]).tolist()
+            top = lp.argmax(-1)
+            among = lp[:, things].argmax(-1)
+            gt = torch.nn.functional.adaptive_avg_pool2d(b.target_masks[k][t_t].float()[:, None], size)[:, 0] > 0.5
+            pred = out.final.masks[k, q_t].float() > 0
+            inter = (gt & pred).flatten(1).sum(1).float()
+            union = (gt | pred).flatten(1).sum(1).clamp_min(1).float()
+            for j, lab in enumerate(labels.tolist()):
+                hit = int(top[j]) == lab
+                if lab in thing_set:
+                    th_loss.append(ce[j])
+                    th_hits += hit
+                    th_among_hits.append(things[int(among[j])] == lab)
+                    th_labels.append(lab)
+                    ious.append(float(inter[j] / union[j]))
+                else:
+                    st_loss.append(ce[j])
+                    st_hits += hit
+            free = torch.ones(logp.shape[1], dtype=torch.bool)
+            free[q_t] = False
+            bg = logp[k, free]
+            bg_loss += (-bg[:, -1]).tolist()
+            bg_hits += int((bg.argmax(-1) == logp.shape[-1] - 1).sum())
     return CategoryProbe(
         scenes=len(samples), chance_ce=math.log(len(things)), thing=_score(th_loss, th_hits),
         thing_acc_among_things=float(np.mean(th_among_hits)) if th_among_hits else math.nan,

@@ -10,7 +10,7 @@ scenes with the training loss's own matching, so it measures what training optim
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Sequence
+from typing import Any, Collection, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -77,31 +77,37 @@ class ShapeSource:
         return [shape_sample(10**6 + step * self.batch + j, self.size) for j in range(self.batch)]
 
 
-def thing_ce(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer, samples: Sequence[TrainSample],
-             batch: int = 8, labels: Collection[int] | None = None) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of the final layer's class logits for every target of
-    ``samples`` whose label is in ``labels`` (all when None), at the query the training loss
-    matches to it (background column included), in eval mode."""
-    crit = PSALMCriterion(config.loss)
+def matched_batches(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer, samples: Sequence[TrainSample], batch: int,
+                    matcher: PSALMCriterion) -> Iterator[tuple[Any, Any, list, torch.Tensor]]:
+    """(batch, outputs, final-layer matches, class log-probs (B,Q,C+1)) of ``samples`` in
+    eval mode without gradients, ``batch`` at a time; the model's mode is restored after.
+    The one loop under the held-out class measures (thing_ce, category_probe)."""
     was_training = model.training
     model.eval()
-    losses: list[float] = []
-    hits = 0
     try:
         with torch.no_grad():
             for i in range(0, len(samples), batch):
                 b = collate(samples[i : i + batch], config, tokenizer, False)
                 out = model(b)
-                match = crit(out, b).matches[-1]
-                logp = out.final.class_logits.float().log_softmax(-1)
-                for k, (q, t) in enumerate(match):
-                    lab = b.target_labels[k][torch.as_tensor(t, dtype=torch.long)]
-                    lp = logp[k, torch.as_tensor(q, dtype=torch.long)]
-                    keep = torch.ones_like(lab, dtype=torch.bool) if labels is None else torch.isin(lab, torch.tensor(sorted(labels)))
-                    losses += (-lp.gather(1, lab[:, None])[:, 0])[keep].tolist()
-                    hits += int(((lp.argmax(-1) == lab) & keep).sum())
+                yield b, out, matcher(out, b).matches[-1], out.final.class_logits.float().log_softmax(-1)
     finally:
         model.train(was_training)
+
+
+def thing_ce(model: PSALM, config: PSALMConfig, tokenizer: PSALMTokenizer, samples: Sequence[TrainSample],
+             batch: int = 8, labels: Collection[int] | None = None) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the final layer's class logits for every target of
+    ``samples`` whose label is in ``labels`` (all when None), at the query the training loss
+    matches to it (background column included), in eval mode."""
+    losses: list[float] = []
+    hits = 0
+    for b, _out, match, logp in matched_batches(model, config, tokenizer, samples, batch, PSALMCriterion(config.loss)):
+        for k, (q, t) in enumerate(match):
+            lab = b.target_labels[k][torch.as_tensor(t, dtype=torch.long)]
+            lp = logp[k, torch.as_tensor(q, dtype=torch.long)]
+            keep = torch.ones_like(lab, dtype=torch.bool) if labels is None else torch.isin(lab, torch.tensor(sorted(labels)))
+            losses += (-lp.gather(1, lab[:, None])[:, 0])[keep].tolist()
+            hits += int(((lp.argmax(-1) == lab) & keep).sum())
     if not losses:
         raise ValueError("thing_ce: no target with a scored label")
     return float(np.mean(losses)), hits / len(losses)
